@@ -1,0 +1,46 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Data flows VOC -> SSD (Tensors, Checkpoints) -> Quantization -> reports; `mpq` only wires them.
+let package = Package(
+    name: "mpq",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mpq", targets: ["mpq"]),
+        .library(name: "VOC", targets: ["VOC"]),
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "Checkpoints", targets: ["Checkpoints"]),
+        .library(name: "SSD", targets: ["SSD"]),
+        .library(name: "Quantization", targets: ["Quantization"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    ],
+    targets: [
+        // System-library shims (Debian: libxml2-dev, libjpeg-dev, libopenblas-dev).
+        .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+                       providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        // libjpeg's error exit is a longjmp: it lives in C, and returns an error code to Swift.
+        .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+
+        .target(name: "VOC", dependencies: ["CLibXML2", "CJPEG"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "Checkpoints", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "SSD", dependencies: ["VOC", "Tensors", "Checkpoints"]),
+        .target(name: "Quantization", dependencies: ["SSD", "Tensors"]),
+        .executableTarget(name: "mpq", dependencies: [
+            "VOC", "Tensors", "Checkpoints", "SSD", "Quantization",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "VOCTests", dependencies: ["VOC"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SSDTests", dependencies: ["SSD"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "mpqTests", dependencies: ["mpq"], resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,19 @@
+import ArgumentParser
+
+/// The `mpq` command-line tool: quantize SSD detectors and score them on PASCAL VOC.
+/// Thin by design: each subcommand parses, calls a module, prints.
+@main
+struct MPQ: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mpq",
+        abstract: "Multipoint quantization of SSD object detectors, scored on PASCAL VOC.",
+        discussion: """
+        Examples:
+          mpq dataset stats --voc-root VOCdevkit/VOC2007 --split test
+        """,
+        version: "0.1.0",
+        subcommands: [
+            // Subcommands are registered here, one per line.
+        ]
+    )
+}
