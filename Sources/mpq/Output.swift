@@ -1,0 +1,29 @@
+import Foundation
+
+/// Where a command's JSON goes: `-` is standard output, anything else a file written atomically.
+enum Output {
+    /// Encodes `value` as pretty, key-sorted JSON and writes it to `path` ("-" = stdout).
+    static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(value)
+        data.append(0x0A)
+        try write(data, to: path)
+    }
+
+    /// Writes bytes to `path` ("-" = stdout) atomically (temporary file + rename), creating parent folders.
+    static func write(_ data: Data, to path: String) throws {
+        if path == "-" {
+            FileHandle.standardOutput.write(data)
+            return
+        }
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: url, options: .atomic)
+    }
+
+    /// A line on standard error (progress, notes), so stdout stays clean for `--json -`.
+    static func note(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
