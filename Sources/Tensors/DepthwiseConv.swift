@@ -15,8 +15,15 @@ func depthwiseConv(x: UnsafePointer<Float>, batch: Int, channels: Int, geometry 
                    y: UnsafeMutablePointer<Float>) {
     let planes = batch * channels
     let xBox = UncheckedBox(x), yBox = UncheckedBox(y), wBox = UncheckedBox(weight), bBox = UncheckedBox(bias)
+    let fast = isDepthwise3x3(g)
     Runtime.parallelFor(pieces: planes) { plane, _ in
         let c = plane % channels
+        if fast {
+            depthwise3x3Plane(x: xBox.value + plane * g.height * g.width, geometry: g,
+                              weight: wBox.value + c * 9, bias: bBox.value[c],
+                              activation: activation, y: yBox.value + plane * g.outHeight * g.outWidth)
+            return
+        }
         depthwisePlane(x: xBox.value + plane * g.height * g.width, geometry: g,
                        weight: wBox.value + c * g.kernelH * g.kernelW, bias: bBox.value[c],
                        activation: activation, y: yBox.value + plane * g.outHeight * g.outWidth)
