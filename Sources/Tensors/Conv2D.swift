@@ -106,14 +106,19 @@ public final class Conv2D: Sendable {
         if y.count == 0 { return }
         switch kernel {
         case .depthwise:
+            let needed = depthwiseScratchCount(g, planes: x.shape[0] * outChannels)
+            if scratch.count < needed { scratch = [Float](repeating: 0, count: needed) }
             x.data.withUnsafeBufferPointer { xb in
                 y.data.withUnsafeMutableBufferPointer { yb in
                     biasOrZero.withUnsafeBufferPointer { bb in
                         weight.data.withUnsafeBufferPointer { wb in
                             guard let xp = xb.baseAddress, let yp = yb.baseAddress,
                                   let bp = bb.baseAddress, let wp = wb.baseAddress else { return }
-                            depthwiseConv(x: xp, batch: x.shape[0], channels: outChannels, geometry: g,
-                                          weight: wp, bias: bp, activation: activation, y: yp)
+                            scratch.withUnsafeMutableBufferPointer { sb in
+                                depthwiseConv(x: xp, batch: x.shape[0], channels: outChannels, geometry: g,
+                                              weight: wp, bias: bp, activation: activation, y: yp,
+                                              scratch: sb.baseAddress)
+                            }
                         }
                     }
                 }

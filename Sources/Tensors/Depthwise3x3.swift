@@ -15,8 +15,20 @@ func isDepthwise3x3(_ g: ConvGeometry) -> Bool {
 /// adds exactly 0 and keeps the loop branch-free.
 @inline(__always)
 func depthwise3x3Plane(x: UnsafePointer<Float>, geometry g: ConvGeometry, weight: UnsafePointer<Float>,
-                       bias: Float, activation: Activation, y: UnsafeMutablePointer<Float>) {
+                       bias: Float, activation: Activation, y: UnsafeMutablePointer<Float>,
+                       deinterleaved: UnsafeMutablePointer<Float>) {
     let w = g.width, h = g.height, s = g.stride, ow = g.outWidth
+    // Stride 2 reads every other column; split each input row into its even and odd columns once
+    // (`deinterleaved` holds `[H, W]` floats: evens then odds per row) so the interior loop reads
+    // contiguous memory. Input row r: evens at `ev + r * w`, odds right after them.
+    let evenCount = (w + 1) / 2
+    if s == 2 {
+        for r in 0..<h {
+            let src = x + r * w, ev = deinterleaved + r * w, od = ev + evenCount
+            for j in 0..<evenCount { ev[j] = src[2 * j] }
+            for j in 0..<(w / 2) { od[j] = src[2 * j + 1] }
+        }
+    }
     // Interior columns: every tap ox*s - 1 + kx (kx = 0...2) inside 0..<w.
     let lo = 1
     let hi = max(lo, min(ow, (w - 2) / s + 1))
@@ -52,12 +64,15 @@ func depthwise3x3Plane(x: UnsafePointer<Float>, geometry g: ConvGeometry, weight
                 out[ox] = acc
             }
         } else {
+            // Column 2*ox - 1 is odd[ox - 1], 2*ox is even[ox], 2*ox + 1 is odd[ox].
+            let e0 = UnsafePointer(deinterleaved + (top ? iy : iy + 1) * w), o0 = e0 + evenCount
+            let e1 = UnsafePointer(deinterleaved + (iy + 1) * w), o1 = e1 + evenCount
+            let e2 = UnsafePointer(deinterleaved + (bottom ? iy + 2 : iy + 1) * w), o2 = e2 + evenCount
             for ox in lo..<hi {
-                let c = 2 * ox
                 var acc = bias
-                acc += w00 * r0[c - 1]; acc += w01 * r0[c]; acc += w02 * r0[c + 1]
-                acc += w10 * r1[c - 1]; acc += w11 * r1[c]; acc += w12 * r1[c + 1]
-                acc += w20 * r2[c - 1]; acc += w21 * r2[c]; acc += w22 * r2[c + 1]
+                acc += w00 * o0[ox - 1]; acc += w01 * e0[ox]; acc += w02 * o0[ox]
+                acc += w10 * o1[ox - 1]; acc += w11 * e1[ox]; acc += w12 * o1[ox]
+                acc += w20 * o2[ox - 1]; acc += w21 * e2[ox]; acc += w22 * o2[ox]
                 out[ox] = acc
             }
         }
