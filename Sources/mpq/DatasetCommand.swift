@@ -14,9 +14,9 @@ struct Dataset: ParsableCommand {
 
         Examples:
           mpq dataset stats --voc-root VOCdevkit/VOC2007 --split test
-          mpq dataset stats --voc-root VOCdevkit/VOC2007 --split trainval --json stats.json
+          mpq dataset stats --voc-root VOCdevkit/VOC2007 --split test --json stats.json
           mpq dataset check --voc-root VOCdevkit/VOC2012 --split trainval
-          mpq dataset check --voc-root my-data --split val --classes my-data/classes.txt
+          mpq dataset check --voc-root my-data --split val --classes names.txt
         """,
         subcommands: [Stats.self, Check.self]
     )
@@ -72,7 +72,7 @@ extension Dataset {
             Examples:
               mpq dataset stats --voc-root VOCdevkit/VOC2007 --split test
               mpq dataset stats --voc-root VOCdevkit/VOC2007 --split test --json -
-              mpq dataset stats --voc-root my-data --split train --classes labels.txt --json out/stats.json
+              mpq dataset stats --voc-root my-data --split train --classes names.txt
             """
         )
 
@@ -114,7 +114,7 @@ extension Dataset {
             Examples:
               mpq dataset check --voc-root VOCdevkit/VOC2007 --split test
               mpq dataset check --voc-root VOCdevkit/VOC2012 --split trainval --threads 2
-              mpq dataset check --voc-root my-data --split val --classes my-data/classes.txt
+              mpq dataset check --voc-root my-data --split val --classes names.txt
             """
         )
 

@@ -88,3 +88,16 @@ final class VOCDatasetTests: XCTestCase {
         }
     }
 }
+
+extension VOCDatasetTests {
+    /// 000005: five chairs (VOC index 8), the 3rd and 5th difficult; 000004: seven cars (index 6).
+    func testGroundTruthFromDataset() throws {
+        let truth = try VOCDataset(root: Fixtures.voc2007(), split: "test").groundTruth(threads: 2)
+        XCTAssertEqual(truth.imageIDs, ["000001", "000002", "000003", "000004", "000005"])
+        XCTAssertEqual(truth.objects[4].map(\.classIndex), [8, 8, 8, 8, 8])
+        XCTAssertEqual(truth.objects[4].map(\.difficult), [false, false, true, false, true])
+        XCTAssertEqual(truth.objects[3].map(\.classIndex), Array(repeating: 6, count: 7))
+        XCTAssertEqual(truth.objects[0].map(\.box), [PixelBox(xmin: 48, ymin: 240, xmax: 195, ymax: 371),
+                                                     PixelBox(xmin: 8, ymin: 12, xmax: 352, ymax: 498)])
+    }
+}
