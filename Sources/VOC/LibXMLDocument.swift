@@ -108,7 +108,9 @@ final class LibXMLDocument {
             let state = Unmanaged<ParseState>.fromOpaque(box).takeUnretainedValue()
             if state.refusal == nil {
                 state.refusal = what
-                if let input = ctxt.pointee.input, input.pointee.line > 0 { state.refusalLine = Int(input.pointee.line) }
+                if let input = ctxt.pointee.input, input.pointee.line > 0 {
+                    state.refusalLine = Int(input.pointee.line)
+                }
             }
         }
         xmlStopParser(ctxt)

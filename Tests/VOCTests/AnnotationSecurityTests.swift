@@ -62,7 +62,8 @@ final class AnnotationSecurityTests: XCTestCase {
             XCTAssertTrue((error as? AnnotationError)?.problem.contains("dog") ?? false)
         }
         // External DTD (never loaded): libxml2 would keep an entity-reference node; our SAX hook refuses it.
-        XCTAssertThrowsError(try AnnotationParser.parse(fileAt: Fixtures.badXML("external-dtd-reference.xml"))) { error in
+        let external = try Fixtures.badXML("external-dtd-reference.xml")
+        XCTAssertThrowsError(try AnnotationParser.parse(fileAt: external)) { error in
             XCTAssertEqual((error as? AnnotationError)?.kind, .entity)
             XCTAssertEqual((error as? AnnotationError)?.line, 13)
         }

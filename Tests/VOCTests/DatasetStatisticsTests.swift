@@ -27,7 +27,8 @@ final class DatasetStatisticsTests: XCTestCase {
     /// With the list [dog, chair], person/train/sofa/car go to unknown_classes and out of `objects`:
     /// known objects = dog 1 + chair 6 = 7; unknown = person 1 + train 1 + sofa 1 + car 7 = 10.
     func testUnknownClassesCountedApart() throws {
-        let dataset = try VOCDataset(root: Fixtures.voc2007(), split: "test", classes: ClassList(names: ["dog", "chair"]))
+        let dataset = try VOCDataset(root: Fixtures.voc2007(), split: "test",
+                                     classes: ClassList(names: ["dog", "chair"]))
         let stats = DatasetStatistics(annotations: try dataset.loadAnnotations(checkClasses: false),
                                       classes: dataset.classes, split: "test")
         XCTAssertEqual(stats.objects, 7)

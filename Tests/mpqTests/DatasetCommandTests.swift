@@ -71,6 +71,24 @@ final class DatasetCommandTests: XCTestCase {
                        ["images": 2, "objects": 5, "difficult": 0])
     }
 
+    /// --classes dog,chair on the VOC2007 sample: known objects dog 1 + chair 6 = 7; the other 10 objects
+    /// (car 7, person 1, sofa 1, train 1) are counted under unknown_classes and named in a note.
+    func testStatsWithACustomClassList() throws {
+        let classes = try temporaryFolder().appendingPathComponent("names.txt")
+        try Data("# two classes\ndog\nchair\n".utf8).write(to: classes)
+        let run = try runMPQ(["dataset", "stats", "--voc-root", RepositoryFixtures.voc2007.path, "--split", "test",
+                              "--classes", classes.path, "--json", "-"])
+        XCTAssertExit(run, 0)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(json["objects"] as? Int, 7)
+        XCTAssertEqual((json["classes"] as? [String: Any])?.count, 2)
+        XCTAssertEqual((json["unknown_classes"] as? [String: [String: Int]])?["car"],
+                       ["images": 1, "objects": 7, "difficult": 0])
+        XCTAssertTrue(run.stderr.contains("note: 10 object(s) of classes not in the class list \(classes.path)"),
+                      run.stderr)
+        XCTAssertTrue(run.stderr.contains("car (7), person (1), sofa (1), train (1)"), run.stderr)
+    }
+
     func testCheckNamesTheTruncatedJPEGAndExitsOne() throws {
         let run = try runMPQ(["dataset", "check", "--voc-root", RepositoryFixtures.voc2012.path, "--split", "trainval",
                               "--threads", "2"])
