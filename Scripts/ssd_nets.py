@@ -60,11 +60,11 @@ class InvertedResidual(nn.Module):
         return x + y if self.use_residual else y
 
 
-def mobilenet_v2_features(width_mult=1.0):
+def mobilenet_v2_features(width_mult=1.0, slim=1):
     settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
                 (6, 320, 1, 1)]
     inp = int(32 * width_mult)
-    last = int(1280 * width_mult) if width_mult > 1.0 else 1280
+    last = int(1280 * width_mult) if width_mult > 1.0 else 1280 // slim
     layers = [_conv3x3_bn_relu6(3, inp, 2)]
     for t, c, n, s in settings:
         out = int(c * width_mult)
@@ -103,15 +103,16 @@ class _QfgaohaoSSD(nn.Module):
 
 
 class MobileNetV2SSDLite(_QfgaohaoSSD):
-    def __init__(self, num_classes=21, width_mult=1.0):
+    def __init__(self, num_classes=21, width_mult=1.0, slim=1):
         super().__init__()
-        base = mobilenet_v2_features(width_mult)
-        extras = nn.ModuleList([InvertedResidual(1280, 512, 2, 0.2), InvertedResidual(512, 256, 2, 0.25),
-                                InvertedResidual(256, 256, 2, 0.5), InvertedResidual(256, 64, 2, 0.25)])
+        base = mobilenet_v2_features(width_mult, slim)
+        c1280, c512, c256, c64 = 1280 // slim, 512 // slim, 256 // slim, 64 // slim
+        extras = nn.ModuleList([InvertedResidual(c1280, c512, 2, 0.2), InvertedResidual(c512, c256, 2, 0.25),
+                                InvertedResidual(c256, c256, 2, 0.5), InvertedResidual(c256, c64, 2, 0.25)])
         c0 = round(576 * width_mult)
-        ins = [c0, 1280, 512, 256, 256]
-        reg = nn.ModuleList([_separable_head(c, 6 * 4) for c in ins] + [nn.Conv2d(64, 6 * 4, 1)])
-        cls = nn.ModuleList([_separable_head(c, 6 * num_classes) for c in ins] + [nn.Conv2d(64, 6 * num_classes, 1)])
+        ins = [c0, c1280, c512, c256, c256]
+        reg = nn.ModuleList([_separable_head(c, 6 * 4) for c in ins] + [nn.Conv2d(c64, 6 * 4, 1)])
+        cls = nn.ModuleList([_separable_head(c, 6 * num_classes) for c in ins] + [nn.Conv2d(c64, 6 * num_classes, 1)])
         # Registration order in the reference: base_net, extras, cls, reg, add-ons (empty here).
         self._finish(base, extras, cls, reg, nn.ModuleList(), num_classes)
 
@@ -134,7 +135,7 @@ class MobileNetV2SSDLite(_QfgaohaoSSD):
 # ----------------------------------------------------------------------------------------------
 # MobileNetV1 SSD (qfgaohao)
 
-def _mb1_features():
+def _mb1_features(slim=1):
     def conv_bn(inp, out, stride):
         return nn.Sequential(nn.Conv2d(inp, out, 3, stride, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True))
 
@@ -145,7 +146,7 @@ def _mb1_features():
 
     plan = [(32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2)] + \
         [(512, 512, 1)] * 5 + [(512, 1024, 2), (1024, 1024, 1)]
-    return nn.Sequential(conv_bn(3, 32, 2), *[conv_dw(i, o, s) for i, o, s in plan])
+    return nn.Sequential(conv_bn(3, 32 // slim, 2), *[conv_dw(i // slim, o // slim, s) for i, o, s in plan])
 
 
 def _extra(inp, mid, out, stride, padding):
@@ -153,14 +154,15 @@ def _extra(inp, mid, out, stride, padding):
 
 
 class MobileNetV1SSD(_QfgaohaoSSD):
-    def __init__(self, num_classes=21):
+    def __init__(self, num_classes=21, slim=1):
         super().__init__()
-        extras = nn.ModuleList([_extra(1024, 256, 512, 2, 1), _extra(512, 128, 256, 2, 1),
-                                _extra(256, 128, 256, 2, 1), _extra(256, 128, 256, 2, 1)])
-        ins = [512, 1024, 512, 256, 256, 256]
+        d = slim
+        extras = nn.ModuleList([_extra(1024 // d, 256 // d, 512 // d, 2, 1), _extra(512 // d, 128 // d, 256 // d, 2, 1),
+                                _extra(256 // d, 128 // d, 256 // d, 2, 1), _extra(256 // d, 128 // d, 256 // d, 2, 1)])
+        ins = [c // d for c in (512, 1024, 512, 256, 256, 256)]
         reg = nn.ModuleList([nn.Conv2d(c, 6 * 4, 3, padding=1) for c in ins])
         cls = nn.ModuleList([nn.Conv2d(c, 6 * num_classes, 3, padding=1) for c in ins])
-        self._finish(_mb1_features(), extras, cls, reg, nn.ModuleList(), num_classes)
+        self._finish(_mb1_features(slim), extras, cls, reg, nn.ModuleList(), num_classes)
 
     def forward(self, x):
         x = self.base_net[:12](x)
@@ -176,7 +178,7 @@ class MobileNetV1SSD(_QfgaohaoSSD):
 # ----------------------------------------------------------------------------------------------
 # VGG16 base (both repos): 35 entries, conv/ReLU/pool, ceil-mode pool3, pool5 3x3 s1 p1, dilated conv6, conv7.
 
-def vgg16_layers():
+def vgg16_layers(slim=1):
     cfg = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'C', 512, 512, 512, 'M', 512, 512, 512]
     layers, inp = [], 3
     for v in cfg:
@@ -185,23 +187,25 @@ def vgg16_layers():
         elif v == 'C':
             layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
         else:
-            layers += [nn.Conv2d(inp, v, 3, padding=1), nn.ReLU(inplace=True)]
-            inp = v
-    layers += [nn.MaxPool2d(3, 1, 1), nn.Conv2d(512, 1024, 3, padding=6, dilation=6), nn.ReLU(inplace=True),
-               nn.Conv2d(1024, 1024, 1), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(inp, v // slim, 3, padding=1), nn.ReLU(inplace=True)]
+            inp = v // slim
+    c512, c1024 = 512 // slim, 1024 // slim
+    layers += [nn.MaxPool2d(3, 1, 1), nn.Conv2d(c512, c1024, 3, padding=6, dilation=6), nn.ReLU(inplace=True),
+               nn.Conv2d(c1024, c1024, 1), nn.ReLU(inplace=True)]
     return layers
 
 
 class VGG16SSD(_QfgaohaoSSD):
-    def __init__(self, num_classes=21):
+    def __init__(self, num_classes=21, slim=1):
         super().__init__()
-        extras = nn.ModuleList([_extra(1024, 256, 512, 2, 1), _extra(512, 128, 256, 2, 1),
-                                _extra(256, 128, 256, 1, 0), _extra(256, 128, 256, 1, 0)])
-        ins = [512, 1024, 512, 256, 256, 256]
+        d = slim
+        extras = nn.ModuleList([_extra(1024 // d, 256 // d, 512 // d, 2, 1), _extra(512 // d, 128 // d, 256 // d, 2, 1),
+                                _extra(256 // d, 128 // d, 256 // d, 1, 0), _extra(256 // d, 128 // d, 256 // d, 1, 0)])
+        ins = [c // d for c in (512, 1024, 512, 256, 256, 256)]
         anchors = [4, 6, 6, 6, 4, 4]
         reg = nn.ModuleList([nn.Conv2d(c, a * 4, 3, padding=1) for c, a in zip(ins, anchors)])
         cls = nn.ModuleList([nn.Conv2d(c, a * num_classes, 3, padding=1) for c, a in zip(ins, anchors)])
-        self._finish(nn.ModuleList(vgg16_layers()), extras, cls, reg, nn.ModuleList([nn.BatchNorm2d(512)]),
+        self._finish(nn.ModuleList(vgg16_layers(slim)), extras, cls, reg, nn.ModuleList([nn.BatchNorm2d(512 // d)]),
                      num_classes)
 
     def forward(self, x):
@@ -231,18 +235,19 @@ class L2Norm(nn.Module):
 
 
 class AmdegrootSSD300(nn.Module):
-    def __init__(self, num_classes=21):
+    def __init__(self, num_classes=21, slim=1):
         super().__init__()
         self.num_classes = num_classes
-        self.vgg = nn.ModuleList(vgg16_layers())
-        self.L2Norm = L2Norm(512, 20)
+        self.vgg = nn.ModuleList(vgg16_layers(slim))
+        self.L2Norm = L2Norm(512 // slim, 20)
+        c1024, c512, c256, c128 = 1024 // slim, 512 // slim, 256 // slim, 128 // slim
         # Bare convs; ReLU is applied in forward. Odd-numbered extras are sources.
         self.extras = nn.ModuleList([
-            nn.Conv2d(1024, 256, 1), nn.Conv2d(256, 512, 3, 2, 1),   # conv8_1, conv8_2
-            nn.Conv2d(512, 128, 1), nn.Conv2d(128, 256, 3, 2, 1),    # conv9_1, conv9_2
-            nn.Conv2d(256, 128, 1), nn.Conv2d(128, 256, 3),          # conv10_1, conv10_2
-            nn.Conv2d(256, 128, 1), nn.Conv2d(128, 256, 3)])         # conv11_1, conv11_2
-        ins = [512, 1024, 512, 256, 256, 256]
+            nn.Conv2d(c1024, c256, 1), nn.Conv2d(c256, c512, 3, 2, 1),   # conv8_1, conv8_2
+            nn.Conv2d(c512, c128, 1), nn.Conv2d(c128, c256, 3, 2, 1),    # conv9_1, conv9_2
+            nn.Conv2d(c256, c128, 1), nn.Conv2d(c128, c256, 3),          # conv10_1, conv10_2
+            nn.Conv2d(c256, c128, 1), nn.Conv2d(c128, c256, 3)])         # conv11_1, conv11_2
+        ins = [c512, c1024, c512, c256, c256, c256]
         anchors = [4, 6, 6, 6, 4, 4]
         self.loc = nn.ModuleList([nn.Conv2d(c, a * 4, 3, padding=1) for c, a in zip(ins, anchors)])
         self.conf = nn.ModuleList([nn.Conv2d(c, a * num_classes, 3, padding=1) for c, a in zip(ins, anchors)])
@@ -266,17 +271,19 @@ class AmdegrootSSD300(nn.Module):
         return conf, loc
 
 
-def build(arch, num_classes=21, width_mult=1.0):
+def build(arch, num_classes=21, width_mult=1.0, slim=1):
+    """The reference network. `slim` (test fixtures only, not in the references) divides every hidden
+    channel count that the reference does not scale, to make small files with the real key layout."""
     if arch == "mb2-ssd-lite":
-        return MobileNetV2SSDLite(num_classes, width_mult)
+        return MobileNetV2SSDLite(num_classes, width_mult, slim)
     if width_mult != 1.0:
         raise ValueError(f"width_mult applies to mb2-ssd-lite only, not {arch}")
     if arch == "mb1-ssd":
-        return MobileNetV1SSD(num_classes)
+        return MobileNetV1SSD(num_classes, slim)
     if arch == "vgg16-ssd":
-        return VGG16SSD(num_classes)
+        return VGG16SSD(num_classes, slim)
     if arch == "ssd300-vgg16":
-        return AmdegrootSSD300(num_classes)
+        return AmdegrootSSD300(num_classes, slim)
     raise ValueError(f"unknown architecture {arch}")
 
 
@@ -349,12 +356,13 @@ def decode_boxes(loc, priors, amdegroot=False):
     return torch.cat([cxy - wh / 2, cxy + wh / 2], 1)
 
 
-def nms(boxes, scores, iou_threshold=0.45, candidates=200, amdegroot=False):
+def nms(boxes, scores, iou_threshold=0.45, candidates=200, amdegroot=False, margins=None):
     """Greedy hard NMS. boxes [K, 4] corners, scores [K]. Returns kept indices (into K), best first.
 
     Candidates: the `candidates` highest scores, ties broken by lower index (stable sort).
     qfgaohao: IoU = inter / (area_rest + area_cur - inter + 1e-5), areas with clamped sides.
     amdegroot: IoU = inter / ((area_rest - inter) + area_cur), areas without clamp. Keep IoU <= threshold.
+    `margins` (a list, optional) receives min |IoU - threshold| of each step: how fragile the result is.
     """
     order = np.argsort(-scores.numpy(), kind="stable")[:candidates]
     order = torch.from_numpy(order.copy())
@@ -378,12 +386,14 @@ def nms(boxes, scores, iou_threshold=0.45, candidates=200, amdegroot=False):
             whr = torch.clamp(rb[:, 2:] - rb[:, :2], min=0.0)
             whc = torch.clamp(cb[2:] - cb[:2], min=0.0)
             iou = inter / (whr[:, 0] * whr[:, 1] + whc[0] * whc[1] - inter + 1e-5)
+        if margins is not None:
+            margins.append(float((iou - iou_threshold).abs().min()))
         order = rest[iou <= iou_threshold]
     return keep
 
 
 def postprocess(scores, boxes, width, height, amdegroot=False, score_threshold=0.01, iou_threshold=0.45,
-                candidates=200):
+                candidates=200, margins=None):
     """scores [P, C] softmax, boxes [P, 4] normalised corners -> list of (class, score, x1, y1, x2, y2) in pixels.
 
     Per class 1..C-1 in ascending order, kept boxes in NMS order (best first); no per-image cap.
@@ -396,7 +406,7 @@ def postprocess(scores, boxes, width, height, amdegroot=False, score_threshold=0
         if not bool(mask.any()):
             continue
         p, b = probs[mask], boxes[mask]
-        for k in nms(b, p, iou_threshold, candidates, amdegroot):
+        for k in nms(b, p, iou_threshold, candidates, amdegroot, margins):
             px = b[k] * scale
             out.append((c, float(p[k]), *[float(v) for v in px]))
     return out
