@@ -1,0 +1,164 @@
+import CLibXML2
+import Foundation
+
+/// libxml2's global state is set up once per process (`xmlInitParser` is not safe to race on first use);
+/// a Swift global `let` is initialised exactly once, thread-safely.
+private let libxml2Initialized: Bool = {
+    xmlInitParser()
+    return true
+}()
+
+/// Why the parser was stopped by one of our SAX hooks (an entity declaration or reference). Owned by the
+/// parse call, reached from the C callbacks through the context's `_private` pointer; one parse = one thread.
+private final class Refusal {
+    var line: Int?
+    var what: String?
+}
+
+/// A parsed XML document, freed when this value goes away. Only `VOC` uses it, one thread per instance.
+///
+/// Security model (VOC files come from the internet, in datasets of thousands of files):
+/// - parsed from memory (`xmlCreateMemoryParserCtxt`), never from a URL; `XML_PARSE_NONET`;
+/// - never `XML_PARSE_NOENT`, `DTDLOAD`, `DTDATTR`, `DTDVALID`, `XINCLUDE` or `HUGE`;
+/// - any entity declaration (`<!ENTITY ...>`, general or parameter, internal or external) stops the parser
+///   from its SAX hook before the entity exists, and so does any reference to a non-predefined entity: an XXE
+///   file never opens the file it names and "billion laughs" expands nothing (it stops at its first line of
+///   DTD). `&amp;`, `&lt;`... and character references are ordinary text and stay allowed;
+/// - errors are read from this parse's own context (`xmlCtxtGetLastError`), with a per-context no-op
+///   structured handler so libxml2 never prints to stderr and no global error handler is installed.
+final class LibXMLDocument {
+    let doc: xmlDocPtr
+
+    /// Parses `data`; `file` names it in errors.
+    /// - Throws: `AnnotationError` of kind `.malformedXML` (with libxml2's line and message) or `.entity`.
+    init(_ data: Data, file: String) throws {
+        _ = libxml2Initialized
+        let ctxtOrNil: xmlParserCtxtPtr? = data.withUnsafeBytes { raw in
+            raw.baseAddress.flatMap { base in
+                xmlCreateMemoryParserCtxt(base.assumingMemoryBound(to: CChar.self), Int32(raw.count))
+            }
+        }
+        guard let ctxt = ctxtOrNil else {
+            throw AnnotationError(file: file, kind: .malformedXML, problem: "libxml2 could not create a parser")
+        }
+        defer { xmlFreeParserCtxt(ctxt) }
+
+        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
+            | XML_PARSE_NOCDATA.rawValue | XML_PARSE_BIG_LINES.rawValue)
+        _ = xmlCtxtUseOptions(ctxt, options)
+        let refusal = Refusal()
+        ctxt.pointee._private = Unmanaged.passUnretained(refusal).toOpaque()
+        if let sax = ctxt.pointee.sax {
+            sax.pointee.entityDecl = { ctx, name, _, _, _, _ in
+                LibXMLDocument.refuse(ctx, "an entity declaration (<!ENTITY \(LibXMLDocument.string(name)) ...>)")
+            }
+            sax.pointee.unparsedEntityDecl = { ctx, name, _, _, _ in
+                LibXMLDocument.refuse(ctx, "an entity declaration (<!ENTITY \(LibXMLDocument.string(name)) ...>)")
+            }
+            sax.pointee.reference = { ctx, name in
+                LibXMLDocument.refuse(ctx, "an entity reference (&\(LibXMLDocument.string(name));)")
+            }
+            // Per-context structured handler: errors are still recorded in the context's lastError.
+            sax.pointee.serror = { _, _ in }
+        }
+
+        _ = xmlParseDocument(ctxt)
+        let parsed = ctxt.pointee.myDoc
+        ctxt.pointee.myDoc = nil
+        withExtendedLifetime(refusal) {}
+
+        if let what = refusal.what {
+            if let parsed { xmlFreeDoc(parsed) }
+            throw AnnotationError(file: file, line: refusal.line, kind: .entity,
+                                  problem: "refused: the file contains \(what); VOC annotations never need entities "
+                                      + "and they are not expanded for safety (XXE, billion laughs)")
+        }
+        guard ctxt.pointee.wellFormed != 0, let parsed else {
+            if let parsed { xmlFreeDoc(parsed) }
+            var line: Int?
+            var message = "not well-formed XML"
+            if let err = xmlCtxtGetLastError(UnsafeMutableRawPointer(ctxt)) {
+                if err.pointee.line > 0 { line = Int(err.pointee.line) }
+                if let text = err.pointee.message {
+                    message = String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+            }
+            throw AnnotationError(file: file, line: line, kind: .malformedXML, problem: "malformed XML: \(message)")
+        }
+        doc = parsed
+    }
+
+    deinit { xmlFreeDoc(doc) }
+
+    /// The root element, if the document has one.
+    var root: xmlNodePtr? { xmlDocGetRootElement(doc) }
+
+    // MARK: - C callbacks
+
+    /// Stops the parser from a SAX hook and remembers what and where, for the error message.
+    private static func refuse(_ ctx: UnsafeMutableRawPointer?, _ what: String) {
+        guard let ctx else { return }
+        let ctxt = ctx.assumingMemoryBound(to: xmlParserCtxt.self)
+        if let box = ctxt.pointee._private {
+            let refusal = Unmanaged<Refusal>.fromOpaque(box).takeUnretainedValue()
+            if refusal.what == nil {
+                refusal.what = what
+                if let input = ctxt.pointee.input, input.pointee.line > 0 { refusal.line = Int(input.pointee.line) }
+            }
+        }
+        xmlStopParser(ctxt)
+    }
+
+    private static func string(_ name: UnsafePointer<xmlChar>?) -> String {
+        guard let name else { return "?" }
+        return String(cString: name)
+    }
+}
+
+/// Small read-only helpers over libxml2 element nodes.
+enum LibXMLNode {
+    /// The element's tag name.
+    static func name(_ node: xmlNodePtr) -> String {
+        guard let name = node.pointee.name else { return "" }
+        return String(cString: name)
+    }
+
+    /// Element children (text, comments and processing instructions skipped), in document order.
+    static func elements(_ node: xmlNodePtr) -> [xmlNodePtr] {
+        var result: [xmlNodePtr] = []
+        var child = node.pointee.children
+        while let current = child {
+            if current.pointee.type == XML_ELEMENT_NODE { result.append(current) }
+            child = current.pointee.next
+        }
+        return result
+    }
+
+    /// The element children called `name`.
+    static func elements(_ node: xmlNodePtr, named name: String) -> [xmlNodePtr] {
+        elements(node).filter { self.name($0) == name }
+    }
+
+    /// The first element child called `name`.
+    static func first(_ node: xmlNodePtr, named name: String) -> xmlNodePtr? {
+        var child = node.pointee.children
+        while let current = child {
+            if current.pointee.type == XML_ELEMENT_NODE, self.name(current) == name { return current }
+            child = current.pointee.next
+        }
+        return nil
+    }
+
+    /// The element's text content, surrounding white space removed.
+    static func text(_ node: xmlNodePtr) -> String {
+        guard let content = xmlNodeGetContent(node) else { return "" }
+        defer { mpq_xmlFree(content) }
+        return String(cString: content).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The element's 1-based line, or nil when libxml2 does not know it.
+    static func line(_ node: xmlNodePtr) -> Int? {
+        let line = xmlGetLineNo(node)
+        return line > 0 ? Int(line) : nil
+    }
+}
