@@ -61,7 +61,7 @@ struct TileGrid {
         self.m = m
         self.n = n
         let target = min(maxPieces, max(1, m * n * max(k, 1) / 4_000_000))
-        let bySize = (m * n + maxTileElements - 1) / maxTileElements
+        let bySize = max(0, m * n - 1) / max(1, maxTileElements) + 1
         func cut(_ extent: Int) -> (width: Int, parts: Int) {
             let parts = max(1, min(max(target, bySize), extent / 64))
             let width = ((extent + parts - 1) / parts + 15) / 16 * 16
