@@ -98,6 +98,18 @@ final class HostileInputTests: XCTestCase {
         XCTAssertNotNil(checkpointError { try unpickle([0x4B, 1, 0x4E, 0x62, 0x2E]) { _ in () } })
     }
 
+    func testPython2OrderedDictReduceWithListOfPairs() throws {
+        // Python 2's OrderedDict.__reduce__ gives (OrderedDict, ([[k, v], ...],)): PROTO 2, GLOBAL, EMPTY_LIST,
+        // MARK, EMPTY_LIST, MARK, SHORT_BINSTRING 'a', BININT1 7, APPENDS, APPENDS, TUPLE1, REDUCE, STOP.
+        let bytes: [UInt8] = [0x80, 0x02] + global("collections", "OrderedDict")
+            + [0x5D, 0x28, 0x5D, 0x28, 0x55, 0x01, 0x61, 0x4B, 0x07, 0x65, 0x65, 0x85, 0x52, 0x2E]
+        let value = try unpickle(bytes) { value -> Int? in
+            guard case let .dict(dict) = value else { return nil }
+            return dict["a"]?.asInt
+        }
+        XCTAssertEqual(value, 7)
+    }
+
     func testDeclaredLengthsBeyondTheFileAreNotAllocated() {
         let huge: [[UInt8]] = [
             [0x58, 0xFF, 0xFF, 0xFF, 0xFF, 0x41],                      // BINUNICODE of 4 GiB
