@@ -190,6 +190,19 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    func testInconsistentZipArchivesAreRefused() throws {
+        let missing = checkpointError { _ = try Checkpoint.load(Fixtures.url("zip_missing_storage.pth")) }
+        XCTAssertTrue(missing?.description.contains("missing storage entry 'archive/data/0'") ?? false,
+                      String(describing: missing))
+        // conv.weight: 108 float32 = 432 bytes declared, 428 stored.
+        let short = checkpointError { _ = try Checkpoint.load(Fixtures.url("zip_short_storage.pth")) }
+        XCTAssertTrue(short?.description.contains("holds 428 bytes, 108 float32 elements declared") ?? false,
+                      String(describing: short))
+        // PyTorch itself does not check the CRC; a flipped bit in weights is worth refusing.
+        let crc = checkpointError { _ = try Checkpoint.load(Fixtures.url("zip_bad_crc.pth")) }
+        XCTAssertTrue(crc?.description.contains("fails its CRC-32 check") ?? false, String(describing: crc))
+    }
+
     func testWrongMagicIsUnknownFormat() throws {
         for name in ["wrong_magic.pth", "wrong_magic_number.pth"] {
             let url = try Fixtures.url(name)
