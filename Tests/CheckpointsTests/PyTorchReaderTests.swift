@@ -38,6 +38,18 @@ final class PyTorchReaderTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(dict["view.expanded"]).floats(), [1.5, -2, 3.25, 1.5, -2, 3.25])
     }
 
+    func testPre1Point0StorageViewsAndFourArgumentRebuild() throws {
+        // Storage 'root' = 1.5 * arange(10); the persistent id's view_metadata ('view', 2, 5) makes the
+        // tensors see root[2..<7] (values checked against torch.load by the generator).
+        let (dict, format) = try Checkpoint.load(Fixtures.url("old_style_views_legacy.pth"))
+        XCTAssertEqual(format, .pytorchLegacy)
+        let expected = try Fixtures.expected().old_style
+        XCTAssertEqual(dict.keys, ["old", "v2"])
+        XCTAssertEqual(try XCTUnwrap(dict["old"]).floats(), expected["old"])
+        XCTAssertEqual(try XCTUnwrap(dict["v2"]).floats(), expected["v2"])
+        XCTAssertEqual(dict["v2"]?.shape, [2, 2])
+    }
+
     func testIntegerScalarNumBatchesTracked() throws {
         let (dict, _) = try Checkpoint.load(Fixtures.url("small_zip.pth"))
         let tracked = try XCTUnwrap(dict["bn.num_batches_tracked"])
