@@ -76,6 +76,11 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertTrue(refusal(#"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}}"#).contains("do not hold"))
     }
 
+    func testDeeplyNestedJSONHeaderIsRefusedWithoutCrashing() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        XCTAssertFalse(refusal("{\"w\":\(deep)}").isEmpty)
+    }
+
     func testHeaderLengthBeyondTheFileIsRefused() {
         var data = file(#"{}"#)
         data.replaceSubrange(0..<8, with: [0xFF, 0xFF, 0xFF, 0x00, 0, 0, 0, 0])  // 16 MB header in a 26-byte file
