@@ -225,6 +225,9 @@ def main():
     legacy = save_bytes(sd, legacy=True)
     write("small_legacy.pth", legacy)
     write("small_zip.pth", save_bytes(sd, legacy=False))
+    buf = io.BytesIO()
+    torch.save(sd, buf, _use_new_zipfile_serialization=False, pickle_protocol=4)  # FRAME, MEMOIZE, ...
+    write("small_legacy_protocol4.pth", buf.getvalue())
 
     # Wrappers: the tensors are the same, so the same expected values apply (after unwrapping/stripping).
     meta = {"epoch": 7, "best_map": 0.5, "arch": "mb2-ssd-lite", "flag": True}

@@ -17,6 +17,12 @@ final class PyTorchReaderTests: XCTestCase {
         try assertMatches(dict, Fixtures.expected().small)
     }
 
+    func testProtocol4LegacyFileIsDetectedAndRead() throws {
+        let (dict, format) = try Checkpoint.load(Fixtures.url("small_legacy_protocol4.pth"))
+        XCTAssertEqual(format, .pytorchLegacy)
+        try assertMatches(dict, Fixtures.expected().small)
+    }
+
     func testPython2StringOpcodesGiveTheSameTensors() throws {
         let (dict, format) = try Checkpoint.load(Fixtures.url("python2_legacy.pth"))
         XCTAssertEqual(format, .pytorchLegacy)
