@@ -14,6 +14,8 @@ struct MPQ: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             // Subcommands are registered here, one per line.
+            Dataset.self,
+            Inspect.self,
         ]
     )
 }

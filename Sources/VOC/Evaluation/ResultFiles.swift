@@ -1,0 +1,95 @@
+import Foundation
+
+/// Reading and writing the devkit's detection result files: one file per class, `comp4_det_<split>_<class>.txt`,
+/// one line per detection: `imageid score x1 y1 x2 y2`, boxes in 1-based pixel coordinates.
+public enum ResultFiles {
+    /// The file name the devkit expects for a split and class (competition 4: any training data).
+    public static func fileName(split: String, className: String) -> String {
+        "comp4_det_\(split)_\(className).txt"
+    }
+
+    /// Parses one result file's bytes. Fields are separated by spaces or tabs; blank lines are skipped; `\r\n`
+    /// line ends are accepted. An empty file holds no detections.
+    /// - Parameters:
+    ///   - file: names the file in errors.
+    ///   - imageIndex: maps an image id to its position in the split; nil means the id is not in the split.
+    /// - Throws: `ResultFileError` naming file and line: wrong field count, a non-numeric or non-finite score or
+    ///   coordinate, an image id that is not in the split.
+    public static func parse(_ data: Data, file: String, imageIndex: (String) -> Int?) throws -> [ScoredBox] {
+        var boxes: [ScoredBox] = []
+        var fields: [Substring.UTF8View] = []
+        fields.reserveCapacity(6)
+        var lineNumber = 0
+        let text = String(decoding: data, as: UTF8.self)
+        for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            fields.removeAll(keepingCapacity: true)
+            for field in line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                fields.append(Substring(field).utf8)
+            }
+            if fields.isEmpty { continue }
+            guard fields.count == 6 else {
+                throw ResultFileError(file: file, line: lineNumber, problem: "expected 6 fields "
+                    + "'imageid score x1 y1 x2 y2', found \(fields.count)")
+            }
+            let id = String(Substring(fields[0]))
+            guard let image = imageIndex(id) else {
+                throw ResultFileError(file: file, line: lineNumber,
+                                      problem: "image id '\(id)' is not in the split's image set")
+            }
+            var numbers = [Double](repeating: 0, count: 5)
+            let names = ["score", "x1", "y1", "x2", "y2"]
+            for k in 0..<5 {
+                let token = Substring(fields[k + 1])
+                guard let value = Double(token), value.isFinite else {
+                    throw ResultFileError(file: file, line: lineNumber,
+                                          problem: "\(names[k]) '\(token)' is not a finite number")
+                }
+                numbers[k] = value
+            }
+            boxes.append(ScoredBox(imageIndex: image, score: numbers[0], x1: numbers[1], y1: numbers[2],
+                                   x2: numbers[3], y2: numbers[4]))
+        }
+        return boxes
+    }
+
+    /// Reads `file`; a missing file is reported through `missing` (no detections for that class) rather than
+    /// as an error, so a detector that never fired for a class can leave its file out.
+    public static func read(_ url: URL, imageIndex: (String) -> Int?) throws -> [ScoredBox]? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ResultFileError(file: url.path, line: nil, problem: "cannot read (\(error.localizedDescription))")
+        }
+        return try parse(data, file: url.path, imageIndex: imageIndex)
+    }
+
+    /// One result-file line for a detection in 0-based pixel coordinates: adds 1 to every coordinate (in float32,
+    /// as pytorch-ssd's `boxes + 1.0` does) and prints each number with the shortest text that reads back to the
+    /// same float, so re-reading the file reproduces the ranking and the boxes exactly.
+    public static func line(imageID: String, detection d: Detection) -> String {
+        "\(imageID) \(d.score) \(d.x1 + 1) \(d.y1 + 1) \(d.x2 + 1) \(d.y2 + 1)\n"
+    }
+
+    /// Writes one result file per class into `folder` (created if needed), each atomically. Images are written in
+    /// the order given and each image's detections in their order, so the file order (which breaks score ties)
+    /// is the image-set order whatever order the images were processed in.
+    /// - Parameter images: `(imageID, detections)` in image-set order; `Detection.classIndex` indexes `classNames`.
+    public static func write(_ images: [(id: String, detections: [Detection])], classNames: [String], split: String,
+                             to folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var texts = [String](repeating: "", count: classNames.count)
+        for (id, detections) in images {
+            for d in detections {
+                precondition(classNames.indices.contains(d.classIndex), "Detection.classIndex out of range")
+                texts[d.classIndex] += line(imageID: id, detection: d)
+            }
+        }
+        for (c, name) in classNames.enumerated() {
+            let url = folder.appendingPathComponent(fileName(split: split, className: name))
+            try Data(texts[c].utf8).write(to: url, options: .atomic)
+        }
+    }
+}
