@@ -15,6 +15,7 @@ struct MPQ: ParsableCommand {
         subcommands: [
             // Subcommands are registered here, one per line.
             Dataset.self,
+            Inspect.self,
         ]
     )
 }

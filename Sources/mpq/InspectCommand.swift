@@ -1,0 +1,120 @@
+import ArgumentParser
+import Checkpoints
+import Foundation
+
+/// `mpq inspect`: what a checkpoint file holds, without running anything from it.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a checkpoint's format, tensors (name, dtype, shape), parameter count and metadata.",
+        discussion: """
+        Reads PyTorch .pth files (the zip format of PyTorch >= 1.6 and the legacy format before it) and \
+        safetensors files; the format is detected from the file's first bytes, not its extension. Pickled \
+        .pth files are interpreted by a restricted reader that only knows state-dict objects (OrderedDict, \
+        tensor rebuild functions, storage types): any other Python global, such as os.system, is refused and \
+        never executed. Wrappers such as {'state_dict': ...}, {'model': ...} or {'net': ...} are unwrapped \
+        and a DataParallel "module." prefix is removed; scalar entries beside the state dict (epoch, ...) are \
+        shown as metadata.
+
+        JSON shape: {"file": "<path>", "format": "pytorchLegacy|pytorchZip|safetensors", "tensor_count": N, \
+        "parameter_count": N, "bytes": N, "dtypes": {"float32": N, ...}, "metadata": {"k": "v"}, \
+        "tensors": [{"name": "...", "dtype": "float32", "shape": [..], "count": N}]} with tensors in file order.
+
+        Examples:
+          mpq inspect mb2-ssd-lite-mp-0_686.pth
+          mpq inspect ssd300_mAP_77.43_v2.pth --json -
+          mpq inspect model.safetensors --json out/model-inspect.json
+        """
+    )
+
+    @Argument(help: ArgumentHelp("The checkpoint file to read (.pth legacy or zip, or .safetensors).",
+                                 valueName: "checkpoint"))
+    var checkpoint: String
+
+    @Option(help: ArgumentHelp("Also write the report as JSON to this file, or to standard output with '-' "
+        + "(then the table is not printed).", valueName: "file"))
+    var json: String?
+
+    func validate() throws {
+        guard !checkpoint.isEmpty else { throw ValidationError("Give the checkpoint file to inspect.") }
+        if let json, json.isEmpty { throw ValidationError("--json takes a file name, or '-' for standard output.") }
+    }
+
+    func run() throws {
+        let url = URL(fileURLWithPath: checkpoint)
+        let (dict, format) = try Checkpoint.load(url)
+        let report = CheckpointReport(file: checkpoint, format: format, dict: dict)
+        if let json { try Output.writeJSON(report, to: json) }
+        if json != "-" { print(report.text(), terminator: "") }
+    }
+}
+
+/// The facts `mpq inspect` reports. Model-level facts (architecture, class count) belong to the SSD module
+/// and are added here as further optional fields once it can detect them; this type only states what the
+/// file itself says.
+struct CheckpointReport: Encodable {
+    struct Tensor: Encodable {
+        let name: String
+        let dtype: String
+        let shape: [Int]
+        let count: Int
+    }
+
+    let file: String
+    let format: String
+    let tensorCount: Int
+    let parameterCount: Int
+    let bytes: Int
+    let dtypes: [String: Int]
+    let metadata: [String: String]
+    let tensors: [Tensor]
+
+    enum CodingKeys: String, CodingKey {
+        case file, format, bytes, dtypes, metadata, tensors
+        case tensorCount = "tensor_count", parameterCount = "parameter_count"
+    }
+
+    init(file: String, format: CheckpointFormat, dict: StateDict) {
+        self.file = file
+        self.format = format.rawValue
+        var tensors: [Tensor] = []
+        var dtypes: [String: Int] = [:]
+        var bytes = 0
+        for key in dict.keys {
+            guard let t = dict[key] else { continue }
+            tensors.append(Tensor(name: key, dtype: t.dtype.rawValue, shape: t.shape, count: t.count))
+            dtypes[t.dtype.rawValue, default: 0] += 1
+            bytes += t.byteCount
+        }
+        self.tensors = tensors
+        self.tensorCount = tensors.count
+        self.parameterCount = dict.parameterCount
+        self.bytes = bytes
+        self.dtypes = dtypes
+        self.metadata = dict.metadata
+    }
+
+    /// The human-readable form: a summary, then one aligned line per tensor.
+    func text() -> String {
+        var lines = [
+            "file:       \(file)",
+            "format:     \(format)",
+            "tensors:    \(tensorCount) (" + dtypes.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+                .joined(separator: ", ") + ")",
+            "parameters: \(parameterCount) (\(String(format: "%.2f", Double(parameterCount) / 1e6)) M, "
+                + "\(String(format: "%.1f", Double(bytes) / 1_048_576)) MiB)",
+        ]
+        if !metadata.isEmpty {
+            lines.append("metadata:   " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                .joined(separator: ", "))
+        }
+        let nameWidth = min(tensors.map(\.name.count).max() ?? 0, 60)
+        lines.append("")
+        for t in tensors {
+            let name = t.name.padding(toLength: max(nameWidth, t.name.count), withPad: " ", startingAt: 0)
+            let dtype = t.dtype.padding(toLength: 8, withPad: " ", startingAt: 0)
+            lines.append("  \(name)  \(dtype)  [\(t.shape.map(String.init).joined(separator: ", "))]")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
