@@ -66,7 +66,9 @@ public struct ClassList: Sendable, Equatable {
         }
         var names: [String] = []
         var lineOf: [String: Int] = [:]
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // `isNewline` also splits "\r\n", which Swift holds as one Character.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        for (offset, rawLine) in lines.enumerated() {
             let lineNumber = offset + 1
             var line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             if offset == 0, line.hasPrefix("\u{FEFF}") { line = String(line.dropFirst()) }

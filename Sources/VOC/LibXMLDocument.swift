@@ -8,11 +8,15 @@ private let libxml2Initialized: Bool = {
     return true
 }()
 
-/// Why the parser was stopped by one of our SAX hooks (an entity declaration or reference). Owned by the
-/// parse call, reached from the C callbacks through the context's `_private` pointer; one parse = one thread.
-private final class Refusal {
-    var line: Int?
-    var what: String?
+/// What the C callbacks of one parse saw: why one of our SAX hooks stopped the parser (an entity declaration
+/// or reference), and libxml2's first error (more telling than its last one, which is often "premature end of
+/// data" after a mismatched tag). Owned by the parse call and reached through the context's `_private`
+/// pointer; one parse runs on one thread, so no lock is needed.
+private final class ParseState {
+    var refusalLine: Int?
+    var refusal: String?
+    var firstErrorLine: Int?
+    var firstErrorMessage: String?
 }
 
 /// A parsed XML document, freed when this value goes away. Only `VOC` uses it, one thread per instance.
@@ -46,8 +50,8 @@ final class LibXMLDocument {
         let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
             | XML_PARSE_NOCDATA.rawValue | XML_PARSE_BIG_LINES.rawValue)
         _ = xmlCtxtUseOptions(ctxt, options)
-        let refusal = Refusal()
-        ctxt.pointee._private = Unmanaged.passUnretained(refusal).toOpaque()
+        let state = ParseState()
+        ctxt.pointee._private = Unmanaged.passUnretained(state).toOpaque()
         if let sax = ctxt.pointee.sax {
             sax.pointee.entityDecl = { ctx, name, _, _, _, _ in
                 LibXMLDocument.refuse(ctx, "an entity declaration (<!ENTITY \(LibXMLDocument.string(name)) ...>)")
@@ -58,26 +62,27 @@ final class LibXMLDocument {
             sax.pointee.reference = { ctx, name in
                 LibXMLDocument.refuse(ctx, "an entity reference (&\(LibXMLDocument.string(name));)")
             }
-            // Per-context structured handler: errors are still recorded in the context's lastError.
-            sax.pointee.serror = { _, _ in }
+            // Per-context structured handler (never a global one): keeps the first error, prints nothing.
+            sax.pointee.serror = { ctx, error in LibXMLDocument.record(ctx, error) }
         }
 
         _ = xmlParseDocument(ctxt)
         let parsed = ctxt.pointee.myDoc
         ctxt.pointee.myDoc = nil
-        withExtendedLifetime(refusal) {}
+        ctxt.pointee._private = nil
+        withExtendedLifetime(state) {}
 
-        if let what = refusal.what {
+        if let what = state.refusal {
             if let parsed { xmlFreeDoc(parsed) }
-            throw AnnotationError(file: file, line: refusal.line, kind: .entity,
+            throw AnnotationError(file: file, line: state.refusalLine, kind: .entity,
                                   problem: "refused: the file contains \(what); VOC annotations never need entities "
                                       + "and they are not expanded for safety (XXE, billion laughs)")
         }
         guard ctxt.pointee.wellFormed != 0, let parsed else {
             if let parsed { xmlFreeDoc(parsed) }
-            var line: Int?
-            var message = "not well-formed XML"
-            if let err = xmlCtxtGetLastError(UnsafeMutableRawPointer(ctxt)) {
+            var line = state.firstErrorLine
+            var message = state.firstErrorMessage ?? "not well-formed XML"
+            if state.firstErrorMessage == nil, let err = xmlCtxtGetLastError(UnsafeMutableRawPointer(ctxt)) {
                 if err.pointee.line > 0 { line = Int(err.pointee.line) }
                 if let text = err.pointee.message {
                     message = String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -100,13 +105,28 @@ final class LibXMLDocument {
         guard let ctx else { return }
         let ctxt = ctx.assumingMemoryBound(to: xmlParserCtxt.self)
         if let box = ctxt.pointee._private {
-            let refusal = Unmanaged<Refusal>.fromOpaque(box).takeUnretainedValue()
-            if refusal.what == nil {
-                refusal.what = what
-                if let input = ctxt.pointee.input, input.pointee.line > 0 { refusal.line = Int(input.pointee.line) }
+            let state = Unmanaged<ParseState>.fromOpaque(box).takeUnretainedValue()
+            if state.refusal == nil {
+                state.refusal = what
+                if let input = ctxt.pointee.input, input.pointee.line > 0 {
+                    state.refusalLine = Int(input.pointee.line)
+                }
             }
         }
         xmlStopParser(ctxt)
+    }
+
+    /// Keeps the first error (not warning) libxml2 reports for this parse. `ctx` is the parser context,
+    /// libxml2 passes its `userData`, which is the context itself for memory parser contexts.
+    private static func record(_ ctx: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {
+        guard let ctx, let error, error.pointee.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
+        let ctxt = ctx.assumingMemoryBound(to: xmlParserCtxt.self)
+        guard let box = ctxt.pointee._private else { return }
+        let state = Unmanaged<ParseState>.fromOpaque(box).takeUnretainedValue()
+        guard state.firstErrorMessage == nil else { return }
+        if error.pointee.line > 0 { state.firstErrorLine = Int(error.pointee.line) }
+        let message = error.pointee.message.map { String(cString: $0) } ?? "not well-formed XML"
+        state.firstErrorMessage = message.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private static func string(_ name: UnsafePointer<xmlChar>?) -> String {
@@ -136,24 +156,36 @@ enum LibXMLNode {
 
     /// The element children called `name`.
     static func elements(_ node: xmlNodePtr, named name: String) -> [xmlNodePtr] {
-        elements(node).filter { self.name($0) == name }
+        elements(node).filter { has($0, name: name) }
+    }
+
+    /// Whether the element is called `name`, compared on the C strings (no Swift string per node).
+    static func has(_ node: xmlNodePtr, name: String) -> Bool {
+        guard let own = node.pointee.name else { return false }
+        return name.withCString { strcmp(UnsafeRawPointer(own).assumingMemoryBound(to: CChar.self), $0) == 0 }
     }
 
     /// The first element child called `name`.
     static func first(_ node: xmlNodePtr, named name: String) -> xmlNodePtr? {
         var child = node.pointee.children
         while let current = child {
-            if current.pointee.type == XML_ELEMENT_NODE, self.name(current) == name { return current }
+            if current.pointee.type == XML_ELEMENT_NODE, has(current, name: name) { return current }
             child = current.pointee.next
         }
         return nil
     }
 
-    /// The element's text content, surrounding white space removed.
+    /// The element's text content, surrounding XML white space (space, tab, CR, LF) removed. Trimmed on the
+    /// UTF-8 bytes: Foundation's `trimmingCharacters` goes through UTF-16 and dominated parse time.
     static func text(_ node: xmlNodePtr) -> String {
         guard let content = xmlNodeGetContent(node) else { return "" }
         defer { mpq_xmlFree(content) }
-        return String(cString: content).trimmingCharacters(in: .whitespacesAndNewlines)
+        let bytes = UnsafeBufferPointer(start: content, count: strlen(UnsafeRawPointer(content)
+            .assumingMemoryBound(to: CChar.self)))
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }),
+              let last = bytes.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 
     /// The element's 1-based line, or nil when libxml2 does not know it.

@@ -41,8 +41,10 @@ public struct VOCDataset: Sendable {
         }
         var ids: [String] = []
         var lineOf: [String: Int] = [:]
-        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            guard let token = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).first else {
+        // `isNewline` also splits "\r\n", which Swift holds as one Character.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        for (offset, line) in lines.enumerated() {
+            guard let token = line.split(whereSeparator: \.isWhitespace).first else {
                 continue
             }
             let id = String(token)

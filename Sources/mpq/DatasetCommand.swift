@@ -14,9 +14,9 @@ struct Dataset: ParsableCommand {
 
         Examples:
           mpq dataset stats --voc-root VOCdevkit/VOC2007 --split test
-          mpq dataset stats --voc-root VOCdevkit/VOC2007 --split trainval --json stats.json
+          mpq dataset stats --voc-root VOCdevkit/VOC2007 --split test --json stats.json
           mpq dataset check --voc-root VOCdevkit/VOC2012 --split trainval
-          mpq dataset check --voc-root my-data --split val --classes my-data/classes.txt
+          mpq dataset check --voc-root my-data --split val --classes names.txt
         """,
         subcommands: [Stats.self, Check.self]
     )
@@ -72,7 +72,7 @@ extension Dataset {
             Examples:
               mpq dataset stats --voc-root VOCdevkit/VOC2007 --split test
               mpq dataset stats --voc-root VOCdevkit/VOC2007 --split test --json -
-              mpq dataset stats --voc-root my-data --split train --classes labels.txt --json out/stats.json
+              mpq dataset stats --voc-root my-data --split train --classes names.txt
             """
         )
 
@@ -93,9 +93,11 @@ extension Dataset {
                 print(table)
             }
             if stats.unknownObjects > 0 {
-                let names = stats.unknownClasses.keys.sorted().map { "\($0) (\(stats.unknownClasses[$0]?.objects ?? 0))" }
-                Output.note("note: \(stats.unknownObjects) object(s) of classes not in \(voc.classes.sourceDescription) "
-                    + "are not counted above: \(names.joined(separator: ", "))")
+                let names = stats.unknownClasses.keys.sorted()
+                    .map { "\($0) (\(stats.unknownClasses[$0]?.objects ?? 0))" }
+                Output.note("note: \(stats.unknownObjects) object(s) of classes not in "
+                    + "\(voc.classes.sourceDescription), counted apart (marked ?, not in the totals): "
+                    + names.joined(separator: ", "))
             }
             if let json { try Output.writeJSON(stats, to: json) }
         }
@@ -114,7 +116,7 @@ extension Dataset {
             Examples:
               mpq dataset check --voc-root VOCdevkit/VOC2007 --split test
               mpq dataset check --voc-root VOCdevkit/VOC2012 --split trainval --threads 2
-              mpq dataset check --voc-root my-data --split val --classes my-data/classes.txt
+              mpq dataset check --voc-root my-data --split val --classes names.txt
             """
         )
 
@@ -147,9 +149,11 @@ enum StatsTable {
         lines.append("\(root), split '\(stats.split)': \(stats.images) images, \(stats.objects) objects "
             + "(\(stats.difficult) difficult)")
         if let size = stats.imageSize {
-            lines.append("image size: width \(size.minWidth)-\(size.maxWidth), height \(size.minHeight)-\(size.maxHeight)")
+            lines.append("image size: width \(size.minWidth)-\(size.maxWidth), "
+                + "height \(size.minHeight)-\(size.maxHeight)")
         }
-        let nameWidth = max(5, (stats.classOrder + stats.unknownClasses.keys.map { $0 + " (?)" }).map(\.count).max() ?? 5)
+        let names = stats.classOrder + stats.unknownClasses.keys.map { $0 + " (?)" }
+        let nameWidth = max(5, names.map(\.count).max() ?? 5)
         func row(_ name: String, _ a: String, _ b: String, _ c: String) -> String {
             name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + pad(a, 7) + "  " + pad(b, 8)
                 + "  " + pad(c, 9)

@@ -1,0 +1,87 @@
+/// One quantizable layer as the allocator sees it: its weights and the Gram matrices of its input.
+///
+/// `weights` is `W [C, d]` row-major (`d = in/groups·kh·kw`). With `G = grams.count` groups, channel `c`
+/// belongs to group `g(c) = c / (C/G)` (PyTorch's grouped-conv layout; depthwise: `G = C`, `d = kh·kw`), and
+/// its output error is `e_c = (w_c - ŵ_c)ᵀ H_g(c) (w_c - ŵ_c)`.
+public struct AllocationLayer: Sendable {
+    public let name: String
+    public let weights: [Float]
+    public let channels: Int
+    public let dimension: Int
+    public let grams: [GramMatrix]
+
+    /// - Throws: `QuantizationError.invalidShape` / `.nonFiniteWeights` on inconsistent input.
+    public init(name: String, weights: [Float], channels: Int, dimension: Int, grams: [GramMatrix]) throws {
+        try WeightQuantizer.validate(weights: weights, channels: channels, dimension: dimension)
+        guard !grams.isEmpty, channels % grams.count == 0 else {
+            throw QuantizationError.invalidShape("\(name): \(grams.count) Gram matrices do not divide \(channels) channels")
+        }
+        guard grams.allSatisfy({ $0.dimension == dimension }) else {
+            throw QuantizationError.invalidShape("\(name): Gram matrices must be \(dimension) × \(dimension)")
+        }
+        self.name = name
+        self.weights = weights
+        self.channels = channels
+        self.dimension = dimension
+        self.grams = grams
+    }
+
+    /// Group index of channel `c`.
+    @inline(__always) func group(of c: Int) -> Int { c / (channels / grams.count) }
+}
+
+/// When the allocator stops adding points.
+public enum AllocationBudget: Sendable, Equatable {
+    /// Give points until the model's average bits reach this target (never exceeded; stops when no further
+    /// point fits). Must be ≥ the one-point minimum (the weight bit width).
+    case averageBits(Double)
+    /// Give each channel points until its relative output error `e_c / (w_cᵀ H w_c)` is ≤ this threshold
+    /// (or it has `maxPointsPerChannel` points).
+    case maxRelativeError(Double)
+}
+
+/// Settings of `MultipointAllocator.allocate`.
+public struct AllocationOptions: Sendable {
+    public var grid: QuantGrid
+    public var budget: AllocationBudget
+    /// Hard cap on `n_c` (guarantees termination when a channel can never meet a threshold).
+    public var maxPointsPerChannel: Int
+    /// `false`: the budget counts weight bits only, `b·Σ n_c d_c / Σ d_c` (DESIGN's formula); `true`: each
+    /// point also costs its fp32 scale, `(b·Σ n_c d_c + 32·Σ n_c) / Σ d_c`.
+    public var countScaleBits: Bool
+    public var threads: Int
+
+    public init(grid: QuantGrid, budget: AllocationBudget, maxPointsPerChannel: Int = 16,
+                countScaleBits: Bool = false, threads: Int = defaultQuantizationThreads) {
+        self.grid = grid
+        self.budget = budget
+        self.maxPointsPerChannel = maxPointsPerChannel
+        self.countScaleBits = countScaleBits
+        self.threads = threads
+    }
+}
+
+/// The allocator's result for one layer.
+public struct LayerAllocation: Sendable {
+    public let name: String
+    public let weights: QuantizedWeights
+    /// `e_c(n_c) = (w_c - ŵ_c)ᵀ H (w_c - ŵ_c)` per channel, `[C]`.
+    public let channelErrors: [Double]
+    /// `E_c = w_cᵀ H w_c` per channel, `[C]` (the channel's output energy).
+    public let channelEnergies: [Double]
+
+    /// `Σ_c e_c / Σ_c E_c` (0 for a layer with zero output energy).
+    public var relativeOutputError: Double {
+        let energy = channelEnergies.reduce(0, +)
+        return energy > 0 ? channelErrors.reduce(0, +) / energy : 0
+    }
+}
+
+/// The allocator's result for the model.
+public struct AllocationResult: Sendable {
+    public let layers: [LayerAllocation]
+    /// Bits the budget allows (`floor(avgBits · Σ d_c)`), nil in threshold mode.
+    public let budgetBits: Int?
+    /// Bits used, counted like the budget (`b·Σ n_c d_c`, plus `32·Σ n_c` when scales are counted).
+    public let usedBits: Int
+}

@@ -1,0 +1,102 @@
+/// Adaptive allocation of multipoint points across all channels of all layers ("more points where the
+/// output needs them").
+///
+/// Every channel starts with one greedy point. The error of channel `c` with `n` points is its output error
+/// `e_c(n) = (w_c - ŵ_c^(n))ᵀ H_g(c) (w_c - ŵ_c^(n))`, normalised by its layer's output energy
+/// `E_l = Σ_c w_cᵀ H w_c` so that layers are comparable (their sum over a layer is the layer's relative
+/// output error). Adding point `n+1` costs `b·d_c` bits (`+ 32` if scales are counted) and gains
+/// `(e_c(n) - e_c(n+1)) / E_l`.
+///
+/// - `averageBits(B)`: a max-heap holds, for every channel, the gain per bit of its next point; the best
+///   one is popped and accepted if it still fits the bit budget `floor(B · Σ_c d_c)`, otherwise the channel is
+///   retired (its cost never shrinks, so it never fits later). On acceptance the channel's following greedy
+///   point and its error are computed lazily and pushed. The loop ends when the heap is empty: the budget
+///   is never exceeded and no further point fits. Points whose gain is ≤ 0 (a greedy L2 point can, rarely,
+///   raise the H-weighted error; or the channel is already exact) are never given. Priority ties are broken
+///   by layer then channel index, so the result is deterministic.
+/// - `maxRelativeError(ε)`: every channel independently receives points until `e_c / E_c ≤ ε`
+///   (`E_c = w_cᵀ H w_c`; a channel with `E_c = 0` is done) or it reaches `maxPointsPerChannel`.
+public enum MultipointAllocator {
+    public static func allocate(_ layers: [AllocationLayer], options: AllocationOptions) throws -> AllocationResult {
+        guard options.maxPointsPerChannel >= 1 else {
+            throw QuantizationError.invalidShape("maxPointsPerChannel must be ≥ 1")
+        }
+        let b = options.grid.bits
+        let scaleBits = options.countScaleBits ? 32 : 0
+        let totalD = layers.reduce(0) { $0 + $1.channels * $1.dimension }
+        let minimumBits = layers.reduce(0) { $0 + $1.channels * ($1.dimension * b + scaleBits) }
+        var budgetBits: Int?
+        switch options.budget {
+        case .averageBits(let target):
+            let allowed = target.isFinite ? (target * Double(totalD)).rounded(.down) : -1
+            guard allowed >= Double(minimumBits), totalD > 0 else {
+                throw QuantizationError.budgetBelowMinimum(
+                    requested: target, minimum: totalD > 0 ? Double(minimumBits) / Double(totalD) : Double(b))
+            }
+            budgetBits = Int(Swift.min(allowed, Double(Int.max / 2)))
+        case .maxRelativeError(let e):
+            guard e.isFinite, e > 0 else { throw QuantizationError.invalidMaxError(e) }
+        }
+
+        let states = layers.map { LayerState(layer: $0, grid: options.grid, threads: options.threads) }
+        var usedBits = minimumBits
+        switch options.budget {
+        case .averageBits:
+            if options.maxPointsPerChannel >= 2 {
+                for state in states { state.addPoints(to: Array(0..<state.layer.channels)) }
+            }
+            usedBits = greedyFill(states, budget: budgetBits ?? 0, used: minimumBits, pointBits: b,
+                                  scaleBits: scaleBits, options: options)
+        case .maxRelativeError(let threshold):
+            for state in states {
+                var active = state.channelsAbove(threshold, maxPoints: options.maxPointsPerChannel)
+                while !active.isEmpty {
+                    state.addPoints(to: active)
+                    for c in active { state.accepted[c] += 1 }
+                    usedBits += active.reduce(0) { s, _ in s + state.layer.dimension * b + scaleBits }
+                    active = state.channelsAbove(threshold, maxPoints: options.maxPointsPerChannel)
+                }
+            }
+        }
+        return AllocationResult(layers: states.map { $0.result() }, budgetBits: budgetBits, usedBits: usedBits)
+    }
+
+    private struct Candidate {
+        let priority: Double
+        let layer: Int
+        let channel: Int
+    }
+
+    /// The heap loop of the `averageBits` mode; returns the bits used.
+    private static func greedyFill(_ states: [LayerState], budget: Int, used start: Int, pointBits b: Int,
+                                   scaleBits: Int, options: AllocationOptions) -> Int {
+        var heap = BinaryHeap<Candidate> { x, y in
+            if x.priority != y.priority { return x.priority > y.priority }
+            if x.layer != y.layer { return x.layer < y.layer }
+            return x.channel < y.channel
+        }
+        func pushNext(_ l: Int, _ c: Int) {
+            let state = states[l]
+            let n = state.accepted[c]
+            guard n < options.maxPointsPerChannel, state.layerEnergy > 0, state.errors[c].count > n else { return }
+            let gain = state.errors[c][n - 1] - state.errors[c][n]
+            guard gain > 0 else { return }
+            let cost = Double(state.layer.dimension * b + scaleBits)
+            heap.push(Candidate(priority: gain / state.layerEnergy / cost, layer: l, channel: c))
+        }
+        for l in states.indices { for c in 0..<states[l].layer.channels { pushNext(l, c) } }
+        var used = start
+        while let best = heap.pop() {
+            let state = states[best.layer]
+            let cost = state.layer.dimension * b + scaleBits
+            guard used + cost <= budget else { continue }
+            used += cost
+            state.accepted[best.channel] += 1
+            if state.accepted[best.channel] < options.maxPointsPerChannel {
+                state.addLookaheadPoint(to: best.channel)
+            }
+            pushNext(best.layer, best.channel)
+        }
+        return used
+    }
+}

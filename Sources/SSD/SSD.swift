@@ -1,1 +1,0 @@
-// The SSD module. See ../shared/DESIGN.md for its place in the data flow.

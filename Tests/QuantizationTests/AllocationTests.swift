@@ -1,0 +1,160 @@
+import XCTest
+import Quantization
+
+final class AllocationTests: XCTestCase {
+    private func identity(_ d: Int) throws -> GramMatrix {
+        try GramMatrix(dimension: d, values: (0..<(d * d)).map { $0 / d == $0 % d ? 1 : 0 })
+    }
+
+    /// Two layers, b = 2 (ternary), H = I so e_c is the plain squared error. Hand-computed greedy points:
+    /// - A0 = (1, 0.34): point 1 a = 1, q = (1,0), e1 = 0.1156; point 2 a = 0.34, q = (0,1), e2 ≈ 0.
+    /// - A1 = (1, 1): point 1 is exact, e1 = 0 (never gets more).
+    /// - B = (1, .5, .5, .5): point 1 a = 0.625, q = (1,1,1,1), e1 = 0.375² + 3·0.125² = 0.1875;
+    ///   point 2 on (0.375, -0.125, -0.125, -0.125) leaves 0.046875 (gain 0.140625).
+    /// Layer energies: E_A = 1.1156 + 2 = 3.1156, E_B = 1.75. Gain per bit: A0 0.1156/3.1156/(2·2) = 0.00928,
+    /// B 0.140625/1.75/(2·4) = 0.01004, so B's point comes first.
+    /// Σd = 2 + 2 + 4 = 8; one point each costs 2·8 = 16 bits.
+    /// - avgBits 3.0 → budget 24: B's point (8 bits) → 24 used; A0's (4) no longer fits. n = A[1,1], B[2];
+    ///   average bits = 2·(2 + 2 + 2·4)/8 = 3.0.
+    /// - avgBits 2.9 → budget floor(23.2) = 23: B's point would make 24 > 23, so A0 gets one (20 used);
+    ///   then B (28) and A0's third (24) do not fit. n = A[2,1], B[1]; average bits = 2·(4 + 2 + 4)/8 = 2.5.
+    private func handLayers() throws -> [AllocationLayer] {
+        [try AllocationLayer(name: "A", weights: [1, 0.34, 1, 1], channels: 2, dimension: 2, grams: [identity(2)]),
+         try AllocationLayer(name: "B", weights: [1, 0.5, 0.5, 0.5], channels: 1, dimension: 4, grams: [identity(4)])]
+    }
+
+    func testBudgetIsMetExactlyOnHandCountedExample() throws {
+        let grid = try QuantGrid(bits: 2)
+        let full = try MultipointAllocator.allocate(handLayers(), options: AllocationOptions(
+            grid: grid, budget: .averageBits(3.0), threads: 1))
+        XCTAssertEqual(full.layers[0].weights.pointCounts, [1, 1])
+        XCTAssertEqual(full.layers[1].weights.pointCounts, [2])
+        XCTAssertEqual(full.budgetBits, 24)
+        XCTAssertEqual(full.usedBits, 24)
+        XCTAssertEqual(full.layers[1].channelErrors[0], 0.046875, accuracy: 1e-7)
+        XCTAssertEqual(full.layers[0].channelErrors[0], 0.1156, accuracy: 1e-6)
+        XCTAssertEqual(full.layers[1].relativeOutputError, 0.046875 / 1.75, accuracy: 1e-7)
+
+        let tight = try MultipointAllocator.allocate(handLayers(), options: AllocationOptions(
+            grid: grid, budget: .averageBits(2.9), threads: 1))
+        XCTAssertEqual(tight.layers[0].weights.pointCounts, [2, 1])
+        XCTAssertEqual(tight.layers[1].weights.pointCounts, [1])
+        XCTAssertEqual(tight.budgetBits, 23)
+        XCTAssertEqual(tight.usedBits, 20)
+        let report = ModelAccounting(layers: tight.layers.map { LayerAccounting(allocation: $0) })
+        XCTAssertEqual(report.averageWeightBits, 2.5, accuracy: 1e-12)
+    }
+
+    /// Threshold mode on the same layers, ε = 0.05: A0 1 point leaves 0.1156/1.1156 = 0.104 > ε → 2 points;
+    /// A1 exact; B leaves 0.1875/1.75 = 0.107 → 2 points leave 0.046875/1.75 = 0.027 ≤ ε.
+    func testThresholdModeOnHandCountedExample() throws {
+        let result = try MultipointAllocator.allocate(handLayers(), options: AllocationOptions(
+            grid: try QuantGrid(bits: 2), budget: .maxRelativeError(0.05), threads: 1))
+        XCTAssertEqual(result.layers[0].weights.pointCounts, [2, 1])
+        XCTAssertEqual(result.layers[1].weights.pointCounts, [2])
+        XCTAssertNil(result.budgetBits)
+        XCTAssertEqual(result.usedBits, 2 * (4 + 2 + 8))
+    }
+
+    func testBudgetBelowWeightBitsIsAClearError() throws {
+        XCTAssertThrowsError(try MultipointAllocator.allocate(handLayers(), options: AllocationOptions(
+            grid: try QuantGrid(bits: 4), budget: .averageBits(3.9)))) { error in
+            XCTAssertEqual(error as? QuantizationError, .budgetBelowMinimum(requested: 3.9, minimum: 4))
+            XCTAssertTrue("\(error)".contains("below the minimum 4.0"), "\(error)")
+        }
+        XCTAssertThrowsError(try MultipointAllocator.allocate(handLayers(), options: AllocationOptions(
+            grid: try QuantGrid(bits: 4), budget: .maxRelativeError(-1))))
+    }
+
+    /// Random layers (one plain, one with 2 groups, one depthwise-like) with H from random samples: the
+    /// budget is never exceeded, no further useful point fits (checked with an independent recomputation of
+    /// the greedy points and of e_c = δᵀHδ), reported errors match, and the result is thread-count independent.
+    func testRandomModelsMeetBudgetAndNoPointFits() throws {
+        for seed in UInt64(0)..<4 {
+            var rng = SeededRNG(seed: 100 + seed)
+            let grid = try QuantGrid(bits: 3 + Int(seed % 2))
+            var layers: [AllocationLayer] = []
+            for (l, (c, d, g)) in [(6, 12, 1), (4, 10, 2), (5, 9, 5)].enumerated() {
+                let grams = try (0..<g).map { _ in
+                    try GramMatrix.of(samples: rng.gaussianFloats(3 * d), rows: 3, dimension: d)  // rank-deficient H
+                }
+                layers.append(try AllocationLayer(name: "L\(l)", weights: rng.gaussianFloats(c * d), channels: c,
+                                                  dimension: d, grams: grams))
+            }
+            let options = AllocationOptions(grid: grid, budget: .averageBits(Double(grid.bits) + 1.3),
+                                            maxPointsPerChannel: 5, threads: 1)
+            let result = try MultipointAllocator.allocate(layers, options: options)
+            var parallelOptions = options
+            parallelOptions.threads = 4
+            let again = try MultipointAllocator.allocate(layers, options: parallelOptions)
+            XCTAssertEqual(result.layers.map(\.weights), again.layers.map(\.weights))
+
+            let budget = try XCTUnwrap(result.budgetBits)
+            let totalD = layers.reduce(0) { $0 + $1.channels * $1.dimension }
+            XCTAssertEqual(budget, Int((Double(grid.bits) + 1.3) * Double(totalD)))
+            var used = 0
+            for (l, layer) in layers.enumerated() {
+                for c in 0..<layer.channels { used += grid.bits * layer.dimension * result.layers[l].weights.pointCounts[c] }
+            }
+            XCTAssertEqual(used, result.usedBits)
+            let points = result.layers.reduce(0) { $0 + $1.weights.pointCounts.reduce(0, +) }
+            // 15 channels, Σd = 157: 1.3·157 = 204 extra bits buy 4–6 points of 27–48 bits each.
+            XCTAssertGreaterThanOrEqual(points, 15 + 4, "the budget should buy extra points")
+            XCTAssertLessThanOrEqual(used, budget)
+            for (l, layer) in layers.enumerated() {
+                let d = layer.dimension
+                for c in 0..<layer.channels {
+                    let n = result.layers[l].weights.pointCounts[c]
+                    let h = layer.grams[c / (layer.channels / layer.grams.count)]
+                    let w = Array(layer.weights[c * d..<(c + 1) * d])
+                    let eN = try outputError(w, points: n, grid: grid, gram: h)
+                    XCTAssertEqual(result.layers[l].channelErrors[c], eN, accuracy: 1e-9 * max(eN, 1e-6))
+                    if n < options.maxPointsPerChannel {
+                        let gain = eN - (try outputError(w, points: n + 1, grid: grid, gram: h))
+                        if gain > 1e-12 * eN { XCTAssertGreaterThan(used + grid.bits * d, budget, "L\(l) c\(c)") }
+                    }
+                }
+            }
+        }
+    }
+
+    /// e = δᵀ H δ with δ = w - ŵ^(n) recomputed naively (points from the fixed-count quantizer).
+    private func outputError(_ w: [Float], points n: Int, grid: QuantGrid, gram: GramMatrix) throws -> Double {
+        let d = w.count
+        let q = try WeightQuantizer.quantize(weights: w, channels: 1, dimension: d, grid: grid,
+                                             method: .multipoint(points: n), threads: 1)
+        var delta = w.map { Double($0) }
+        for i in 0..<n { for j in 0..<d { delta[j] -= Double(q.scales[i]) * Double(q.codes[i * d + j]) } }
+        var e = 0.0
+        for i in 0..<d { for j in 0..<d { e += delta[i] * gram.values[i * d + j] * delta[j] } }
+        return e
+    }
+
+    /// Hand-computed Gram: X = [[1, 2], [3, 4]] → XᵀX = [[1+9, 2+12], [2+12, 4+16]] = [[10, 14], [14, 20]].
+    func testGramOfSamples() throws {
+        let h = try GramMatrix.of(samples: [1, 2, 3, 4], rows: 2, dimension: 2)
+        XCTAssertEqual(h.values, [10, 14, 14, 20])
+    }
+}
+
+final class AccountingTests: XCTestCase {
+    /// Layer: C = 3, d = 10, b = 4, n = (1, 2, 3) → Σn_c = 6, code bits 4·6·10 = 240.
+    /// avg weight bits 240/30 = 8; with scales (240 + 32·6)/30 = 14.4; extra MACs 60/30 - 1 = 1;
+    /// bytes 240/8 + 4·6 + 4·3 (bias) = 30 + 24 + 12 = 66. Plus a float layer of 100 params: 466 bytes.
+    func testHandCountedAccounting() throws {
+        let grid = try QuantGrid(bits: 4)
+        let weights = QuantizedWeights(channels: 3, dimension: 10, grid: grid, pointCounts: [1, 2, 3],
+                                       scales: [Float](repeating: 1, count: 6), codes: [Int8](repeating: 1, count: 60))
+        let layer = LayerAccounting(name: "conv", weights: weights, floatParameters: 3)
+        XCTAssertEqual(layer.pointsHistogram, [1: 1, 2: 1, 3: 1])
+        XCTAssertEqual(layer.averageWeightBits, 8)
+        XCTAssertEqual(layer.averageBitsWithScales, 14.4, accuracy: 1e-12)
+        XCTAssertEqual(layer.extraMACs, 1)
+        XCTAssertEqual(layer.bytes, 66)
+        let model = ModelAccounting(layers: [layer, layer], floatLayerParameters: 100)
+        XCTAssertEqual(model.modelBytes, 2 * 66 + 400)
+        XCTAssertEqual(model.pointsHistogram, [1: 2, 2: 2, 3: 2])
+        XCTAssertEqual(model.averageWeightBits, 8)
+        XCTAssertEqual(model.extraMACs, 1)
+    }
+}
