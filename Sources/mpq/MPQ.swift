@@ -17,6 +17,7 @@ struct MPQ: ParsableCommand {
             Dataset.self,
             Inspect.self,
             Bench.self,
+            EvaluateDetections.self,
         ]
     )
 }
