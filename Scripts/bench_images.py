@@ -4,7 +4,8 @@
 Builds nothing: it runs the release binary (build it first with
     swift build -c release -Xswiftc -Ounchecked -Xcc -march=native
 ). For each thread count, rounds alternate between mpq and OpenCV so both see the same machine load; the table
-reports the median over rounds of each side's best-of-runs rate, and the ratio mpq / OpenCV. OpenCV runs with
+reports the median over rounds of each side's best-of-runs rate (wall clock) and of its best process CPU time
+per image (all threads; far less sensitive to other load on a shared machine), with ratios in mpq's favour > 1. OpenCV runs with
 cv2.setNumThreads(n) and n Python worker threads, each taking every n-th file (cv2 releases the GIL), the same
 split as mpq. The checksum (sum of all resized bytes of one pass) must agree: both sides produce the same pixels
 (mpq's RGB vs OpenCV's BGR does not change a byte sum).
@@ -68,19 +69,20 @@ def opencv_bench(files, threads, size, runs):
         return sum(sums)
 
     checksum = one_pass()  # warm-up
-    rates = []
+    rates, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         one_pass()
+        cpu.append((time.process_time() - cpu_start) * 1000 / len(files))
         rates.append(len(files) / (time.perf_counter() - start))
-    return max(rates), checksum
+    return max(rates), min(cpu), checksum
 
 
 def mpq_bench(binary, folder, threads, size, runs):
     out = subprocess.run([binary, "image-bench", "--images", folder, "--threads", str(threads), "--size", str(size),
                           "--runs", str(runs), "--json", "-"], check=True, capture_output=True, text=True)
     report = json.loads(out.stdout)
-    return report["best"], report["checksum"]
+    return report["best"], report["bestCPUMillisecondsPerImage"], report["checksum"]
 
 
 def main():
@@ -101,21 +103,26 @@ def main():
               f"load average {os.getloadavg()[0]:.2f}")
         rows = []
         for threads in [int(t) for t in args.threads.split(",")]:
-            ours, theirs = [], []
+            ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
             for _ in range(args.rounds):
-                rate, mpq_sum = mpq_bench(args.mpq, folder, threads, args.size, args.runs)
+                rate, cpu, mpq_sum = mpq_bench(args.mpq, folder, threads, args.size, args.runs)
                 ours.append(rate)
-                rate, cv_sum = opencv_bench(files, threads, args.size, args.runs)
+                ours_cpu.append(cpu)
+                rate, cpu, cv_sum = opencv_bench(files, threads, args.size, args.runs)
                 theirs.append(rate)
+                theirs_cpu.append(cpu)
                 if mpq_sum != cv_sum:
                     sys.exit(f"checksum mismatch: mpq {mpq_sum}, OpenCV {cv_sum}")
-            rows.append((threads, statistics.median(ours), statistics.median(theirs), ours, theirs))
+            rows.append((threads, statistics.median(ours), statistics.median(theirs),
+                         statistics.median(ours_cpu), statistics.median(theirs_cpu), ours, theirs))
         print(f"load average after: {os.getloadavg()[0]:.2f}; checksums of mpq and OpenCV equal")
-        print("| threads | mpq images/s | OpenCV images/s | mpq / OpenCV |")
-        print("|--------:|-------------:|----------------:|-------------:|")
-        for threads, ours, theirs, _, _ in rows:
-            print(f"| {threads} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.2f} |")
-        for threads, _, _, ours, theirs in rows:
+        print("| threads | mpq images/s | OpenCV images/s | ratio | mpq CPU ms/image | OpenCV CPU ms/image | ratio |")
+        print("|--------:|-------------:|----------------:|------:|-----------------:|--------------------:|------:|")
+        for threads, ours, theirs, ours_cpu, theirs_cpu, _, _ in rows:
+            print(f"| {threads} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.2f} | {ours_cpu:.2f} | {theirs_cpu:.2f} "
+                  f"| {theirs_cpu / ours_cpu:.2f} |")
+        print("(ratios > 1 favour mpq: images/s mpq / OpenCV; CPU time OpenCV / mpq)")
+        for threads, _, _, _, _, ours, theirs in rows:
             print(f"threads {threads}: mpq rounds {[round(r) for r in ours]}, OpenCV rounds {[round(r) for r in theirs]}")
 
 

@@ -12,8 +12,9 @@ struct ImageBench: ParsableCommand {
         Every JPEG of the folder is read from disk, decoded to RGB and resized to SIZE x SIZE with the \
         bilinear resize that is bit-identical to cv2.resize(INTER_LINEAR), once to warm up and then RUNS more \
         times. The files are split across THREADS workers (one image per worker at a time, buffers reused). \
-        Prints images per second for every run, the best and the median, and a checksum of the resized pixels \
-        (the sum of all bytes of one pass) that Scripts/bench_images.py compares with OpenCV's.
+        Prints images per second for every run, the best and the median, the process CPU time per image (all \
+        threads; robust to other load on the machine), and a checksum of the resized pixels (the sum of all \
+        bytes of one pass) that Scripts/bench_images.py compares with OpenCV's.
 
         Examples:
           mpq image-bench --images VOCdevkit/VOC2007/JPEGImages --threads 2
@@ -50,6 +51,10 @@ struct ImageBench: ParsableCommand {
         var imagesPerSecond: [Double]
         var best: Double
         var median: Double
+        /// Process CPU time (all threads) per image in milliseconds, per run: robust to other load on the machine,
+        /// unlike the wall-clock rates.
+        var cpuMillisecondsPerImage: [Double]
+        var bestCPUMillisecondsPerImage: Double
         var checksum: UInt64
     }
 
@@ -58,24 +63,36 @@ struct ImageBench: ParsableCommand {
         let bench = ImageThroughput(files: files, size: size, threads: threads)
         let checksum = try bench.pass()  // warm-up: page cache, buffers, and every file must decode
         var rates: [Double] = []
+        var cpu: [Double] = []
         for _ in 0..<runs {
             let start = DispatchTime.now().uptimeNanoseconds
+            let cpuStart = Self.processCPUSeconds()
             let sum = try bench.pass()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            cpu.append((Self.processCPUSeconds() - cpuStart) * 1000 / Double(files.count))
             guard sum == checksum else { throw ValidationError("internal error: checksum changed between runs") }
             rates.append(Double(files.count) / seconds)
         }
         let sorted = rates.sorted()
         let report = Report(folder: images, images: files.count, threads: threads, size: size,
                             imagesPerSecond: rates, best: sorted.last ?? 0, median: sorted[sorted.count / 2],
+                            cpuMillisecondsPerImage: cpu, bestCPUMillisecondsPerImage: cpu.min() ?? 0,
                             checksum: checksum)
         if let json {
             try Output.writeJSON(report, to: json)
         }
         if json != "-" {
-            print(String(format: "%d images, %d thread(s), %dx%d: best %.1f images/s, median %.1f images/s "
-                         + "(checksum %llu)", files.count, threads, size, size, report.best, report.median, checksum))
+            print(String(format: "%d images, %d thread(s), %dx%d: best %.1f images/s, median %.1f images/s, "
+                         + "best %.3f CPU ms/image (checksum %llu)", files.count, threads, size, size, report.best,
+                         report.median, report.bestCPUMillisecondsPerImage, checksum))
         }
+    }
+
+    /// CPU time consumed so far by all threads of this process.
+    static func processCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// The folder's JPEG files, sorted by name.
