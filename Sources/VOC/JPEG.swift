@@ -145,10 +145,12 @@ public enum JPEGDecoder {
                 + "limit of \(maxPixels) pixels")
         case Int32(MPQ_JPEG_NO_MEMORY):
             return ImageError(file: file, problem: "out of memory while decoding")
+        case Int32(MPQ_JPEG_WARNING):
+            // libjpeg's warnings (premature end of data, corrupt segments); the dataset checker's tests rely on
+            // this wording.
+            return ImageError(file: file, problem: "truncated or damaged JPEG (libjpeg: \(message))")
         default:
-            // Fatal libjpeg errors and its warnings (premature end of data, corrupt segments) alike; the dataset
-            // checker and its tests rely on this wording.
-            return ImageError(file: file, problem: "corrupt or truncated JPEG: \(message)")
+            return ImageError(file: file, problem: "corrupt or truncated JPEG (libjpeg: \(message))")
         }
     }
 

@@ -28,7 +28,7 @@ final class ImageBenchCommandTests: XCTestCase {
         let run = try runMPQ(["image-bench", "--images", RepositoryFixtures.vocSamples.appendingPathComponent("corrupt").path,
                               "--runs", "1"])
         XCTAssertExit(run, 1)
-        XCTAssertTrue(run.stderr.contains("_truncated.jpg: corrupt or truncated JPEG"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("_truncated.jpg: truncated or damaged JPEG"), run.stderr)
     }
 
     /// Bad options and folders are usage errors (exit status 64), not crashes.
