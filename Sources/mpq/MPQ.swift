@@ -18,6 +18,7 @@ struct MPQ: ParsableCommand {
             Inspect.self,
             Bench.self,
             EvaluateDetections.self,
+            ImageBench.self,
         ]
     )
 }
