@@ -29,11 +29,12 @@ struct EvaluateDetections: ParsableCommand {
         "detections": n}}}.
 
         Examples:
-          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test --results results/
-          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test --results results/ --metric voc10 \
-        --protocol pytorch-ssd --json -
-          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test --results shard0 --results shard1 \
-        --json scores.json
+          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test \\
+              --results results/
+          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test \\
+              --results results/ --metric voc10 --protocol pytorch-ssd --json -
+          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test \\
+              --results shard-0 --results shard-1 --json scores.json
         """
     )
 
