@@ -94,7 +94,10 @@ enum EvaluationInputs {
     /// The split's ground truth: every annotation, objects of classes outside the list skipped (the devkit scores
     /// only the classes it is asked about).
     static func groundTruth(vocRoot: String, split: String, classes: String?, threads: Int) throws -> GroundTruth {
-        let dataset = try open(vocRoot: vocRoot, split: split, classes: classes)
+        try groundTruth(dataset: open(vocRoot: vocRoot, split: split, classes: classes), threads: threads)
+    }
+
+    static func groundTruth(dataset: VOCDataset, threads: Int) throws -> GroundTruth {
         let annotations = try dataset.loadAnnotations(threads: threads, checkClasses: false)
         return GroundTruth(classNames: dataset.classes.names,
                            annotations: Array(zip(dataset.imageIDs, annotations)).map { (id: $0.0, annotation: $0.1) })
