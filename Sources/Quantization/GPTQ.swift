@@ -1,0 +1,202 @@
+import COpenBLAS
+
+/// How GPTQ picks each channel's (static) scale before the sequential rounding.
+public enum GPTQScaleRule: String, Sendable, CaseIterable {
+    /// RTN's min-max scale `s_c = max_j |w_cj| / M` of the original row (GPTQ's published default).
+    case minMax = "minmax"
+    /// The exact MSE-optimal clipping scale of the original row (the `mse` baseline's scale).
+    case mse
+}
+
+/// Settings of `GPTQ.quantize`.
+public struct GPTQOptions: Sendable {
+    public var grid: QuantGrid
+    public var scaleRule: GPTQScaleRule
+    /// Dampening `λ = dampening · mean(diag H)` added to the diagonal (GPTQ's `percdamp`, default 1%).
+    public var dampening: Double
+    /// Columns per lazy batch; the trailing columns are updated once per block with one GEMM.
+    public var blockSize: Int
+    /// Process the columns in order of decreasing `H_jj` (GPTQ's "act-order") instead of `0..<d`.
+    public var actOrder: Bool
+    public var threads: Int
+
+    public init(grid: QuantGrid, scaleRule: GPTQScaleRule = .minMax, dampening: Double = 0.01,
+                blockSize: Int = 128, actOrder: Bool = false, threads: Int = defaultQuantizationThreads) {
+        self.grid = grid
+        self.scaleRule = scaleRule
+        self.dampening = dampening
+        self.blockSize = blockSize
+        self.actOrder = actOrder
+        self.threads = threads
+    }
+}
+
+/// GPTQ (Frantar et al. 2022, the fast form of OBQ): Hessian-based sequential rounding of a layer.
+///
+/// For the channels of one group (`W [C_g, d]`, `H = Xᵀ X [d, d]` of that group's input, see `GramMatrix`)
+/// the layer-output error `Σ_c (w_c - ŵ_c)ᵀ H (w_c - ŵ_c)` is reduced by quantizing the columns one at a
+/// time and moving each column's rounding error onto the columns not yet quantized, optimally for `H`:
+///
+/// 1. Dead inputs: `H_jj = 0` → set `H_jj = 1` and `w_·j = 0` (that input never varies, so its weight
+///    is irrelevant to the output error; zero is exactly representable).
+/// 2. Dampening: `H += λ I`, `λ = dampening · mean(diag H)` (keeps `H` well conditioned).
+/// 3. `U = cholesky(H⁻¹, upper)`, i.e. `H⁻¹ = Uᵀ U` (see `Cholesky.upperFactorOfInverse`).
+/// 4. Per-channel scales `s_c` from the **original** rows (`scaleRule`), fixed (static) during the sweep,
+///    so the codes are `q_cj = clip(round(w'_cj / s_c), -M, M)` on the symmetric grid `G_b`.
+/// 5. For column `j` in order (blocks of `blockSize`): `e_c = (w'_cj - s_c q_cj) / U_jj`, then
+///    `w'_ck -= e_c U_jk` for the later columns `k` of the block; after the block, the columns to its right
+///    get `W'[:, right] -= E · U[block, right]` in one GEMM ("lazy batch" update, same result).
+///
+/// With `actOrder`, the columns are processed in order of decreasing `H_jj` (ties by index), the usual
+/// improvement; the output is permuted back. The result has one point per channel (`QuantizedWeights`
+/// with `n_c = 1`), so accounting is shared with RTN/MSE/multipoint. Deterministic for any thread count.
+public enum GPTQ {
+    /// Quantizes a layer (all its groups) with GPTQ.
+    /// - Parameters:
+    ///   - layer: weights `W [C, d]` and one `H` per group (channel `c` uses `H_{c / (C/G)}`), as the allocator.
+    /// - Returns: the quantized weights with per-channel output errors `e_c` and energies `w_cᵀ H w_c` measured
+    ///   with the undamped `H` of the calibration data.
+    /// - Throws: `QuantizationError.invalidShape` for a bad option or a Hessian that is not positive definite
+    ///   even after dampening.
+    public static func quantize(layer: AllocationLayer, options: GPTQOptions) throws -> LayerAllocation {
+        guard options.blockSize >= 1 else {
+            throw QuantizationError.invalidShape("GPTQ block size must be ≥ 1, got \(options.blockSize)")
+        }
+        guard options.dampening.isFinite, options.dampening >= 0 else {
+            throw QuantizationError.invalidShape("GPTQ dampening must be a finite number ≥ 0, got \(options.dampening)")
+        }
+        let c = layer.channels, d = layer.dimension, groups = layer.grams.count, perGroup = c / groups
+        var scales = [Float](repeating: 0, count: c)
+        var codes = [Int8](repeating: 0, count: c * d)
+        var errors = [Double](repeating: 0, count: c)
+        var energies = [Double](repeating: 0, count: c)
+        for g in 0..<groups {
+            let rows = g * perGroup..<(g + 1) * perGroup
+            let result = try quantizeGroup(weights: Array(layer.weights[rows.lowerBound * d..<rows.upperBound * d]),
+                                           channels: perGroup, gram: layer.grams[g], options: options,
+                                           name: layer.name)
+            for (i, row) in rows.enumerated() {
+                scales[row] = result.scales[i]
+                errors[row] = result.errors[i]
+                energies[row] = result.energies[i]
+            }
+            codes.replaceSubrange(rows.lowerBound * d..<rows.upperBound * d, with: result.codes)
+        }
+        let weights = QuantizedWeights(channels: c, dimension: d, grid: options.grid,
+                                       pointCounts: [Int](repeating: 1, count: c), scales: scales, codes: codes)
+        return LayerAllocation(name: layer.name, weights: weights, channelErrors: errors, channelEnergies: energies)
+    }
+
+    /// Convenience for one group: `W [C, d]` row-major with one `H [d, d]`.
+    public static func quantize(weights: [Float], channels: Int, dimension: Int, gram: GramMatrix,
+                                options: GPTQOptions) throws -> LayerAllocation {
+        let layer = try AllocationLayer(name: "layer", weights: weights, channels: channels, dimension: dimension,
+                                        grams: [gram])
+        return try quantize(layer: layer, options: options)
+    }
+
+    private struct GroupResult {
+        var scales: [Float], codes: [Int8], errors: [Double], energies: [Double]
+    }
+
+    private static func quantizeGroup(weights: [Float], channels c: Int, gram: GramMatrix, options: GPTQOptions,
+                                      name: String) throws -> GroupResult {
+        let d = gram.dimension, grid = options.grid
+        let scales = staticScales(weights, channels: c, dimension: d, options: options)
+
+        // Steps 1-2: dead inputs and dampening on a copy of H.
+        var h = gram.values
+        var w = weights.map { Double($0) }
+        var diagonalSum = 0.0
+        for j in 0..<d {
+            if h[j * d + j] == 0 {
+                h[j * d + j] = 1
+                for row in 0..<c { w[row * d + j] = 0 }
+            }
+            diagonalSum += h[j * d + j]
+        }
+        let damp = options.dampening * diagonalSum / Double(d)
+        for j in 0..<d { h[j * d + j] += damp }
+
+        // Act-order: permute columns of W and rows/columns of H by decreasing diag (stable).
+        let order = options.actOrder
+            ? (0..<d).sorted { h[$0 * d + $0] != h[$1 * d + $1] ? h[$0 * d + $0] > h[$1 * d + $1] : $0 < $1 }
+            : Array(0..<d)
+        if options.actOrder {
+            h = (0..<(d * d)).map { h[order[$0 / d] * d + order[$0 % d]] }
+            w = (0..<(c * d)).map { w[($0 / d) * d + order[$0 % d]] }
+        }
+
+        // Step 3.
+        guard let u = Cholesky.upperFactorOfInverse(h, dimension: d) else {
+            throw QuantizationError.invalidShape(
+                "\(name): the calibration Hessian is not positive definite even after dampening "
+                + "\(options.dampening); raise the dampening or use more calibration images")
+        }
+
+        // Steps 4-5, in permuted column order.
+        var permutedCodes = [Int8](repeating: 0, count: c * d)
+        let block = options.blockSize
+        var blockErrors = [Double](repeating: 0, count: c * block)
+        var start = 0
+        while start < d {
+            let end = Swift.min(start + block, d), width = end - start
+            for j in start..<end {
+                let pivot = u[j * d + j]
+                for row in 0..<c {
+                    let s = Double(scales[row])
+                    let value = w[row * d + j]
+                    let q: Int8 = s > 0 ? grid.code(value / s) : 0
+                    permutedCodes[row * d + j] = q
+                    let e = (value - s * Double(q)) / pivot
+                    blockErrors[row * width + (j - start)] = e
+                    for k in (j + 1)..<Swift.max(j + 1, end) { w[row * d + k] -= e * u[j * d + k] }
+                }
+            }
+            if end < d {
+                // W[:, end...] -= E [c, width] · U[start..<end, end...]
+                blockErrors.withUnsafeBufferPointer { e in
+                    u.withUnsafeBufferPointer { up in
+                        w.withUnsafeMutableBufferPointer { wp in
+                            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(c), Int32(d - end),
+                                        Int32(width), -1, e.baseAddress, Int32(width),
+                                        up.baseAddress! + start * d + end, Int32(d),
+                                        1, wp.baseAddress! + end, Int32(d))
+                        }
+                    }
+                }
+            }
+            start = end
+        }
+
+        var codes = permutedCodes
+        if options.actOrder {
+            for row in 0..<c { for (p, j) in order.enumerated() { codes[row * d + j] = permutedCodes[row * d + p] } }
+        }
+        // Output errors and energies with the undamped H and the original weights.
+        var deltas = [Double](repeating: 0, count: c * d)
+        let original = weights.map { Double($0) }
+        for row in 0..<c {
+            let s = Double(scales[row])
+            for j in 0..<d { deltas[row * d + j] = original[row * d + j] - s * Double(codes[row * d + j]) }
+        }
+        let errors = QuadraticForms.batch(deltas, count: c, gram: gram)
+        let energies = QuadraticForms.batch(original, count: c, gram: gram)
+        return GroupResult(scales: scales, codes: codes, errors: errors, energies: energies)
+    }
+
+    /// The per-channel scales of the original rows, `[C]` fp32 (0 for an all-zero row).
+    private static func staticScales(_ weights: [Float], channels c: Int, dimension d: Int,
+                                     options: GPTQOptions) -> [Float] {
+        let method: WeightMethod = options.scaleRule == .minMax ? .rtn : .mse
+        // `weights` were validated by `AllocationLayer`, so this cannot throw; fall back to min-max if it did.
+        if let q = try? WeightQuantizer.quantize(weights: weights, channels: c, dimension: d, grid: options.grid,
+                                                 method: method, threads: options.threads) {
+            return q.scales
+        }
+        return (0..<c).map { row in
+            let m = weights[row * d..<(row + 1) * d].reduce(Float(0)) { Swift.max($0, Swift.abs($1)) }
+            return Float(Double(m) / Double(options.grid.maxLevel))
+        }
+    }
+}
