@@ -59,31 +59,46 @@ public enum GPTQ {
     /// - Throws: `QuantizationError.invalidShape` for a bad option or a Hessian that is not positive definite
     ///   even after dampening.
     public static func quantize(layer: AllocationLayer, options: GPTQOptions) throws -> LayerAllocation {
+        try validate(options)
+        let scales = staticScales(layer.weights, channels: layer.channels, dimension: layer.dimension,
+                                  options: options)
+        return try sweep(layer: layer, pointCounts: [Int](repeating: 1, count: layer.channels), scales: scales,
+                         options: options)
+    }
+
+    static func validate(_ options: GPTQOptions) throws {
         guard options.blockSize >= 1 else {
             throw QuantizationError.invalidShape("GPTQ block size must be ≥ 1, got \(options.blockSize)")
         }
         guard options.dampening.isFinite, options.dampening >= 0 else {
             throw QuantizationError.invalidShape("GPTQ dampening must be a finite number ≥ 0, got \(options.dampening)")
         }
+    }
+
+    /// The sequential rounding with fixed per-point scales (channel-major rows as in `QuantizedWeights`): each
+    /// group of channels is swept with its own `H`; returns codes for those scales.
+    static func sweep(layer: AllocationLayer, pointCounts: [Int], scales: [Float],
+                      options: GPTQOptions) throws -> LayerAllocation {
         let c = layer.channels, d = layer.dimension, groups = layer.grams.count, perGroup = c / groups
-        var scales = [Float](repeating: 0, count: c)
-        var codes = [Int8](repeating: 0, count: c * d)
+        var offsets = [Int](repeating: 0, count: c + 1)
+        for row in 0..<c { offsets[row + 1] = offsets[row] + pointCounts[row] }
+        var codes = [Int8](repeating: 0, count: offsets[c] * d)
         var errors = [Double](repeating: 0, count: c)
         var energies = [Double](repeating: 0, count: c)
         for g in 0..<groups {
             let rows = g * perGroup..<(g + 1) * perGroup
-            let result = try quantizeGroup(weights: Array(layer.weights[rows.lowerBound * d..<rows.upperBound * d]),
-                                           channels: perGroup, gram: layer.grams[g], options: options,
-                                           name: layer.name)
+            let pointScales = rows.map { row in scales[offsets[row]..<offsets[row + 1]].map { Double($0) } }
+            let result = try sweepGroup(weights: Array(layer.weights[rows.lowerBound * d..<rows.upperBound * d]),
+                                        pointScales: pointScales, gram: layer.grams[g], options: options,
+                                        name: layer.name)
             for (i, row) in rows.enumerated() {
-                scales[row] = result.scales[i]
                 errors[row] = result.errors[i]
                 energies[row] = result.energies[i]
             }
-            codes.replaceSubrange(rows.lowerBound * d..<rows.upperBound * d, with: result.codes)
+            codes.replaceSubrange(offsets[rows.lowerBound] * d..<offsets[rows.upperBound] * d, with: result.codes)
         }
-        let weights = QuantizedWeights(channels: c, dimension: d, grid: options.grid,
-                                       pointCounts: [Int](repeating: 1, count: c), scales: scales, codes: codes)
+        let weights = QuantizedWeights(channels: c, dimension: d, grid: options.grid, pointCounts: pointCounts,
+                                       scales: scales, codes: codes)
         return LayerAllocation(name: layer.name, weights: weights, channelErrors: errors, channelEnergies: energies)
     }
 
@@ -96,13 +111,16 @@ public enum GPTQ {
     }
 
     private struct GroupResult {
-        var scales: [Float], codes: [Int8], errors: [Double], energies: [Double]
+        var codes: [Int8], errors: [Double], energies: [Double]
     }
 
-    private static func quantizeGroup(weights: [Float], channels c: Int, gram: GramMatrix, options: GPTQOptions,
-                                      name: String) throws -> GroupResult {
-        let d = gram.dimension, grid = options.grid
-        let scales = staticScales(weights, channels: c, dimension: d, options: options)
+    /// One group: `weights [c, d]`, `pointScales[row]` the row's point scales (one for plain GPTQ).
+    private static func sweepGroup(weights: [Float], pointScales: [[Double]], gram: GramMatrix, options: GPTQOptions,
+                                   name: String) throws -> GroupResult {
+        let d = gram.dimension, c = pointScales.count
+        var offsets = [Int](repeating: 0, count: c + 1)
+        for row in 0..<c { offsets[row + 1] = offsets[row] + pointScales[row].count }
+        let codebook = PointCodebook(grid: options.grid)
 
         // Steps 1-2: dead inputs and dampening on a copy of H.
         var h = gram.values
@@ -135,7 +153,7 @@ public enum GPTQ {
         }
 
         // Steps 4-5, in permuted column order.
-        var permutedCodes = [Int8](repeating: 0, count: c * d)
+        var permutedCodes = [Int8](repeating: 0, count: offsets[c] * d)   // [Σn, d], columns permuted
         let block = options.blockSize
         var blockErrors = [Double](repeating: 0, count: c * block)
         var start = 0
@@ -144,11 +162,10 @@ public enum GPTQ {
             for j in start..<end {
                 let pivot = u[j * d + j]
                 for row in 0..<c {
-                    let s = Double(scales[row])
                     let value = w[row * d + j]
-                    let q: Int8 = s > 0 ? grid.code(value / s) : 0
-                    permutedCodes[row * d + j] = q
-                    let e = (value - s * Double(q)) / pivot
+                    let quantized = codebook.nearest(value, scales: pointScales[row], codes: &permutedCodes,
+                                                     firstIndex: offsets[row] * d + j, stride: d)
+                    let e = (value - quantized) / pivot
                     blockErrors[row * width + (j - start)] = e
                     for k in (j + 1)..<Swift.max(j + 1, end) { w[row * d + k] -= e * u[j * d + k] }
                 }
@@ -171,18 +188,20 @@ public enum GPTQ {
 
         var codes = permutedCodes
         if options.actOrder {
-            for row in 0..<c { for (p, j) in order.enumerated() { codes[row * d + j] = permutedCodes[row * d + p] } }
+            for r in 0..<offsets[c] { for (p, j) in order.enumerated() { codes[r * d + j] = permutedCodes[r * d + p] } }
         }
         // Output errors and energies with the undamped H and the original weights.
-        var deltas = [Double](repeating: 0, count: c * d)
         let original = weights.map { Double($0) }
+        var deltas = original
         for row in 0..<c {
-            let s = Double(scales[row])
-            for j in 0..<d { deltas[row * d + j] = original[row * d + j] - s * Double(codes[row * d + j]) }
+            for (i, a) in pointScales[row].enumerated() {
+                let base = (offsets[row] + i) * d
+                for j in 0..<d { deltas[row * d + j] -= a * Double(codes[base + j]) }
+            }
         }
         let errors = QuadraticForms.batch(deltas, count: c, gram: gram)
         let energies = QuadraticForms.batch(original, count: c, gram: gram)
-        return GroupResult(scales: scales, codes: codes, errors: errors, energies: energies)
+        return GroupResult(codes: codes, errors: errors, energies: energies)
     }
 
     /// The per-channel scales of the original rows, `[C]` fp32 (0 for an all-zero row).
