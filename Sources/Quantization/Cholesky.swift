@@ -55,7 +55,7 @@ enum Cholesky {
     /// `A⁻¹ = Uᵀ U` — what GPTQ calls `cholesky(inverse(H), upper=True)` — without forming `A⁻¹`.
     ///
     /// With the reversal permutation `J`, factor `J A J = L' L'ᵀ`; then `A = Ũ Ũᵀ` with `Ũ = J L' J` upper, so
-    /// `A⁻¹ = Ũ⁻ᵀ Ũ⁻¹ = Uᵀ U` with `U = Ũ⁻¹` (upper, diagonal `1/Ũ_ii > 0`, hence the unique such factor).
+    /// `A⁻¹ = Ũ⁻ᵀ Ũ⁻¹ = Uᵀ U` with `U = Ũ⁻¹` (upper, diagonal `1/Ũ_ii > 0`: the unique such factor).
     /// One factorisation and one triangular inverse, and better conditioned than inverting `A` first.
     /// - Returns: `U [n, n]` row-major, or nil when `A` is not positive definite.
     static func upperFactorOfInverse(_ a: [Double], dimension n: Int) -> [Double]? {

@@ -76,7 +76,8 @@ public struct MixedPrecisionResult: Sendable, Equatable {
 /// no single layer can be raised within the budget: the budget is met as tightly as the widths allow.
 public enum MixedPrecision {
     public static func allocate(_ layers: [MixedPrecisionLayer], averageBits target: Double,
-                                options: MixedPrecisionOptions = MixedPrecisionOptions()) throws -> MixedPrecisionResult {
+                                options: MixedPrecisionOptions = MixedPrecisionOptions())
+        throws -> MixedPrecisionResult {
         let candidates = Array(Set(options.candidateBits)).sorted()
         guard let lowest = candidates.first else {
             throw QuantizationError.invalidShape("mixed precision needs at least one candidate bit width")
@@ -167,8 +168,9 @@ public enum MixedPrecision {
                 exact = false
                 let width = (budget - first.used) / maxFrontier + 1
                 var thinned: [State] = []
+                func bucket(_ s: State) -> Int { (s.used - first.used) / width }
                 for (i, state) in pruned.enumerated()
-                where i + 1 == pruned.count || (pruned[i + 1].used - first.used) / width != (state.used - first.used) / width {
+                where i + 1 == pruned.count || bucket(pruned[i + 1]) != bucket(state) {
                     thinned.append(state)
                 }
                 pruned = thinned
@@ -199,8 +201,9 @@ public enum MixedPrecision {
                 if best.map({ gain > $0.gain }) ?? true { best = (l, gain) }
             }
             guard let pick = best else { return }
-            used += layers[pick.layer].weightCount * (candidates[choice[pick.layer] + 1] - candidates[choice[pick.layer]])
-            choice[pick.layer] += 1
+            let k = choice[pick.layer]
+            used += layers[pick.layer].weightCount * (candidates[k + 1] - candidates[k])
+            choice[pick.layer] = k + 1
         }
     }
 }

@@ -42,7 +42,8 @@ struct SuffixRelaxation {
                 while hull.count >= 2 {
                     let a = hull[hull.count - 2], m = hull[hull.count - 1]
                     // Drop m unless it lies strictly below the chord a→point.
-                    if (m.y - a.y) * (point.x - a.x) >= (point.y - a.y) * (m.x - a.x) { hull.removeLast() } else { break }
+                    guard (m.y - a.y) * (point.x - a.x) >= (point.y - a.y) * (m.x - a.x) else { break }
+                    hull.removeLast()
                 }
                 hull.append(point)
             }

@@ -44,8 +44,8 @@ final class GPTQTests: XCTestCase {
         for item in try loadFixture().cases {
             let x = item.inputs.map { Float($0) }
             let gram = try GramMatrix.of(samples: x, rows: item.rows, dimension: item.dimension)
-            let options = GPTQOptions(grid: try QuantGrid(bits: item.bits), blockSize: item.block_size,
-                                      actOrder: item.act_order, threads: 1)
+            let options = GPTQOptions(grid: try QuantGrid(bits: item.bits), scaleRule: .minMax,
+                                      blockSize: item.block_size, actOrder: item.act_order, threads: 1)
             let w = item.weights.map { Float($0) }
             let result = try GPTQ.quantize(weights: w, channels: item.channels, dimension: item.dimension,
                                            gram: gram, options: options)
@@ -82,7 +82,7 @@ final class GPTQTests: XCTestCase {
             let gram = try GramMatrix.of(samples: x, rows: rows, dimension: d)
             let grid = try QuantGrid(bits: 2 + seed % 3)
             let gptq = try GPTQ.quantize(weights: w, channels: c, dimension: d, gram: gram, options: GPTQOptions(
-                grid: grid, actOrder: seed % 2 == 1, threads: 1))
+                grid: grid, scaleRule: .minMax, actOrder: seed % 2 == 1, threads: 1))
             let rtn = try WeightQuantizer.quantize(weights: w, channels: c, dimension: d, grid: grid, method: .rtn)
             let eG = outputError(w, gptq.weights, gram), eR = outputError(w, rtn, gram)
             wins += eG <= eR ? 1 : 0
@@ -102,7 +102,9 @@ final class GPTQTests: XCTestCase {
         let gram = try GramMatrix.of(samples: rng.gaussianFloats(rows * n), rows: rows, dimension: n)
         let u = try XCTUnwrap(Cholesky.upperFactorOfInverse(gram.values, dimension: n))
         var uh = [Double](repeating: 0, count: n * n)   // U H
-        for i in 0..<n { for k in i..<n where u[i * n + k] != 0 { for j in 0..<n { uh[i * n + j] += u[i * n + k] * gram.values[k * n + j] } } }
+        for i in 0..<n {
+            for k in i..<n { for j in 0..<n { uh[i * n + j] += u[i * n + k] * gram.values[k * n + j] } }
+        }
         var maxError = 0.0
         for i in 0..<n {
             XCTAssertGreaterThan(u[i * n + i], 0)
@@ -162,7 +164,7 @@ final class GPTQTests: XCTestCase {
         let layer = try AllocationLayer(name: "l", weights: w, channels: c, dimension: d, grams: [
             GramMatrix.of(samples: correlatedInputs(rows: rows, d: d, rng: &rng), rows: rows, dimension: d)])
         let grid = try QuantGrid(bits: 3)
-        let options = GPTQOptions(grid: grid, blockSize: 7, actOrder: true, threads: 1)
+        let options = GPTQOptions(grid: grid, scaleRule: .minMax, blockSize: 7, actOrder: true, threads: 1)
         let rtn = try WeightQuantizer.quantize(weights: w, channels: c, dimension: d, grid: grid, method: .rtn)
         let refined = try GPTQ.refine(layer: layer, points: rtn, options: options)
         let gptq = try GPTQ.quantize(layer: layer, options: options)
@@ -182,7 +184,8 @@ final class GPTQTests: XCTestCase {
         for seed in 0..<24 {
             let c = 8, d = 16, rows = seed % 2 == 0 ? 64 : 256
             let w = rng.gaussianFloats(c * d)
-            let gram = try GramMatrix.of(samples: correlatedInputs(rows: rows, d: d, rng: &rng), rows: rows, dimension: d)
+            let x = correlatedInputs(rows: rows, d: d, rng: &rng)
+            let gram = try GramMatrix.of(samples: x, rows: rows, dimension: d)
             let layer = try AllocationLayer(name: "l\(seed)", weights: w, channels: c, dimension: d, grams: [gram])
             let points: QuantizedWeights
             if seed % 3 == 0 {
@@ -193,7 +196,8 @@ final class GPTQTests: XCTestCase {
                     grid: grid, budget: .averageBits(4.5), threads: 1))
                 points = try XCTUnwrap(allocation.layers.first).weights
             }
-            let refined = try GPTQ.refine(layer: layer, points: points, options: GPTQOptions(grid: grid, actOrder: true))
+            let refined = try GPTQ.refine(layer: layer, points: points,
+                                          options: GPTQOptions(grid: grid, actOrder: true))
             XCTAssertEqual(refined.weights.pointCounts, points.pointCounts)
             XCTAssertEqual(refined.weights.scales, points.scales)
             let plainError = outputError(w, points, gram), refinedError = outputError(w, refined.weights, gram)
@@ -202,7 +206,8 @@ final class GPTQTests: XCTestCase {
             refinedTotal += refinedError
             wins += refinedError <= plainError ? 1 : 0
         }
-        print("multipoint + GPTQ rounding vs plain multipoint: won \(wins) of 24, total error ratio \(refinedTotal / plainTotal)")
+        print("multipoint + GPTQ rounding vs plain multipoint: won \(wins) of 24, "
+              + "total error ratio \(refinedTotal / plainTotal)")
         XCTAssertGreaterThanOrEqual(wins, 22)
         XCTAssertLessThanOrEqual(refinedTotal, 0.8 * plainTotal)
     }

@@ -7,6 +7,13 @@ final class MixedPrecisionTests: XCTestCase {
         MixedPrecisionLayer(name: name, weightCount: n, channels: channels, costs: costs)
     }
 
+    /// Costs `u_b · base^b` for b = 2…8 with `u_b` uniform in `spread` (roughly, not strictly, decreasing).
+    private func randomDecreasingCosts(base: Double, spread: Range<Double>, rng: inout SeededRNG) -> [Int: Double] {
+        var costs: [Int: Double] = [:]
+        for b in 2...8 { costs[b] = Double.random(in: spread, using: &rng) * pow(base, Double(b)) }
+        return costs
+    }
+
     /// Hand-counted, widths {2, 4, 8}, A: n = 10, B: n = 30, target 4.0 → budget floor(4·40) = 160 bits.
     /// Costs A (2: 10, 4: 1, 8: 0), B (2: 5, 4: 2, 8: 0). Feasible (bits, cost): (2,2) 80/15, (4,2) 100/6,
     /// (8,2) 140/5, (2,4) 140/12, (4,4) 160/3; (8,4) 200 and (·,8) ≥ 260 do not fit → (4,4), 160 bits = the
@@ -41,7 +48,8 @@ final class MixedPrecisionTests: XCTestCase {
     /// Average 140/40 = 3.5 ≤ 4.
     func testBeatsUniformWhenOneLayerIsSensitive() throws {
         let layers = [layer("A", 10, [2: 100, 4: 10, 8: 0]), layer("B", 30, [2: 1, 4: 0.5, 8: 0])]
-        let result = try MixedPrecision.allocate(layers, averageBits: 4, options: MixedPrecisionOptions(candidateBits: [2, 4, 8]))
+        let result = try MixedPrecision.allocate(layers, averageBits: 4,
+                                                 options: MixedPrecisionOptions(candidateBits: [2, 4, 8]))
         XCTAssertEqual(result.bits, [8, 2])
         XCTAssertEqual(result.usedBits, 140)
         XCTAssertEqual(result.totalCost, 1)
@@ -68,14 +76,21 @@ final class MixedPrecisionTests: XCTestCase {
             let result = try MixedPrecision.allocate(layers, averageBits: target,
                                                      options: MixedPrecisionOptions(candidateBits: candidates))
             let envelope = layers.map { layer in
-                candidates.indices.map { k in candidates[0...k].map { layer.costs[$0] ?? .infinity }.min() ?? .infinity }
+                candidates.indices.map { k in
+                    candidates[0...k].map { layer.costs[$0] ?? .infinity }.min() ?? .infinity
+                }
             }
             let total = layers.reduce(0) { $0 + $1.weightCount }
             let budget = Int((target * Double(total)).rounded(.down))
             var best = Double.infinity
             for code in 0..<Int(pow(5.0, 5.0)) {
                 var rest = code, used = 0, cost = 0.0
-                for l in 0..<5 { let k = rest % 5; rest /= 5; used += layers[l].weightCount * candidates[k]; cost += envelope[l][k] }
+                for l in 0..<5 {
+                    let k = rest % 5
+                    rest /= 5
+                    used += layers[l].weightCount * candidates[k]
+                    cost += envelope[l][k]
+                }
                 if used <= budget { best = Swift.min(best, cost) }
             }
             XCTAssertEqual(result.totalCost, best, accuracy: 1e-12, "trial \(trial)")
@@ -86,7 +101,8 @@ final class MixedPrecisionTests: XCTestCase {
             XCTAssertLessThanOrEqual(result.averageWeightBits, target)
             for (l, b) in result.bits.enumerated() {
                 guard let k = candidates.firstIndex(of: b), k + 1 < candidates.count else { continue }
-                XCTAssertGreaterThan(used + layers[l].weightCount * (candidates[k + 1] - b), budget, "trial \(trial) layer \(l)")
+                XCTAssertGreaterThan(used + layers[l].weightCount * (candidates[k + 1] - b), budget,
+                                     "trial \(trial) layer \(l)")
             }
         }
     }
@@ -97,7 +113,7 @@ final class MixedPrecisionTests: XCTestCase {
         var rng = SeededRNG(seed: 77)
         let layers = (0..<8).map { l in
             layer("L\(l)", Int.random(in: 10...400, using: &rng),
-                  Dictionary(uniqueKeysWithValues: (2...8).map { ($0, Double.random(in: 1..<2, using: &rng) * pow(0.25, Double($0))) }))
+                  randomDecreasingCosts(base: 0.25, spread: 1..<2, rng: &rng))
         }
         var previous = Double.infinity
         for step in 0...24 {
@@ -108,7 +124,8 @@ final class MixedPrecisionTests: XCTestCase {
             previous = result.totalCost
         }
         let noisy = [layer("N", 10, [2: 5, 3: 1, 4: 2])]
-        let result = try MixedPrecision.allocate(noisy, averageBits: 4, options: MixedPrecisionOptions(candidateBits: [2, 3, 4]))
+        let result = try MixedPrecision.allocate(noisy, averageBits: 4,
+                                                 options: MixedPrecisionOptions(candidateBits: [2, 3, 4]))
         XCTAssertEqual(result.bits, [4])
         XCTAssertEqual(result.totalCost, 1)
     }
@@ -119,7 +136,7 @@ final class MixedPrecisionTests: XCTestCase {
         var rng = SeededRNG(seed: 31)
         let layers = (0..<90).map { l in
             layer("L\(l)", Int.random(in: 1_000...2_000_000, using: &rng),
-                  Dictionary(uniqueKeysWithValues: (2...8).map { ($0, Double.random(in: 0.5..<2, using: &rng) * pow(0.3, Double($0))) }))
+                  randomDecreasingCosts(base: 0.3, spread: 0.5..<2, rng: &rng))
         }
         let clock = ContinuousClock()
         var exact: MixedPrecisionResult?
@@ -128,7 +145,8 @@ final class MixedPrecisionTests: XCTestCase {
         print("mixed precision, 90 layers, widths 2...8: \(elapsed)")
         XCTAssertTrue(result.exact)
         XCTAssertLessThanOrEqual(result.averageWeightBits, 4.25)
-        let thinned = try MixedPrecision.allocate(layers, averageBits: 4.25, options: MixedPrecisionOptions(maxFrontier: 16))
+        let thinned = try MixedPrecision.allocate(layers, averageBits: 4.25,
+                                                  options: MixedPrecisionOptions(maxFrontier: 16))
         XCTAssertFalse(thinned.exact)
         XCTAssertLessThanOrEqual(thinned.usedBits, thinned.budgetBits)
         XCTAssertGreaterThanOrEqual(thinned.totalCost, result.totalCost - 1e-12)
