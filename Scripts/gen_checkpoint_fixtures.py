@@ -6,7 +6,8 @@ Regenerate with (torch 2.13.0+cpu, numpy):
 Benchmark file (not committed), a ~100 MB legacy .pth:
     python3 Scripts/gen_checkpoint_fixtures.py --large /tmp/large_legacy.pth
 
-Everything is deterministic (fixed seeds); expected.json holds every value of every tensor.
+Tensor values are fixed by seeds; expected.json holds every value of every tensor. Legacy storage keys
+(memory addresses) and zip timestamps differ from run to run, so regenerated files differ in those bytes.
 """
 import argparse
 import collections
@@ -115,6 +116,28 @@ def legacy_header():
 EVIL = b"\x80\x02cos\nsystem\nq\x00X\x0a\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03."
 
 
+def rezip(zip_bytes, edit):
+    """Copies a zip, passing each entry through `edit(name, data)` (None drops it); entries stay stored."""
+    src = zipfile.ZipFile(io.BytesIO(zip_bytes))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            data = edit(info.filename, src.read(info.filename))
+            if data is not None:
+                dst.writestr(info.filename, data)
+    return out.getvalue()
+
+
+def corrupt_keeping_crc(zip_bytes, suffix):
+    """Flips one data byte of the entry ending in `suffix` in place; the recorded CRC-32 no longer matches."""
+    info = next(i for i in zipfile.ZipFile(io.BytesIO(zip_bytes)).infolist() if i.filename.endswith(suffix))
+    raw = bytearray(zip_bytes)
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    data_at = info.header_offset + 30 + name_len + extra_len
+    raw[data_at] ^= 0x40
+    return bytes(raw)
+
+
 def save_bytes(obj, legacy):
     buf = io.BytesIO()
     torch.save(obj, buf, _use_new_zipfile_serialization=not legacy)
@@ -192,6 +215,12 @@ def main():
         z.writestr("archive/version", "3\n")
     write("malicious_zip.pth", zbuf.getvalue())
     write("truncated_legacy.pth", legacy[: len(legacy) - 20])
+    zip_bytes = save_bytes(sd, legacy=False)
+    write("zip_missing_storage.pth", rezip(zip_bytes, lambda name, data: None if name.endswith("/data/0") else data))
+    write("zip_short_storage.pth", rezip(zip_bytes, lambda name, data: data[:-4] if name.endswith("/data/0") else data))
+    # Same size, one flipped byte, CRC recomputed by zipfile: only the CRC recorded by PyTorch is lost, so
+    # write the original CRC back by patching the bytes after zipping.
+    write("zip_bad_crc.pth", corrupt_keeping_crc(zip_bytes, "/data/0"))
     write("wrong_magic.pth", b"this is not a checkpoint, just text\n")
     write("wrong_magic_number.pth", pickle.dumps(0x1950A86A20F9469CFC6D, protocol=2) + legacy[14:])
 

@@ -39,9 +39,17 @@ public final class GramMatrix: @unchecked Sendable {
 
 /// Quadratic forms `δᵀ H δ`, the output errors of the allocator.
 enum QuadraticForms {
-    /// `out[i] = δ_iᵀ H δ_i` for the rows `δ [m, d]` (row-major Double): one `P = δ·H` GEMM (OpenBLAS; each
-    /// element of `P` is accumulated by one thread in a fixed order, so the result does not depend on the
-    /// BLAS thread count) and a row-wise dot product.
+    /// OpenBLAS runs single-threaded (the runtime's contract too): parallelism comes from our fixed chunks,
+    /// so results never depend on the thread count.
+    private static let pinned: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+
+    static func pinBLAS() { _ = pinned }
+
+    /// `out[i] = δ_iᵀ H δ_i` for the rows `δ [m, d]` (row-major Double): one `P = δ·H` GEMM (single-threaded
+    /// OpenBLAS, see `pinBLAS`) and a row-wise dot product.
     static func batch(_ rows: [Double], count m: Int, gram: GramMatrix) -> [Double] {
         let d = gram.dimension
         precondition(rows.count == m * d, "rows must be [m, d]")

@@ -26,7 +26,7 @@ final class LayerState {
         accepted = [Int](repeating: 1, count: layer.channels)
         workspace = GreedyWorkspace(dimension: d, grid: grid)
         let all = Array(0..<layer.channels)
-        energies = Self.forms(layer: layer, channels: all) { c, row in
+        energies = Self.forms(layer: layer, channels: all, threads: threads) { c, row in
             for j in 0..<d { row[j] = Double(layer.weights[c * d + j]) }
         }
         layerEnergy = energies.reduce(0, +)
@@ -49,7 +49,7 @@ final class LayerState {
             }
         }
         let snapshot = self.points
-        let values = Self.forms(layer: layer, channels: channels) { c, row in
+        let values = Self.forms(layer: layer, channels: channels, threads: threads) { c, row in
             snapshot[c].residual.withUnsafeBufferPointer { r in for j in 0..<d { row[j] = r[j] } }
         }
         for (i, c) in channels.enumerated() { errors[c].append(values[i]) }
@@ -87,27 +87,38 @@ final class LayerState {
                                channelEnergies: energies)
     }
 
-    /// `vᵀ H_g(c) v` for the vectors `fill(c, row)` writes, batched per group in chunks of ≤ 256 rows.
-    static func forms(layer: AllocationLayer, channels: [Int],
-                      fill: (Int, UnsafeMutableBufferPointer<Double>) -> Void) -> [Double] {
+    /// `vᵀ H_g(c) v` for the vectors `fill(c, row)` writes. The channels are cut into chunks of ≤ 128 rows of
+    /// one group (a partition fixed by the inputs), and the chunks' GEMMs run in parallel on single-threaded
+    /// BLAS, each writing its own outputs: deterministic for any thread count.
+    static func forms(layer: AllocationLayer, channels: [Int], threads: Int,
+                      fill: @Sendable (Int, UnsafeMutableBufferPointer<Double>) -> Void) -> [Double] {
         let d = layer.dimension
-        var out = [Double](repeating: 0, count: channels.count)
         var byGroup: [Int: [Int]] = [:]
         for (i, c) in channels.enumerated() { byGroup[layer.group(of: c), default: []].append(i) }
+        var chunks: [(group: Int, members: ArraySlice<Int>)] = []
         for g in byGroup.keys.sorted() {
             let members = byGroup[g] ?? []
-            var start = 0
-            while start < members.count {
-                let chunk = members[start..<Swift.min(members.count, start + 256)]
-                var rows = [Double](repeating: 0, count: chunk.count * d)
-                rows.withUnsafeMutableBufferPointer { buf in
-                    for (k, i) in chunk.enumerated() {
-                        fill(channels[i], UnsafeMutableBufferPointer(rebasing: buf[(k * d)..<((k + 1) * d)]))
+            for start in stride(from: 0, to: members.count, by: 128) {
+                chunks.append((g, members[start..<Swift.min(members.count, start + 128)]))
+            }
+        }
+        var out = [Double](repeating: 0, count: channels.count)
+        QuadraticForms.pinBLAS()
+        out.withUnsafeMutableBufferPointer { outBuf in
+            let op = SendablePointer(base: outBuf.baseAddress!)
+            let work = chunks, list = channels
+            parallelBlocks(count: work.count, blockSize: 1, threads: threads) { range in
+                for index in range {
+                    let (g, members) = work[index]
+                    var rows = [Double](repeating: 0, count: members.count * d)
+                    rows.withUnsafeMutableBufferPointer { buf in
+                        for (k, i) in members.enumerated() {
+                            fill(list[i], UnsafeMutableBufferPointer(rebasing: buf[(k * d)..<((k + 1) * d)]))
+                        }
                     }
+                    let values = QuadraticForms.batch(rows, count: members.count, gram: layer.grams[g])
+                    for (k, i) in members.enumerated() { op.base[i] = values[k] }
                 }
-                let values = QuadraticForms.batch(rows, count: chunk.count, gram: layer.grams[g])
-                for (k, i) in chunk.enumerated() { out[i] = values[k] }
-                start += 256
             }
         }
         return out

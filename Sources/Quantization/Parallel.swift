@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// A raw pointer that may cross into `concurrentPerform`'s `@Sendable` closure. Safe here because every
 /// user writes a disjoint range (one channel block per task) and the call returns only after all tasks end.
@@ -41,5 +42,5 @@ private final class BlockCounter: @unchecked Sendable {
     }
 }
 
-/// Default worker count: the machine's active cores.
-public var defaultQuantizationThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+/// Default worker count: the toolkit-wide setting of the runtime (`Runtime.setThreads`, default = cores).
+public var defaultQuantizationThreads: Int { Runtime.threads }

@@ -33,7 +33,7 @@ public enum Architecture: String, CaseIterable, Sendable, Codable {
     }
 
     /// The key of the last classification head, whose first dimension is `anchors * classes`.
-    var lastClassificationHeadKey: String {
+    public var lastClassificationHeadKey: String {
         self == .ssd300VGG16 ? "conf.5.weight" : "classification_headers.5.weight"
     }
 
