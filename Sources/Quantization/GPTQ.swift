@@ -120,10 +120,10 @@ public enum GPTQ {
     /// One group: `weights [c, d]`, `pointScales[row]` the row's point scales (one for plain GPTQ).
     private static func sweepGroup(weights: [Float], pointScales: [[Double]], gram: GramMatrix, options: GPTQOptions,
                                    name: String) throws -> GroupResult {
+        QuadraticForms.pinBLAS()   // single-threaded OpenBLAS: parallelism is ours, in fixed blocks
         let d = gram.dimension, c = pointScales.count
         var offsets = [Int](repeating: 0, count: c + 1)
         for row in 0..<c { offsets[row + 1] = offsets[row] + pointScales[row].count }
-        let codebook = PointCodebook(grid: options.grid)
 
         // Steps 1-2: dead inputs and dampening on a copy of H.
         var h = gram.values
@@ -155,38 +155,23 @@ public enum GPTQ {
                 + "\(options.dampening); raise the dampening or use more calibration images")
         }
 
-        // Steps 4-5, in permuted column order.
+        // Steps 4-5, in permuted column order. Rows are independent given U, so fixed blocks of rows (a
+        // partition that depends only on c) are swept in parallel: identical results for any thread count.
         var permutedCodes = [Int8](repeating: 0, count: offsets[c] * d)   // [Σn, d], columns permuted
-        let block = options.blockSize
-        var blockErrors = [Double](repeating: 0, count: c * block)
-        var start = 0
-        while start < d {
-            let end = Swift.min(start + block, d), width = end - start
-            for j in start..<end {
-                let pivot = u[j * d + j]
-                for row in 0..<c {
-                    let value = w[row * d + j]
-                    let quantized = codebook.nearest(value, scales: pointScales[row], codes: &permutedCodes,
-                                                     firstIndex: offsets[row] * d + j, stride: d)
-                    let e = (value - quantized) / pivot
-                    blockErrors[row * width + (j - start)] = e
-                    for k in (j + 1)..<Swift.max(j + 1, end) { w[row * d + k] -= e * u[j * d + k] }
-                }
-            }
-            if end < d {
-                // W[:, end...] -= E [c, width] · U[start..<end, end...]
-                blockErrors.withUnsafeBufferPointer { e in
-                    u.withUnsafeBufferPointer { up in
-                        w.withUnsafeMutableBufferPointer { wp in
-                            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(c), Int32(d - end),
-                                        Int32(width), -1, e.baseAddress, Int32(width),
-                                        up.baseAddress! + start * d + end, Int32(d),
-                                        1, wp.baseAddress! + end, Int32(d))
-                        }
+        w.withUnsafeMutableBufferPointer { wBuf in
+            permutedCodes.withUnsafeMutableBufferPointer { cBuf in
+                u.withUnsafeBufferPointer { uBuf in
+                    guard let wBase = wBuf.baseAddress, let cBase = cBuf.baseAddress, let uBase = uBuf.baseAddress
+                    else { return }
+                    let wp = SendablePointer(base: wBase), cp = SendablePointer(base: cBase)
+                    let up = SendablePointer(base: UnsafeMutablePointer(mutating: uBase))
+                    let offsets = offsets
+                    parallelBlocks(count: c, blockSize: rowBlock, threads: options.threads) { rows in
+                        sweepRows(rows, w: wp.base, codes: cp.base, u: up.base, dimension: d, offsets: offsets,
+                                  pointScales: pointScales, grid: options.grid, blockSize: options.blockSize)
                     }
                 }
             }
-            start = end
         }
 
         var codes = permutedCodes
@@ -205,6 +190,46 @@ public enum GPTQ {
         let errors = QuadraticForms.batch(deltas, count: c, gram: gram)
         let energies = QuadraticForms.batch(original, count: c, gram: gram)
         return GroupResult(codes: codes, errors: errors, energies: energies)
+    }
+
+    /// Rows per parallel task of the sweep.
+    private static let rowBlock = 16
+
+    /// The column sweep for `rows` of `W' [c, d]` (permuted columns, updated in place) with `U [d, d]`;
+    /// codes go to `codes [Σn, d]` at the rows' point offsets.
+    private static func sweepRows(_ rows: Range<Int>, w: UnsafeMutablePointer<Double>, codes: UnsafeMutablePointer<Int8>,
+                                  u: UnsafeMutablePointer<Double>, dimension d: Int, offsets: [Int],
+                                  pointScales: [[Double]], grid: QuantGrid, blockSize: Int) {
+        let codebook = PointCodebook(grid: grid)
+        let m = rows.count
+        var blockErrors = [Double](repeating: 0, count: m * blockSize)
+        var start = 0
+        while start < d {
+            let end = Swift.min(start + blockSize, d), width = end - start
+            blockErrors.withUnsafeMutableBufferPointer { ep in
+                for j in start..<end {
+                    let pivot = u[j * d + j]
+                    let uRow = u + j * d
+                    for (i, row) in rows.enumerated() {
+                        let wRow = w + row * d
+                        let value = wRow[j]
+                        let quantized = codebook.nearest(value, scales: pointScales[row], codes: codes,
+                                                         firstIndex: offsets[row] * d + j, stride: d)
+                        let e = (value - quantized) / pivot
+                        ep[i * width + (j - start)] = e
+                        var k = j + 1
+                        while k < end { wRow[k] -= e * uRow[k]; k += 1 }
+                    }
+                }
+                if end < d {
+                    // W'[rows, end...] -= E [m, width] · U[start..<end, end...]  (lazy batch update)
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(d - end), Int32(width),
+                                -1, ep.baseAddress, Int32(width), u + start * d + end, Int32(d),
+                                1, w + rows.lowerBound * d + end, Int32(d))
+                }
+            }
+            start = end
+        }
     }
 
     /// The per-channel scales of the original rows, `[C]` fp32 (0 for an all-zero row).

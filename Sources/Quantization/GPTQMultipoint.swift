@@ -15,7 +15,8 @@ final class PointCodebook {
 
     /// Writes the codes of the chosen value to `codes[firstIndex + i·stride]`, `i < n`, and returns
     /// `Σ a_i k_i` (summed in point order, in Double).
-    func nearest(_ v: Double, scales: [Double], codes: inout [Int8], firstIndex: Int, stride: Int) -> Double {
+    func nearest(_ v: Double, scales: [Double], codes: UnsafeMutablePointer<Int8>, firstIndex: Int,
+                 stride: Int) -> Double {
         let n = scales.count
         if n == 1 {
             let a = scales[0]

@@ -156,6 +156,27 @@ final class GPTQTests: XCTestCase {
         return x
     }
 
+    /// Rows are swept in parallel blocks of 16: 40 channels (3 blocks), 1 vs 3 threads, identical results for
+    /// GPTQ and for `refine` of 2-point multipoint.
+    func testIdenticalForAnyThreadCount() throws {
+        var rng = SeededRNG(seed: 8)
+        let c = 40, d = 20, rows = 80
+        let w = rng.gaussianFloats(c * d)
+        let layer = try AllocationLayer(name: "l", weights: w, channels: c, dimension: d, grams: [
+            GramMatrix.of(samples: correlatedInputs(rows: rows, d: d, rng: &rng), rows: rows, dimension: d)])
+        let grid = try QuantGrid(bits: 4)
+        let points = try WeightQuantizer.quantize(weights: w, channels: c, dimension: d, grid: grid,
+                                                  method: .multipoint(points: 2))
+        let options = GPTQOptions(grid: grid, blockSize: 6, threads: 3)
+        let single = GPTQOptions(grid: grid, blockSize: 6, threads: 1)
+        XCTAssertEqual(try GPTQ.quantize(layer: layer, options: options).weights,
+                       try GPTQ.quantize(layer: layer, options: single).weights)
+        let a = try GPTQ.refine(layer: layer, points: points, options: options)
+        let b = try GPTQ.refine(layer: layer, points: points, options: single)
+        XCTAssertEqual(a.weights, b.weights)
+        XCTAssertEqual(a.channelErrors, b.channelErrors)
+    }
+
     /// `refine` with one min-max point per channel is plain GPTQ (same codes and errors).
     func testRefineOfOnePointIsGPTQ() throws {
         var rng = SeededRNG(seed: 21)
