@@ -114,24 +114,3 @@ struct WeightLoader {
         if !extra.isEmpty { throw SSDModelError.unexpectedKeys(file: file, keys: extra) }
     }
 }
-
-/// A per-channel affine map over `[N, C, H, W]`: `y[c] = x[c] * scale[c] + shift[c]` (an inference BatchNorm2d).
-struct ChannelAffine: Sendable {
-    let name: String
-    let scale: [Float]
-    let shift: [Float]
-
-    func apply(_ x: Tensor, into y: inout Tensor) {
-        precondition(x.rank == 4 && x.shape[1] == scale.count, "ChannelAffine: channel mismatch")
-        y.reshapeForOutput(x.shape)
-        let planes = x.shape[0] * x.shape[1], hw = x.shape[2] * x.shape[3], c = scale.count
-        x.data.withUnsafeBufferPointer { xb in
-            y.data.withUnsafeMutableBufferPointer { yb in
-                for p in 0..<planes {
-                    let s = scale[p % c], t = shift[p % c]
-                    for i in p * hw..<(p + 1) * hw { yb[i] = xb[i] * s + t }
-                }
-            }
-        }
-    }
-}
