@@ -56,21 +56,47 @@ enum Cholesky {
     ///
     /// With the reversal permutation `J`, factor `J A J = L' L'ᵀ`; then `A = Ũ Ũᵀ` with `Ũ = J L' J` upper, so
     /// `A⁻¹ = Ũ⁻ᵀ Ũ⁻¹ = Uᵀ U` with `U = Ũ⁻¹` (upper, diagonal `1/Ũ_ii > 0`: the unique such factor).
-    /// One factorisation and one triangular inverse, and better conditioned than inverting `A` first.
+    /// One factorisation and one triangular inverse (`invertUpper`), and better conditioned than inverting `A`.
     /// - Returns: `U [n, n]` row-major, or nil when `A` is not positive definite.
     static func upperFactorOfInverse(_ a: [Double], dimension n: Int) -> [Double]? {
         precondition(a.count == n * n, "A must be [n, n]")
-        var reversed = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { for j in 0..<n { reversed[i * n + j] = a[(n - 1 - i) * n + (n - 1 - j)] } }
+        // (J A J)_ij = A_{n-1-i, n-1-j}: in row-major storage that is the element order reversed.
+        var reversed = Array(a.reversed())
         guard factorLower(&reversed, dimension: n) else { return nil }
-        var upper = [Double](repeating: 0, count: n * n)   // Ũ = J L' J
-        for i in 0..<n { for j in i..<n { upper[i * n + j] = reversed[(n - 1 - i) * n + (n - 1 - j)] } }
-        var inverse = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { inverse[i * n + i] = 1 }
-        // Solve Ũ X = I for X = Ũ⁻¹ (upper triangular).
-        cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit,
-                    Int32(n), Int32(n), 1, upper, Int32(n), &inverse, Int32(n))
-        for i in 0..<n { for j in 0..<i { inverse[i * n + j] = 0 } }
+        let upper = Array(reversed.reversed())   // Ũ = J L' J (L' has a zero strict upper triangle)
+        var inverse = upper
+        inverse.withUnsafeMutableBufferPointer { buf in
+            if let p = buf.baseAddress { invertUpper(p, size: n, leading: n) }
+        }
         return inverse
+    }
+
+    /// In-place inverse of an upper-triangular block `T [size, size]` (row-major, leading dimension `leading`,
+    /// non-zero diagonal). Recursive: with `T = [[A, B], [0, D]]`, `T⁻¹ = [[A⁻¹, -A⁻¹ B D⁻¹], [0, D⁻¹]]`, the
+    /// off-diagonal block by two CBLAS `dtrmm` calls — `n³/3` flops instead of the `n³` of a solve against I.
+    private static func invertUpper(_ p: UnsafeMutablePointer<Double>, size n: Int, leading lda: Int) {
+        if n <= blockSize {
+            // Back substitution column by column into a scratch copy: X_jj = 1/T_jj,
+            // X_ij = -(Σ_{k=i+1…j} T_ik X_kj) / T_ii for i < j.
+            var x = [Double](repeating: 0, count: n * n)
+            for j in 0..<n {
+                x[j * n + j] = 1 / p[j * lda + j]
+                for i in stride(from: j - 1, through: 0, by: -1) {
+                    var s = 0.0
+                    for k in (i + 1)...j { s += p[i * lda + k] * x[k * n + j] }
+                    x[i * n + j] = -s / p[i * lda + i]
+                }
+            }
+            for i in 0..<n { for j in i..<n { p[i * lda + j] = x[i * n + j] } }
+            return
+        }
+        let k = n / 2
+        let a = p, b = p + k, d = p + k * lda + k
+        invertUpper(a, size: k, leading: lda)
+        invertUpper(d, size: n - k, leading: lda)
+        cblas_dtrmm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit,
+                    Int32(k), Int32(n - k), -1, a, Int32(lda), b, Int32(lda))     // B := -A⁻¹ B
+        cblas_dtrmm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit,
+                    Int32(k), Int32(n - k), 1, d, Int32(lda), b, Int32(lda))      // B := B D⁻¹
     }
 }

@@ -144,8 +144,8 @@ public enum GPTQ {
             ? (0..<d).sorted { h[$0 * d + $0] != h[$1 * d + $1] ? h[$0 * d + $0] > h[$1 * d + $1] : $0 < $1 }
             : Array(0..<d)
         if options.actOrder {
-            h = (0..<(d * d)).map { h[order[$0 / d] * d + order[$0 % d]] }
-            w = (0..<(c * d)).map { w[($0 / d) * d + order[$0 % d]] }
+            h = permuted(h, rows: d, columns: d, rowOrder: order, columnOrder: order)
+            w = permuted(w, rows: c, columns: d, rowOrder: Array(0..<c), columnOrder: order)
         }
 
         // Step 3.
@@ -190,6 +190,21 @@ public enum GPTQ {
         let errors = QuadraticForms.batch(deltas, count: c, gram: gram)
         let energies = QuadraticForms.batch(original, count: c, gram: gram)
         return GroupResult(codes: codes, errors: errors, energies: energies)
+    }
+
+    /// `out[i, j] = m[rowOrder[i], columnOrder[j]]` for a row-major `[rows, columns]` matrix.
+    private static func permuted(_ m: [Double], rows: Int, columns: Int, rowOrder: [Int],
+                                 columnOrder: [Int]) -> [Double] {
+        var out = [Double](repeating: 0, count: rows * columns)
+        m.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<rows {
+                    let from = rowOrder[i] * columns, to = i * columns
+                    for j in 0..<columns { dst[to + j] = src[from + columnOrder[j]] }
+                }
+            }
+        }
+        return out
     }
 
     /// Rows per parallel task of the sweep.

@@ -232,4 +232,26 @@ final class GPTQTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(wins, 22)
         XCTAssertLessThanOrEqual(refinedTotal, 0.8 * plainTotal)
     }
+
+    /// Opt-in timing (MPQ_HEAVY_TESTS=1): GPTQ of one VGG16-SSD-sized layer, W [512, 4608] (conv 512→512 3×3),
+    /// H from 1024 random rows. Checks the result is finite and prints the time (for the README).
+    func testHeavyVGGSizedLayerTiming() throws {
+        guard ProcessInfo.processInfo.environment["MPQ_HEAVY_TESTS"] == "1" else {
+            print("skipped testHeavyVGGSizedLayerTiming: set MPQ_HEAVY_TESTS=1 to time GPTQ on a 512 × 4608 layer")
+            return
+        }
+        var rng = SeededRNG(seed: 1)
+        let c = 512, d = 4608, rows = 1024
+        let w = rng.gaussianFloats(c * d, scale: 0.02)
+        let gram = try GramMatrix.of(samples: rng.gaussianFloats(rows * d), rows: rows, dimension: d)
+        let layer = try AllocationLayer(name: "conv5_3", weights: w, channels: c, dimension: d, grams: [gram])
+        let clock = ContinuousClock()
+        var result: LayerAllocation?
+        let elapsed = try clock.measure {
+            result = try GPTQ.quantize(layer: layer, options: GPTQOptions(grid: QuantGrid(bits: 4)))
+        }
+        let errors = try XCTUnwrap(result).channelErrors
+        XCTAssertTrue(errors.allSatisfy { $0.isFinite && $0 >= 0 })
+        print("GPTQ 512 × 4608, 4 bits, \(defaultQuantizationThreads) threads: \(elapsed)")
+    }
 }
