@@ -49,9 +49,15 @@ public struct GPTQOptions: Sendable {
 ///    `w'_ck -= e_c U_jk` for the later columns `k` of the block; after the block, the columns to its right
 ///    get `W'[:, right] -= E · U[block, right]` in one GEMM ("lazy batch" update, same result).
 ///
-/// With `actOrder`, the columns are processed in order of decreasing `H_jj` (ties by index), the usual
-/// improvement; the output is permuted back. The result has one point per channel (`QuantizedWeights`
-/// with `n_c = 1`), so accounting is shared with RTN/MSE/multipoint. Deterministic for any thread count.
+/// With `actOrder` (default), the columns are processed in order of decreasing `H_jj` (ties by index), the
+/// usual improvement; the output is permuted back. Defaults: MSE-clipping scales, act-order, 1% dampening,
+/// blocks of 128. Rounding is this module's (ties half away from zero; PyTorch's reference rounds half to
+/// even, which only differs on exact ties). The result has one point per channel (`QuantizedWeights` with
+/// `n_c = 1`), so accounting is shared with RTN/MSE/multipoint (`LayerAccounting(allocation:)`).
+///
+/// Given `U`, the channels are independent, so fixed blocks of 16 rows are swept in parallel (the partition
+/// depends only on `C`; OpenBLAS single-threaded as everywhere in this module): identical results for any
+/// thread count. Cost per group: `O(d³)` for `U` plus `O(C d²)` for the sweep.
 public enum GPTQ {
     /// Quantizes a layer (all its groups) with GPTQ.
     /// - Parameters:
