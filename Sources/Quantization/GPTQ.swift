@@ -155,7 +155,7 @@ public enum GPTQ {
         }
 
         // Step 3.
-        guard let u = Cholesky.upperFactorOfInverse(h, dimension: d) else {
+        guard let u = Cholesky.upperFactorOfInverse(h, dimension: d, threads: options.threads) else {
             throw QuantizationError.invalidShape(
                 "\(name): the calibration Hessian is not positive definite even after dampening "
                 + "\(options.dampening); raise the dampening or use more calibration images")
@@ -193,9 +193,25 @@ public enum GPTQ {
                 for j in 0..<d { deltas[row * d + j] -= a * Double(codes[base + j]) }
             }
         }
-        let errors = QuadraticForms.batch(deltas, count: c, gram: gram)
-        let energies = QuadraticForms.batch(original, count: c, gram: gram)
+        let errors = quadraticForms(deltas, count: c, gram: gram, threads: options.threads)
+        let energies = quadraticForms(original, count: c, gram: gram, threads: options.threads)
         return GroupResult(codes: codes, errors: errors, energies: energies)
+    }
+
+    /// `QuadraticForms.batch` over fixed blocks of rows in parallel (same values for any thread count).
+    private static func quadraticForms(_ rows: [Double], count m: Int, gram: GramMatrix, threads: Int) -> [Double] {
+        let d = gram.dimension
+        var out = [Double](repeating: 0, count: m)
+        out.withUnsafeMutableBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            let op = SendablePointer(base: base)
+            parallelBlocks(count: m, blockSize: rowBlock, threads: threads) { block in
+                let part = QuadraticForms.batch(Array(rows[block.lowerBound * d..<block.upperBound * d]),
+                                                count: block.count, gram: gram)
+                for (i, v) in part.enumerated() { op.base[block.lowerBound + i] = v }
+            }
+        }
+        return out
     }
 
     /// `out[i, j] = m[rowOrder[i], columnOrder[j]]` for a row-major `[rows, columns]` matrix.

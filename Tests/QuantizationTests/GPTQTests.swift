@@ -95,12 +95,14 @@ final class GPTQTests: XCTestCase {
         XCTAssertLessThanOrEqual(gptqTotal, 0.75 * rtnTotal)
     }
 
-    /// The fast Cholesky path: `Uᵀ U = H⁻¹` ⇔ `U H Uᵀ = I`, on a 150 × 150 matrix (three 64-blocks).
+    /// The fast Cholesky path: `Uᵀ U = H⁻¹` ⇔ `U H Uᵀ = I`, on a 300 × 300 matrix (five 64-blocks, several
+    /// 128-row chunks, two recursion levels of the triangular inverse); 1 and 3 threads give identical bits.
     func testUpperFactorOfInverse() throws {
         var rng = SeededRNG(seed: 3)
-        let n = 150, rows = 400
+        let n = 300, rows = 700
         let gram = try GramMatrix.of(samples: rng.gaussianFloats(rows * n), rows: rows, dimension: n)
-        let u = try XCTUnwrap(Cholesky.upperFactorOfInverse(gram.values, dimension: n))
+        let u = try XCTUnwrap(Cholesky.upperFactorOfInverse(gram.values, dimension: n, threads: 1))
+        XCTAssertEqual(Cholesky.upperFactorOfInverse(gram.values, dimension: n, threads: 3), u)
         var uh = [Double](repeating: 0, count: n * n)   // U H
         for i in 0..<n {
             for k in i..<n { for j in 0..<n { uh[i * n + j] += u[i * n + k] * gram.values[k * n + j] } }
