@@ -19,6 +19,7 @@ struct MPQ: ParsableCommand {
             Bench.self,
             EvaluateDetections.self,
             ImageBench.self,
+            Evaluate.self,
             Detect.self,
         ]
     )
