@@ -91,3 +91,27 @@ final class ModelAPITests: XCTestCase {
         try ParityTests.check(c.name, source: try SafeTensors.read(url))
     }
 }
+
+/// Folded export (what a quantizer saves) loads back to the identical network.
+final class FoldedExportTests: XCTestCase {
+    func testFoldedExportRoundTripsForEveryArchitecture() throws {
+        // mb2: BN after bias-free convs and after the heads' biased depthwise convs; vgg16-ssd: the source BN kept
+        // as is; ssd300: L2Norm.
+        for name in ["small-mb2-w0.25-c3", "small-vgg16-ssd-c6-fp16", "small-ssd300-c4"] {
+            let c = try ParityFixtures.testCase(name)
+            let (model, _) = try SSDModel.load(contentsOf: try ParityFixtures.parity.appendingPathComponent(try XCTUnwrap(c.file)))
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-folded-\(getpid()).safetensors")
+            defer { try? FileManager.default.removeItem(at: url) }
+            try SafeTensors.write(model.foldedStateDict(), to: url)
+            let (reloaded, _) = try SSDModel.load(contentsOf: url)
+            XCTAssertEqual(reloaded.architecture, model.architecture, name)
+            XCTAssertEqual(reloaded.classes, model.classes, name)
+            XCTAssertEqual(reloaded.convolutions.map(\.conv.weight), model.convolutions.map(\.conv.weight), name)
+            XCTAssertEqual(reloaded.convolutions.map(\.conv.bias), model.convolutions.map(\.conv.bias), name)
+            let image = try XCTUnwrap(try ParityFixtures.manifest().images.first)
+            let x = try ParityFixtures.input(image, arch: model.architecture)
+            var ws = SSDWorkspace()
+            XCTAssertEqual(reloaded.forward(x, workspace: &ws), model.forward(x, workspace: &ws), name)
+        }
+    }
+}
