@@ -138,6 +138,46 @@ def corrupt_keeping_crc(zip_bytes, suffix):
     return bytes(raw)
 
 
+class _Storage:
+    """Stands for one storage while pickling a hand-made legacy file."""
+
+
+class _Rebuild:
+    """Pickles as REDUCE of a tensor rebuild function (what torch's Tensor.__reduce_ex__ emits)."""
+
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+class _LegacyPickler(pickle.Pickler):
+    """Emits persistent ids with legacy `view_metadata` (PyTorch < 1.0 storage views)."""
+
+    def persistent_id(self, obj):
+        if isinstance(obj, _Storage):
+            # Root storage 'root' of 10 floats; this view is its elements 2..6 under the key 'view'.
+            return ("storage", torch.FloatStorage, "root", "cuda:0", 10, ("view", 2, 5))
+        return None
+
+
+def old_style_legacy():
+    """A legacy file as PyTorch 0.3/0.4 could write: a storage *view* (view_metadata), a tensor rebuilt by
+    the 4-argument `_rebuild_tensor`, another by `_rebuild_tensor_v2`, a 'cuda:0' location."""
+    storage = _Storage()
+    sd = collections.OrderedDict()
+    # view = root[2:7] = 1.5 * [2, 3, 4, 5, 6]; old: offset 0, size (5,) -> [3, 4.5, 6, 7.5, 9].
+    sd["old"] = _Rebuild(torch._utils._rebuild_tensor, (storage, 0, (5,), (1,)))
+    # v2: offset 1, size (2, 2), stride (2, 1) -> view[1..4] = [4.5, 6, 7.5, 9].
+    sd["v2"] = _Rebuild(torch._utils._rebuild_tensor_v2, (storage, 1, (2, 2), (2, 1), False, collections.OrderedDict()))
+    body = io.BytesIO()
+    _LegacyPickler(body, protocol=2).dump(sd)
+    tail = pickle.dumps(["root"], protocol=2) + struct.pack("<q", 10)
+    tail += (torch.arange(10, dtype=torch.float32) * 1.5).numpy().tobytes()
+    return legacy_header() + body.getvalue() + tail
+
+
 def save_bytes(obj, legacy):
     buf = io.BytesIO()
     torch.save(obj, buf, _use_new_zipfile_serialization=not legacy)
@@ -185,6 +225,9 @@ def main():
     legacy = save_bytes(sd, legacy=True)
     write("small_legacy.pth", legacy)
     write("small_zip.pth", save_bytes(sd, legacy=False))
+    buf = io.BytesIO()
+    torch.save(sd, buf, _use_new_zipfile_serialization=False, pickle_protocol=4)  # FRAME, MEMOIZE, ...
+    write("small_legacy_protocol4.pth", buf.getvalue())
 
     # Wrappers: the tensors are the same, so the same expected values apply (after unwrapping/stripping).
     meta = {"epoch": 7, "best_map": 0.5, "arch": "mb2-ssd-lite", "flag": True}
@@ -205,6 +248,9 @@ def main():
     # Python 2 style: same legacy file, strings as SHORT_BINSTRING/BINSTRING in all pickles.
     parts, tail = split_legacy(legacy)
     write("python2_legacy.pth", b"".join(to_python2_strings(p) for p in parts) + tail)
+
+    write("old_style_views_legacy.pth", old_style_legacy())
+    expected["old_style"] = {"old": [3.0, 4.5, 6.0, 7.5, 9.0], "v2": [4.5, 6.0, 7.5, 9.0]}
 
     # Hostile and broken files.
     write("malicious_legacy.pth", legacy_header() + EVIL + pickle.dumps([], protocol=2))
