@@ -18,6 +18,8 @@ struct MPQ: ParsableCommand {
             Inspect.self,
             Bench.self,
             EvaluateDetections.self,
+            Sensitivity.self,
+            Demo.self,
         ]
     )
 }
