@@ -8,6 +8,12 @@ protocol SSDNetwork: ConvContainer, Sendable {
     var classes: Int { get }
     /// Runs the network on `ws.current` (`[1, 3, 300, 300]`) and fills `out`.
     func forward(_ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?)
+    /// Parameters outside the convolutions (source normalisations), as `(key, values [C])`.
+    var otherTensors: [(String, [Float])] { get }
+}
+
+extension SSDNetwork {
+    var otherTensors: [(String, [Float])] { [] }
 }
 
 /// A loaded SSD detector: architecture, class count, priors and the network with BatchNorm folded.

@@ -23,6 +23,31 @@ public enum Activation: Sendable, Equatable {
     }
 }
 
+extension Activation {
+    /// The activation as a clamp to `[lower, upper]` (identity: unbounded), so kernels can apply it
+    /// inside their store loop without branching per element.
+    var bounds: (lower: Float, upper: Float) {
+        switch self {
+        case .identity: return (-.infinity, .infinity)
+        case .relu: return (0, .infinity)
+        case .relu6: return (0, 6)
+        }
+    }
+
+    /// `p[i] = activation(p[i] + bias)` for `count` contiguous floats: the whole GEMM epilogue in one pass.
+    @inline(__always)
+    func apply(_ p: UnsafeMutablePointer<Float>, count: Int, adding bias: Float) {
+        switch self {
+        case .identity:
+            for i in 0..<count { p[i] += bias }
+        case .relu:
+            for i in 0..<count { p[i] = max(p[i] + bias, 0) }
+        case .relu6:
+            for i in 0..<count { p[i] = min(max(p[i] + bias, 0), 6) }
+        }
+    }
+}
+
 /// Applies `activation` element-wise, in place.
 public func applyActivation(_ activation: Activation, to x: inout Tensor) {
     let n = x.count

@@ -50,17 +50,20 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
 /// with micro-kernel tiles), and only as many as the work justifies (~4 M multiply-adds per tile).
 /// Cutting the larger side keeps each call's repacking small relative to its arithmetic: narrow
 /// late layers (19x19 and smaller) are cut by output channel, wide early ones by pixel.
+/// `maxTileElements` additionally bounds a tile's size, so that a memory-bound GEMM (small `k`) can
+/// run its epilogue on a tile that is still in cache.
 struct TileGrid {
     let m: Int, n: Int
     let rowWidth: Int, colWidth: Int
     let rowParts: Int, colParts: Int
 
-    init(m: Int, n: Int, k: Int, maxPieces: Int = 8) {
+    init(m: Int, n: Int, k: Int, maxPieces: Int = 8, maxTileElements: Int = .max) {
         self.m = m
         self.n = n
         let target = min(maxPieces, max(1, m * n * max(k, 1) / 4_000_000))
+        let bySize = max(0, m * n - 1) / max(1, maxTileElements) + 1
         func cut(_ extent: Int) -> (width: Int, parts: Int) {
-            let parts = max(1, min(target, extent / 64))
+            let parts = max(1, min(max(target, bySize), extent / 64))
             let width = ((extent + parts - 1) / parts + 15) / 16 * 16
             return (width, (extent + width - 1) / width)
         }

@@ -44,8 +44,8 @@ struct GEMMConvOperands: @unchecked Sendable {
 }
 
 /// Runs a (grouped) convolution through OpenBLAS: for each image and group, `Y_g = W_g * P_g` with
-/// `P_g` the patch matrix, the bias seeded into `Y_g` (sgemm beta = 1) and the activation applied
-/// per tile while it is in cache.
+/// `P_g` the patch matrix, the bias seeded into `Y_g` and the activation applied per tile while it is
+/// in cache.
 func gemmConvolution(_ op: GEMMConvOperands, batch: Int, groups: Int, outChannels: Int, geometry g: ConvGeometry,
                      plan: PatchPlan, activation: Activation) {
     Runtime.prepareBLAS()
@@ -59,7 +59,8 @@ func gemmConvolution(_ op: GEMMConvOperands, batch: Int, groups: Int, outChannel
             let wg = op.weight + group * og * k
             let bg = op.bias + group * og
             let xBox = UncheckedBox(xg), yBox = UncheckedBox(yg), wBox = UncheckedBox(wg), bBox = UncheckedBox(bg)
-            // One tile: seed bias, multiply-accumulate, activate.
+            // One tile: seed the bias (sgemm beta = 1 adds onto it; OpenBLAS would spend the same pass
+            // zeroing C for beta = 0), multiply-accumulate, then activate while the tile is in cache.
             let tile = { (rows: Range<Int>, cols: Range<Int>, patches: UnsafePointer<Float>, ldp: Int) in
                 let yg = yBox.value
                 for o in rows {
@@ -73,9 +74,11 @@ func gemmConvolution(_ op: GEMMConvOperands, batch: Int, groups: Int, outChannel
                     for o in rows { activation.apply(yg + o * n + cols.lowerBound, count: cols.count) }
                 }
             }
+            // Small-k GEMMs are memory-bound: keep each output tile within ~256 KB (L2) for the epilogue.
+            let tileLimit = k < 256 ? 1 << 16 : Int.max
             switch plan {
             case .direct:
-                let grid = TileGrid(m: og, n: n, k: k)
+                let grid = TileGrid(m: og, n: n, k: k, maxTileElements: tileLimit)
                 Runtime.parallelFor(pieces: grid.pieces) { piece, _ in
                     let (rows, cols) = grid.tile(piece)
                     tile(rows, cols, xBox.value + cols.lowerBound, hw)
@@ -88,7 +91,7 @@ func gemmConvolution(_ op: GEMMConvOperands, batch: Int, groups: Int, outChannel
                     let cols = chunks.tile(piece).cols
                     im2col(xBox.value, g, cols: cols, ld: n, into: sBox.value + cols.lowerBound)
                 }
-                let grid = TileGrid(m: og, n: n, k: k)
+                let grid = TileGrid(m: og, n: n, k: k, maxTileElements: tileLimit)
                 Runtime.parallelFor(pieces: grid.pieces) { piece, _ in
                     let (rows, cols) = grid.tile(piece)
                     tile(rows, cols, sBox.value + cols.lowerBound, n)

@@ -18,6 +18,9 @@ struct MPQ: ParsableCommand {
             Inspect.self,
             Bench.self,
             EvaluateDetections.self,
+            ImageBench.self,
+            Evaluate.self,
+            Detect.self,
             Sensitivity.self,
             Demo.self,
         ]
