@@ -21,6 +21,8 @@ struct MPQ: ParsableCommand {
             ImageBench.self,
             Evaluate.self,
             Detect.self,
+            Sensitivity.self,
+            Demo.self,
         ]
     )
 }
