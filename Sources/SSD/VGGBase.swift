@@ -71,21 +71,22 @@ struct VGGBase: ConvContainer, Sendable {
 }
 
 /// qfgaohao VGG16 SSD: `base_net` (VGGBase), `source_layer_add_ons.0` (BatchNorm2d on conv4_3, applied as an
-/// affine map: it follows a ReLU so it cannot be folded), `extras` (4 pairs: 3x3 s2 p1, s2 p1, s1 p0, s1 p0),
+/// affine map: it follows a ReLU so it cannot be folded; ScaledL2Norm in older files), `extras` (4 pairs: 3x3 s2 p1, s2 p1, s1 p0, s1 p0),
 /// 3x3 heads with 4/6/6/6/4/4 anchors. Sources 38, 19, 10, 5, 3, 1.
 struct VGG16SSD: SSDNetwork {
     var base: VGGBase
-    let sourceNorm: ChannelAffine
+    let sourceNorm: SourceNormalization
     var extras: [ExtraPair]
     var heads: DetectionHeads
 
     var architecture: Architecture { .vgg16SSD }
+    var otherTensors: [(String, [Float])] { sourceNorm.tensors }
     var classes: Int { heads.classes }
 
     init(loader: inout WeightLoader) throws {
         let (base, conv4_3, fc7) = try VGGBase.load("base_net", loader: &loader)
         self.base = base
-        sourceNorm = try loader.batchNormAffine("source_layer_add_ons.0", channels: conv4_3)
+        sourceNorm = try SourceNormalization.load("source_layer_add_ons.0", channels: conv4_3, loader: &loader)
         var channels = fc7
         var sources = [conv4_3, fc7]
         extras = []

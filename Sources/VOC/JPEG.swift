@@ -57,7 +57,8 @@ public struct ImageError: LocalizedError, CustomStringConvertible, Sendable, Equ
 ///
 /// Grayscale images come back as RGB (R = G = B); CMYK and YCCK are converted with OpenCV's own integer formula.
 /// A truncated or damaged file is an error: libjpeg would otherwise pad it with grey and only warn.
-/// EXIF orientation is not applied (PASCAL VOC images carry none); `cv2.imread` would rotate such files.
+/// Like `cv2.imread`, the EXIF orientation tag is applied (PASCAL VOC images carry none; phone photos in custom
+/// datasets often do), so width and height may be swapped relative to the stored image.
 public enum JPEGDecoder {
     /// Images with more pixels than this are refused before any allocation (a 65,500 x 65,500 header would
     /// otherwise ask for 12 GB).
@@ -109,10 +110,12 @@ public enum JPEGDecoder {
             }
             guard result.status == Int32(MPQ_JPEG_OK) else { throw error(for: result, file: file) }
             image.reshape(width: Int(result.width), height: Int(result.height))
+            EXIFOrientation.apply(EXIFOrientation.read(bytes), to: &image)
         }
     }
 
-    /// Reads the image size from the JPEG header only (fast: no pixel is decoded).
+    /// Reads the image size from the JPEG header only (fast: no pixel is decoded), after the EXIF orientation
+    /// (orientations 5 to 8 swap width and height), i.e. the size `decode` returns.
     /// - Throws: `ImageError` naming `file`.
     public static func size(of data: Data, file: String) throws -> (width: Int, height: Int) {
         guard !data.isEmpty else { throw ImageError(file: file, problem: "empty file (0 bytes), not a JPEG") }
@@ -121,6 +124,7 @@ public enum JPEGDecoder {
             return mpq_jpeg_read_header(bytes.baseAddress, bytes.count)
         }
         guard result.status == Int32(MPQ_JPEG_OK) else { throw error(for: result, file: file) }
+        if EXIFOrientation.read(data) >= 5 { return (Int(result.height), Int(result.width)) }
         return (Int(result.width), Int(result.height))
     }
 
@@ -136,13 +140,15 @@ public enum JPEGDecoder {
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }
         switch result.status {
-        case Int32(MPQ_JPEG_WARNING):
-            return ImageError(file: file, problem: "truncated or damaged JPEG (libjpeg: \(message))")
         case Int32(MPQ_JPEG_TOO_LARGE):
             return ImageError(file: file, problem: "JPEG of \(result.width) x \(result.height) pixels exceeds the "
                 + "limit of \(maxPixels) pixels")
         case Int32(MPQ_JPEG_NO_MEMORY):
             return ImageError(file: file, problem: "out of memory while decoding")
+        case Int32(MPQ_JPEG_WARNING):
+            // libjpeg's warnings (premature end of data, corrupt segments); the dataset checker's tests rely on
+            // this wording.
+            return ImageError(file: file, problem: "truncated or damaged JPEG (libjpeg: \(message))")
         default:
             return ImageError(file: file, problem: "corrupt or truncated JPEG (libjpeg: \(message))")
         }

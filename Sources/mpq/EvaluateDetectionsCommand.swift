@@ -29,11 +29,12 @@ struct EvaluateDetections: ParsableCommand {
         "detections": n}}}.
 
         Examples:
-          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test --results results/
-          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test --results results/ --metric voc10 \
-        --protocol pytorch-ssd --json -
-          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test --results shard0 --results shard1 \
-        --json scores.json
+          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test \\
+              --results results/
+          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test \\
+              --results results/ --metric voc10 --protocol pytorch-ssd --json -
+          mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test \\
+              --results shard-0 --results shard-1 --json scores.json
         """
     )
 
@@ -93,7 +94,10 @@ enum EvaluationInputs {
     /// The split's ground truth: every annotation, objects of classes outside the list skipped (the devkit scores
     /// only the classes it is asked about).
     static func groundTruth(vocRoot: String, split: String, classes: String?, threads: Int) throws -> GroundTruth {
-        let dataset = try open(vocRoot: vocRoot, split: split, classes: classes)
+        try groundTruth(dataset: open(vocRoot: vocRoot, split: split, classes: classes), threads: threads)
+    }
+
+    static func groundTruth(dataset: VOCDataset, threads: Int) throws -> GroundTruth {
         let annotations = try dataset.loadAnnotations(threads: threads, checkClasses: false)
         return GroundTruth(classNames: dataset.classes.names,
                            annotations: Array(zip(dataset.imageIDs, annotations)).map { (id: $0.0, annotation: $0.1) })

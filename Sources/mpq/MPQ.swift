@@ -18,6 +18,11 @@ struct MPQ: ParsableCommand {
             Inspect.self,
             Bench.self,
             EvaluateDetections.self,
+            ImageBench.self,
+            Evaluate.self,
+            Detect.self,
+            Sensitivity.self,
+            Demo.self,
         ]
     )
 }

@@ -19,6 +19,8 @@ final class TorchFileTests: XCTestCase {
     func testZipMobileNetV1FiveClasses() throws { try check("small-mb1-c5", format: .pytorchZip) }
     func testLegacyFloat16VGG16SSD() throws { try check("small-vgg16-ssd-c6-fp16", format: .pytorchLegacy) }
     func testZipSSD300FourClasses() throws { try check("small-ssd300-c4", format: .pytorchZip) }
+    /// Older qfgaohao VGG16 SSD files: ScaledL2Norm (`source_layer_add_ons.0.scale`) instead of BatchNorm2d.
+    func testLegacyVGG16SSDWithScaledL2Norm() throws { try check("small-vgg16-ssd-l2norm-c3", format: .pytorchLegacy) }
 
     func testLoadFromURLDetectsArchitectureAndClasses() throws {
         let url = try ParityFixtures.parity.appendingPathComponent("torch/small-mb2-w0.25-c3.pth")

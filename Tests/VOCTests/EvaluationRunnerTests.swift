@@ -247,3 +247,23 @@ final class EvaluationRunnerTests: XCTestCase {
         for bad in ["3/3", "-1/2", "1/0", "a/b", "1", "1/2/3", ""] { XCTAssertNil(Shard(bad), bad) }
     }
 }
+
+/// A detector with broken output, to check the runner refuses it before anything reaches the files.
+struct BrokenDetector: ImageDetector {
+    let detection: Detection
+    func detect(_ image: RGBImage) throws -> [Detection] { [detection] }
+}
+
+extension EvaluationRunnerTests {
+    func testDetectorOutputIsValidated() throws {
+        let split = SyntheticSplit()
+        let nan = BrokenDetector(detection: Detection(classIndex: 0, score: .nan, x1: 0, y1: 0, x2: 1, y2: 1))
+        XCTAssertThrowsError(try runner(split, nan, folder: tempFolder()).run()) {
+            XCTAssertTrue("\($0)".contains("non-finite"), "\($0)")
+        }
+        let wrongClass = BrokenDetector(detection: Detection(classIndex: 3, score: 1, x1: 0, y1: 0, x2: 1, y2: 1))
+        XCTAssertThrowsError(try runner(split, wrongClass, folder: tempFolder()).run()) {
+            XCTAssertTrue("\($0)".contains("class index 3, outside the 3 classes"), "\($0)")
+        }
+    }
+}

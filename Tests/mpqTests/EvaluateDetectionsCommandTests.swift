@@ -119,3 +119,16 @@ final class EvaluateDetectionsCommandTests: XCTestCase {
         XCTAssertTrue(run.stderr.contains("--results"), run.stderr)
     }
 }
+
+extension EvaluateDetectionsCommandTests {
+    /// The help names every option with a sentence and shows runnable examples.
+    func testHelp() throws {
+        let run = try runMPQ(["evaluate-detections", "--help"])
+        XCTAssertExit(run, 0)
+        for fragment in ["--voc-root <dir>", "--split <name>", "--results <dir>", "--metric <metric>",
+                         "--protocol <protocol>", "--classes <file>", "--json <file>", "Examples:",
+                         "mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test \\\n      --results results/\n"] {
+            XCTAssertTrue(run.stdout.contains(fragment), "missing \(fragment) in\n\(run.stdout)")
+        }
+    }
+}

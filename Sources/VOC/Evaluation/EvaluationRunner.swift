@@ -120,6 +120,10 @@ public struct EvaluationRunner {
                 throw ResultFileError(file: ids[position], line: nil, problem: "the detector returned class index "
                     + "\(bad.classIndex), outside the \(classCount) classes")
             }
+            if let bad = detections.first(where: { d in ![d.score, d.x1, d.y1, d.x2, d.y2].allSatisfy(\.isFinite) }) {
+                throw ResultFileError(file: ids[position], line: nil, problem: "the detector returned a non-finite "
+                    + "value (score \(bad.score), box \(bad.x1) \(bad.y1) \(bad.x2) \(bad.y2))")
+            }
             try journal.append(imageID: ids[position], detections: detections)
             progress?(Progress(done: resumed + k + 1, total: selection.count, resumed: resumed,
                                elapsed: Date().timeIntervalSince(start)))
