@@ -6,7 +6,8 @@ Regenerate with (torch 2.13.0+cpu, numpy):
 Benchmark file (not committed), a ~100 MB legacy .pth:
     python3 Scripts/gen_checkpoint_fixtures.py --large /tmp/large_legacy.pth
 
-Everything is deterministic (fixed seeds); expected.json holds every value of every tensor.
+Tensor values are fixed by seeds; expected.json holds every value of every tensor. Legacy storage keys
+(memory addresses) and zip timestamps differ from run to run, so regenerated files differ in those bytes.
 """
 import argparse
 import collections
@@ -115,6 +116,68 @@ def legacy_header():
 EVIL = b"\x80\x02cos\nsystem\nq\x00X\x0a\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03."
 
 
+def rezip(zip_bytes, edit):
+    """Copies a zip, passing each entry through `edit(name, data)` (None drops it); entries stay stored."""
+    src = zipfile.ZipFile(io.BytesIO(zip_bytes))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            data = edit(info.filename, src.read(info.filename))
+            if data is not None:
+                dst.writestr(info.filename, data)
+    return out.getvalue()
+
+
+def corrupt_keeping_crc(zip_bytes, suffix):
+    """Flips one data byte of the entry ending in `suffix` in place; the recorded CRC-32 no longer matches."""
+    info = next(i for i in zipfile.ZipFile(io.BytesIO(zip_bytes)).infolist() if i.filename.endswith(suffix))
+    raw = bytearray(zip_bytes)
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    data_at = info.header_offset + 30 + name_len + extra_len
+    raw[data_at] ^= 0x40
+    return bytes(raw)
+
+
+class _Storage:
+    """Stands for one storage while pickling a hand-made legacy file."""
+
+
+class _Rebuild:
+    """Pickles as REDUCE of a tensor rebuild function (what torch's Tensor.__reduce_ex__ emits)."""
+
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+class _LegacyPickler(pickle.Pickler):
+    """Emits persistent ids with legacy `view_metadata` (PyTorch < 1.0 storage views)."""
+
+    def persistent_id(self, obj):
+        if isinstance(obj, _Storage):
+            # Root storage 'root' of 10 floats; this view is its elements 2..6 under the key 'view'.
+            return ("storage", torch.FloatStorage, "root", "cuda:0", 10, ("view", 2, 5))
+        return None
+
+
+def old_style_legacy():
+    """A legacy file as PyTorch 0.3/0.4 could write: a storage *view* (view_metadata), a tensor rebuilt by
+    the 4-argument `_rebuild_tensor`, another by `_rebuild_tensor_v2`, a 'cuda:0' location."""
+    storage = _Storage()
+    sd = collections.OrderedDict()
+    # view = root[2:7] = 1.5 * [2, 3, 4, 5, 6]; old: offset 0, size (5,) -> [3, 4.5, 6, 7.5, 9].
+    sd["old"] = _Rebuild(torch._utils._rebuild_tensor, (storage, 0, (5,), (1,)))
+    # v2: offset 1, size (2, 2), stride (2, 1) -> view[1..4] = [4.5, 6, 7.5, 9].
+    sd["v2"] = _Rebuild(torch._utils._rebuild_tensor_v2, (storage, 1, (2, 2), (2, 1), False, collections.OrderedDict()))
+    body = io.BytesIO()
+    _LegacyPickler(body, protocol=2).dump(sd)
+    tail = pickle.dumps(["root"], protocol=2) + struct.pack("<q", 10)
+    tail += (torch.arange(10, dtype=torch.float32) * 1.5).numpy().tobytes()
+    return legacy_header() + body.getvalue() + tail
+
+
 def save_bytes(obj, legacy):
     buf = io.BytesIO()
     torch.save(obj, buf, _use_new_zipfile_serialization=not legacy)
@@ -162,6 +225,9 @@ def main():
     legacy = save_bytes(sd, legacy=True)
     write("small_legacy.pth", legacy)
     write("small_zip.pth", save_bytes(sd, legacy=False))
+    buf = io.BytesIO()
+    torch.save(sd, buf, _use_new_zipfile_serialization=False, pickle_protocol=4)  # FRAME, MEMOIZE, ...
+    write("small_legacy_protocol4.pth", buf.getvalue())
 
     # Wrappers: the tensors are the same, so the same expected values apply (after unwrapping/stripping).
     meta = {"epoch": 7, "best_map": 0.5, "arch": "mb2-ssd-lite", "flag": True}
@@ -183,6 +249,9 @@ def main():
     parts, tail = split_legacy(legacy)
     write("python2_legacy.pth", b"".join(to_python2_strings(p) for p in parts) + tail)
 
+    write("old_style_views_legacy.pth", old_style_legacy())
+    expected["old_style"] = {"old": [3.0, 4.5, 6.0, 7.5, 9.0], "v2": [4.5, 6.0, 7.5, 9.0]}
+
     # Hostile and broken files.
     write("malicious_legacy.pth", legacy_header() + EVIL + pickle.dumps([], protocol=2))
     zbuf = io.BytesIO()
@@ -192,6 +261,12 @@ def main():
         z.writestr("archive/version", "3\n")
     write("malicious_zip.pth", zbuf.getvalue())
     write("truncated_legacy.pth", legacy[: len(legacy) - 20])
+    zip_bytes = save_bytes(sd, legacy=False)
+    write("zip_missing_storage.pth", rezip(zip_bytes, lambda name, data: None if name.endswith("/data/0") else data))
+    write("zip_short_storage.pth", rezip(zip_bytes, lambda name, data: data[:-4] if name.endswith("/data/0") else data))
+    # Same size, one flipped byte, CRC recomputed by zipfile: only the CRC recorded by PyTorch is lost, so
+    # write the original CRC back by patching the bytes after zipping.
+    write("zip_bad_crc.pth", corrupt_keeping_crc(zip_bytes, "/data/0"))
     write("wrong_magic.pth", b"this is not a checkpoint, just text\n")
     write("wrong_magic_number.pth", pickle.dumps(0x1950A86A20F9469CFC6D, protocol=2) + legacy[14:])
 

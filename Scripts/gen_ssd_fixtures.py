@@ -96,6 +96,8 @@ def initial_recipe(net):
             recipe[p + "num_batches_tracked"] = ["zero", 0.0, 0.0]
         elif isinstance(m, ssd_nets.L2Norm):
             recipe[p + "weight"] = ["u", 2.0, 20.0]
+        elif isinstance(m, ssd_nets.ScaledL2Norm):
+            recipe[p + "scale"] = ["u", 2.0, 20.0]
     return recipe
 
 
@@ -162,6 +164,8 @@ CASES = [
     dict(name="small-vgg16-ssd-c6-fp16", arch="vgg16-ssd", classes=6, width=1.0, slim=16, save="legacy",
          half=True),
     dict(name="small-ssd300-c4", arch="ssd300-vgg16", classes=4, width=1.0, slim=16, save="zip"),
+    dict(name="small-vgg16-ssd-l2norm-c3", arch="vgg16-ssd", classes=3, width=1.0, slim=16, save="legacy",
+         scaled_l2norm=True),
 ]
 HEAD_TARGETS = (2.0, 0.7)
 
@@ -215,7 +219,7 @@ def main():
             continue
         name, arch = case["name"], case["arch"]
         print("==", name, flush=True)
-        net = ssd_nets.build(arch, case["classes"], case["width"], case["slim"]).eval()
+        net = ssd_nets.build(arch, case["classes"], case["width"], case["slim"], case.get("scaled_l2norm", False)).eval()
         recipe = initial_recipe(net)
         calibrate(net, recipe, ssd_nets.normalize(resized[IMAGES[0]], arch), HEAD_TARGETS)
         if case.get("half"):

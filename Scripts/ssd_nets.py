@@ -9,7 +9,8 @@ Networks (`build(arch, num_classes=21, width_mult=1.0)`):
                  channels `int(c * width)`, hidden `round(inp * t)` (Python round), last channel 1280 for
                  width <= 1, head 0 input `round(576 * width)`; the extras and heads 1..5 do not scale.
   mb1-ssd        MobileNetV1 SSD (qfgaohao), 3000 priors.
-  vgg16-ssd      VGG16 SSD (qfgaohao), BatchNorm2d(512) on source 0 (`source_layer_add_ons.0`), 8732 priors.
+  vgg16-ssd      VGG16 SSD (qfgaohao), BatchNorm2d(512) on source 0 (`source_layer_add_ons.0`), 8732 priors
+                 (`scaled_l2norm=True`: the older ScaledL2Norm there, key `source_layer_add_ons.0.scale`).
   ssd300-vgg16   VGG16 SSD300 (amdegroot), L2Norm(512, 20) on source 0, 8732 priors.
 
 Every network's `forward(x)` returns raw head outputs `(confidences [N, P, C], locations [N, P, 4])` with
@@ -195,8 +196,20 @@ def vgg16_layers(slim=1):
     return layers
 
 
+class ScaledL2Norm(nn.Module):
+    """Older qfgaohao versions (before commit 780b58a "replace scaled l2norm with batch norm") put this on
+    source 0: `F.normalize(x, p=2, dim=1) * scale`, parameter `scale` [C] (init 20)."""
+
+    def __init__(self, channels, initial_scale=20.0):
+        super().__init__()
+        self.scale = nn.Parameter(torch.full((channels,), float(initial_scale)))
+
+    def forward(self, x):
+        return torch.nn.functional.normalize(x, p=2, dim=1) * self.scale.view(1, -1, 1, 1)
+
+
 class VGG16SSD(_QfgaohaoSSD):
-    def __init__(self, num_classes=21, slim=1):
+    def __init__(self, num_classes=21, slim=1, scaled_l2norm=False):
         super().__init__()
         d = slim
         extras = nn.ModuleList([_extra(1024 // d, 256 // d, 512 // d, 2, 1), _extra(512 // d, 128 // d, 256 // d, 2, 1),
@@ -205,8 +218,8 @@ class VGG16SSD(_QfgaohaoSSD):
         anchors = [4, 6, 6, 6, 4, 4]
         reg = nn.ModuleList([nn.Conv2d(c, a * 4, 3, padding=1) for c, a in zip(ins, anchors)])
         cls = nn.ModuleList([nn.Conv2d(c, a * num_classes, 3, padding=1) for c, a in zip(ins, anchors)])
-        self._finish(nn.ModuleList(vgg16_layers(slim)), extras, cls, reg, nn.ModuleList([nn.BatchNorm2d(512 // d)]),
-                     num_classes)
+        add_on = ScaledL2Norm(512 // d) if scaled_l2norm else nn.BatchNorm2d(512 // d)
+        self._finish(nn.ModuleList(vgg16_layers(slim)), extras, cls, reg, nn.ModuleList([add_on]), num_classes)
 
     def forward(self, x):
         for layer in self.base_net[:23]:
@@ -271,9 +284,10 @@ class AmdegrootSSD300(nn.Module):
         return conf, loc
 
 
-def build(arch, num_classes=21, width_mult=1.0, slim=1):
+def build(arch, num_classes=21, width_mult=1.0, slim=1, scaled_l2norm=False):
     """The reference network. `slim` (test fixtures only, not in the references) divides every hidden
-    channel count that the reference does not scale, to make small files with the real key layout."""
+    channel count that the reference does not scale, to make small files with the real key layout.
+    `scaled_l2norm` (vgg16-ssd only) builds the older qfgaohao layout with `source_layer_add_ons.0.scale`."""
     if arch == "mb2-ssd-lite":
         return MobileNetV2SSDLite(num_classes, width_mult, slim)
     if width_mult != 1.0:
@@ -281,7 +295,7 @@ def build(arch, num_classes=21, width_mult=1.0, slim=1):
     if arch == "mb1-ssd":
         return MobileNetV1SSD(num_classes, slim)
     if arch == "vgg16-ssd":
-        return VGG16SSD(num_classes, slim)
+        return VGG16SSD(num_classes, slim, scaled_l2norm)
     if arch == "ssd300-vgg16":
         return AmdegrootSSD300(num_classes, slim)
     raise ValueError(f"unknown architecture {arch}")

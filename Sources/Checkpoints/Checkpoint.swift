@@ -19,7 +19,7 @@ public enum Checkpoint {
         }
     }
 
-    /// The format of `url` from its first 16 bytes and size.
+    /// The format of `url` from its first 64 bytes and size.
     /// - Throws: `CheckpointError.unreadable` / `.unknownFormat`.
     public static func detectFormat(_ url: URL) throws -> CheckpointFormat {
         let prefix: Data
@@ -27,12 +27,14 @@ public enum Checkpoint {
         do {
             let handle = try FileHandle(forReadingFrom: url)
             defer { try? handle.close() }
-            prefix = try handle.read(upToCount: 16) ?? Data()
+            prefix = try handle.read(upToCount: 64) ?? Data()
             size = Int(try handle.seekToEnd())
         } catch {
             throw CheckpointError.unreadable(file: url.path, reason: FileInput.reason(error))
         }
         if PyTorchZipReader.matches(prefix) { return .pytorchZip }
+        // Legacy before safetensors: a safetensors header length of 128 + 256k also starts with 0x80, but its
+        // next bytes never unpickle to the magic number.
         if PyTorchLegacyReader.matches(prefix) { return .pytorchLegacy }
         if SafeTensors.matches(prefix, fileSize: size) { return .safetensors }
         let hex = prefix.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")

@@ -32,7 +32,8 @@ public enum CheckpointError: LocalizedError, CustomStringConvertible, Equatable,
             return "\(file): truncated at byte \(offset): expected \(needed)"
         case let .forbiddenGlobal(file, offset, global):
             return "\(file): refusing pickle global '\(global)' at byte \(offset): only state-dict globals "
-                + "(OrderedDict, tensor rebuild functions, storage types) are allowed; nothing was executed"
+                + "(OrderedDict, tensor rebuild functions, storage types) are allowed; nothing was executed "
+                + "(a whole pickled model must be re-saved as its state_dict())"
         case let .malformedPickle(file, offset, problem):
             return "\(file): malformed pickle at byte \(offset): \(problem)"
         case let .malformedContainer(file, problem):

@@ -10,11 +10,18 @@ public enum PyTorchLegacyReader {
     static let magic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
     static let protocolVersion = 1001
 
-    /// True when `prefix` starts with the pickled magic number (protocol 2 pickle: `80 02 8a 0a` + magic).
+    /// True when `prefix` starts with a pickle of the magic number: protocol 2 (`80 02 8a 0a` + magic, what
+    /// `torch.save` writes by default) or any protocol the restricted unpickler reads (e.g. protocol 4 puts a
+    /// FRAME first). Parsing is bounded by the prefix, so this never reads further.
     static func matches(_ prefix: Data) -> Bool {
-        let bytes = [UInt8](prefix.prefix(4 + magic.count))
-        return bytes.count == 14 && bytes[0] == 0x80 && bytes[2] == 0x8A && bytes[3] == 0x0A
-            && Array(bytes[4...]) == magic
+        guard prefix.first == PickleOpcode.proto.rawValue else { return false }
+        return prefix.withUnsafeBytes { raw in
+            var reader = ByteReader(raw, file: "")
+            let unpickler = Unpickler(file: "") { _, _ in .none }
+            defer { unpickler.releaseGraph() }
+            guard case let .bigInt(bytes)? = try? unpickler.load(&reader) else { return false }
+            return bytes == magic
+        }
     }
 
     public static func read(_ url: URL) throws -> StateDict {

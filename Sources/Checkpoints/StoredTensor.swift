@@ -51,13 +51,14 @@ public struct StoredTensor: Sendable, Equatable {
     /// float64 widens). `floats.count` must equal the shape's element count.
     public init(floats: [Float], shape: [Int], as dtype: TensorDType = .float32) {
         precondition(floats.count == shape.reduce(1, *), "element count \(floats.count) does not match shape \(shape)")
+        precondition(dtype.isFloatingPoint, "init(floats:) stores float32, float16, bfloat16 or float64, not \(dtype)")
         var data: Data
         switch dtype {
         case .float32: data = floats.withUnsafeBytes { Data($0) }
         case .float16: data = floats.map { HalfPrecision.half(fromFloat: $0) }.withUnsafeBytes { Data($0) }
         case .bfloat16: data = floats.map { HalfPrecision.bfloat16(fromFloat: $0) }.withUnsafeBytes { Data($0) }
         case .float64: data = floats.map { Double($0) }.withUnsafeBytes { Data($0) }
-        default: preconditionFailure("init(floats:) stores float32, float16, bfloat16 or float64, not \(dtype)")
+        case .int64, .int32, .int8, .uint8, .bool: data = Data()  // excluded by the precondition above
         }
         self.init(validated: dtype, shape: shape, data: Self.littleEndian(data, width: dtype.byteSize))
     }

@@ -12,6 +12,14 @@ public enum TensorDType: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// float32, float16, bfloat16 or float64.
+    public var isFloatingPoint: Bool {
+        switch self {
+        case .float32, .float16, .bfloat16, .float64: return true
+        case .int64, .int32, .int8, .uint8, .bool: return false
+        }
+    }
+
     /// The dtype string of the safetensors header (`"F32"`, `"BF16"`, ...).
     public var safetensorsName: String {
         switch self {

@@ -33,19 +33,23 @@ public enum Architecture: String, CaseIterable, Sendable, Codable {
     }
 
     /// The key of the last classification head, whose first dimension is `anchors * classes`.
-    var lastClassificationHeadKey: String {
+    public var lastClassificationHeadKey: String {
         self == .ssd300VGG16 ? "conf.5.weight" : "classification_headers.5.weight"
     }
 
     /// Recognises the architecture from state_dict keys (after any `module.` prefix was removed).
     ///
     /// Signatures: amdegroot has `vgg.*` and `L2Norm.weight`; qfgaohao VGG has a bare conv `base_net.0.weight` and
-    /// `source_layer_add_ons.0.*`; MobileNetV2 blocks have `base_net.1.conv.*`; MobileNetV1 blocks `base_net.1.3.*`.
+    /// `source_layer_add_ons.0.weight` (BatchNorm2d) or `.scale` (older ScaledL2Norm); MobileNetV2 blocks have
+    /// `base_net.1.conv.*`; MobileNetV1 blocks `base_net.1.3.*`.
     /// - Returns: nil when no signature matches.
     public static func detect<Keys: Sequence>(keys: Keys) -> Architecture? where Keys.Element == String {
         let set = Set(keys)
         if set.contains("vgg.0.weight") && set.contains("L2Norm.weight") { return .ssd300VGG16 }
-        if set.contains("base_net.0.weight") && set.contains("source_layer_add_ons.0.weight") { return .vgg16SSD }
+        if set.contains("base_net.0.weight")
+            && (set.contains("source_layer_add_ons.0.weight") || set.contains("source_layer_add_ons.0.scale")) {
+            return .vgg16SSD
+        }
         if set.contains("base_net.0.0.weight") && set.contains("base_net.1.conv.0.weight") { return .mb2SSDLite }
         if set.contains("base_net.0.0.weight") && set.contains("base_net.1.3.weight") { return .mb1SSD }
         return nil

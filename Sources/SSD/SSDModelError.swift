@@ -12,6 +12,8 @@ public enum SSDModelError: LocalizedError, CustomStringConvertible, Equatable, S
     case wrongShape(file: String, key: String, expected: String, actual: [Int])
     /// A tensor's values cannot be read as floats.
     case unreadableTensor(file: String, key: String, problem: String)
+    /// `SSDModel.replaceConvolution` was given a name that no convolution has.
+    case unknownConvolution(name: String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,8 @@ public enum SSDModelError: LocalizedError, CustomStringConvertible, Equatable, S
             return "\(file): tensor '\(key)' has shape \(actual), expected \(expected)"
         case let .unreadableTensor(file, key, problem):
             return "\(file): tensor '\(key)': \(problem)"
+        case let .unknownConvolution(name):
+            return "the model has no convolution named '\(name)'"
         }
     }
 

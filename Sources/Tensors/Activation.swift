@@ -23,6 +23,21 @@ public enum Activation: Sendable, Equatable {
     }
 }
 
+extension Activation {
+    /// `p[i] = activation(p[i] + bias)` for `count` contiguous floats: the whole GEMM epilogue in one pass.
+    @inline(__always)
+    func apply(_ p: UnsafeMutablePointer<Float>, count: Int, adding bias: Float) {
+        switch self {
+        case .identity:
+            for i in 0..<count { p[i] += bias }
+        case .relu:
+            for i in 0..<count { p[i] = max(p[i] + bias, 0) }
+        case .relu6:
+            for i in 0..<count { p[i] = min(max(p[i] + bias, 0), 6) }
+        }
+    }
+}
+
 /// Applies `activation` element-wise, in place.
 public func applyActivation(_ activation: Activation, to x: inout Tensor) {
     let n = x.count

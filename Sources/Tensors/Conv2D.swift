@@ -106,14 +106,19 @@ public final class Conv2D: Sendable {
         if y.count == 0 { return }
         switch kernel {
         case .depthwise:
+            let needed = depthwiseScratchCount(g, planes: x.shape[0] * outChannels)
+            if scratch.count < needed { scratch = [Float](repeating: 0, count: needed) }
             x.data.withUnsafeBufferPointer { xb in
                 y.data.withUnsafeMutableBufferPointer { yb in
                     biasOrZero.withUnsafeBufferPointer { bb in
                         weight.data.withUnsafeBufferPointer { wb in
                             guard let xp = xb.baseAddress, let yp = yb.baseAddress,
                                   let bp = bb.baseAddress, let wp = wb.baseAddress else { return }
-                            depthwiseConv(x: xp, batch: x.shape[0], channels: outChannels, geometry: g,
-                                          weight: wp, bias: bp, activation: activation, y: yp)
+                            scratch.withUnsafeMutableBufferPointer { sb in
+                                depthwiseConv(x: xp, batch: x.shape[0], channels: outChannels, geometry: g,
+                                              weight: wp, bias: bp, activation: activation, y: yp,
+                                              scratch: sb.baseAddress)
+                            }
                         }
                     }
                 }
@@ -123,23 +128,15 @@ public final class Conv2D: Sendable {
         }
     }
 
-    /// im2col (or the input itself, for 1x1) times the weight, one independent piece per
-    /// (image, group, output-column range); the piece grid depends on shapes only (see `Runtime`).
+    /// The GEMM paths (1x1 direct, or im2col); see `gemmConvolution`.
     private func gemmConv(_ x: Tensor, geometry g: ConvGeometry, into y: inout Tensor, scratch: inout [Float]) {
-        let batch = x.shape[0]
-        let og = outChannels / groups
-        let k = g.patchLength
-        let ohw = g.outHeight * g.outWidth
-        let hw = g.height * g.width
-        let split = GEMMSplit(m: og, n: ohw, k: k)
-        let piecesPerImage = groups * split.pieces
-        let pieces = batch * piecesPerImage
-        let scratchPerWorker = kernel == .im2col ? k * split.width : 0
-        let needed = scratchPerWorker * Runtime.workers(forPieces: pieces)
+        let n = g.outHeight * g.outWidth
+        let plan = PatchPlan(pointwise: kernel == .pointwise, patchLength: g.patchLength, columns: n)
+        let workers: Int
+        if case .chunked(let width) = plan { workers = Runtime.workers(forPieces: (n + width - 1) / width) } else { workers = 1 }
+        let needed = plan.scratchCount(patchLength: g.patchLength, columns: n, workers: workers)
         if scratch.count < needed { scratch = [Float](repeating: 0, count: needed) }
-        Runtime.prepareBLAS()
-        let kernel = self.kernel, activation = self.activation
-        let outChannels = self.outChannels, inChannels = self.inChannels
+        let batch = x.shape[0], groups = self.groups, outChannels = self.outChannels, activation = self.activation
         x.data.withUnsafeBufferPointer { xb in
             y.data.withUnsafeMutableBufferPointer { yb in
                 scratch.withUnsafeMutableBufferPointer { sb in
@@ -147,40 +144,9 @@ public final class Conv2D: Sendable {
                         weight.data.withUnsafeBufferPointer { wb in
                             guard let xp = xb.baseAddress, let yp = yb.baseAddress,
                                   let bp = bb.baseAddress, let wp = wb.baseAddress else { return }
-                            let sp = sb.baseAddress
-                            Runtime.parallelFor(pieces: pieces) { piece, worker in
-                                let image = piece / piecesPerImage
-                                let group = (piece % piecesPerImage) / split.pieces
-                                let cols = split.columns(of: piece % split.pieces)
-                                let xg = xp + (image * inChannels + group * g.channels) * hw
-                                let yg = yp + (image * outChannels + group * og) * ohw
-                                // Epilogue part 1: seed C with the bias so sgemm (beta = 1) adds onto it.
-                                for o in 0..<og {
-                                    let row = yg + o * ohw
-                                    let b = bp[group * og + o]
-                                    for j in cols { row[j] = b }
-                                }
-                                let bMatrix: UnsafePointer<Float>
-                                let ldb: Int
-                                if kernel == .pointwise {
-                                    bMatrix = UnsafePointer(xg + cols.lowerBound)
-                                    ldb = hw
-                                } else {
-                                    guard let sp else { return }   // sized above for im2col
-                                    let col = sp + worker * scratchPerWorker
-                                    im2col(xg, g, cols: cols, into: col)
-                                    bMatrix = UnsafePointer(col)
-                                    ldb = cols.count
-                                }
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                            Int32(og), Int32(cols.count), Int32(k), 1,
-                                            wp + group * og * k, Int32(k), bMatrix, Int32(ldb),
-                                            1, yg + cols.lowerBound, Int32(ohw))
-                                // Epilogue part 2: activation while the piece is still in cache.
-                                if activation != .identity {
-                                    for o in 0..<og { activation.apply(yg + o * ohw + cols.lowerBound, count: cols.count) }
-                                }
-                            }
+                            gemmConvolution(GEMMConvOperands(x: xp, weight: wp, bias: bp, y: yp, scratch: sb.baseAddress),
+                                            batch: batch, groups: groups, outChannels: outChannels, geometry: g,
+                                            plan: plan, activation: activation)
                         }
                     }
                 }

@@ -8,15 +8,25 @@
 ///   - weight: `[C, 1, kH, kW]`.
 ///   - bias: `[C]`.
 ///   - y: `[batch, C, OH, OW]`, fully overwritten.
+///   - scratch: `depthwiseScratchCount` floats (per-worker room for the 3x3 stride-2 kernel).
 /// Each output is `bias + sum_{ky, kx} w[ky, kx] * x[...]` accumulated in (ky, kx) order, the
 /// same for every thread count.
 func depthwiseConv(x: UnsafePointer<Float>, batch: Int, channels: Int, geometry g: ConvGeometry,
                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, activation: Activation,
-                   y: UnsafeMutablePointer<Float>) {
+                   y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
     let planes = batch * channels
     let xBox = UncheckedBox(x), yBox = UncheckedBox(y), wBox = UncheckedBox(weight), bBox = UncheckedBox(bias)
-    Runtime.parallelFor(pieces: planes) { plane, _ in
+    let fast = isDepthwise3x3(g)
+    let sBox = UncheckedBox(scratch)
+    Runtime.parallelFor(pieces: planes) { plane, worker in
         let c = plane % channels
+        if fast, let sp = sBox.value {
+            depthwise3x3Plane(x: xBox.value + plane * g.height * g.width, geometry: g,
+                              weight: wBox.value + c * 9, bias: bBox.value[c],
+                              activation: activation, y: yBox.value + plane * g.outHeight * g.outWidth,
+                              deinterleaved: g.stride == 2 ? sp + worker * g.height * g.width : sp)
+            return
+        }
         depthwisePlane(x: xBox.value + plane * g.height * g.width, geometry: g,
                        weight: wBox.value + c * g.kernelH * g.kernelW, bias: bBox.value[c],
                        activation: activation, y: yBox.value + plane * g.outHeight * g.outWidth)
@@ -48,4 +58,9 @@ private func depthwisePlane(x: UnsafePointer<Float>, geometry g: ConvGeometry, w
         }
         activation.apply(yRow, count: g.outWidth)
     }
+}
+
+/// Scratch floats `depthwiseConv` needs for `planes` planes of this geometry.
+func depthwiseScratchCount(_ g: ConvGeometry, planes: Int) -> Int {
+    isDepthwise3x3(g) && g.stride == 2 ? g.height * g.width * Runtime.workers(forPieces: planes) : 1
 }

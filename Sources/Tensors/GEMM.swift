@@ -13,14 +13,16 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     if m == 0 || n == 0 { return }
     Runtime.prepareBLAS()
-    let split = GEMMSplit(m: m, n: n, k: k)
-    Runtime.parallelFor(pieces: split.pieces) { piece, _ in
-        let cols = split.columns(of: piece)
-        // Column j of op(B) starts at b + j (no transpose) or b + j * ldb (transposed).
-        let bOffset = transB ? cols.lowerBound * ldb : cols.lowerBound
+    let grid = TileGrid(m: m, n: n, k: k)
+    let aBox = UncheckedBox(a), bBox = UncheckedBox(b), cBox = UncheckedBox(c)
+    Runtime.parallelFor(pieces: grid.pieces) { piece, _ in
+        let (rows, cols) = grid.tile(piece)
+        // Row i of op(A) starts at a + i * lda (no transpose) or a + i; column j of op(B) likewise.
+        let aTile = aBox.value + (transA ? rows.lowerBound : rows.lowerBound * lda)
+        let bTile = bBox.value + (transB ? cols.lowerBound * ldb : cols.lowerBound)
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(cols.count), Int32(k), alpha, a, Int32(lda),
-                    b + bOffset, Int32(ldb), beta, c + cols.lowerBound, Int32(ldc))
+                    Int32(rows.count), Int32(cols.count), Int32(k), alpha, aTile, Int32(lda),
+                    bTile, Int32(ldb), beta, cBox.value + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc))
     }
 }
 
@@ -40,30 +42,44 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     }
 }
 
-/// How a GEMM's output columns are cut into independent pieces.
+/// How a GEMM's output `[m, n]` is cut into independent tiles, each one single-threaded sgemm call.
 ///
-/// A function of the problem shape only (never of the thread count): that is the determinism
-/// contract. Pieces are wide enough (>= 32 columns) to keep sgemm's micro-kernel efficient, and
-/// numerous enough (up to 8) to load-balance two or more threads when there is enough work.
-struct GEMMSplit {
-    let n: Int
-    let pieces: Int
-    let width: Int
+/// A function of the problem shape only, never of the thread count: that is the determinism
+/// contract (every output element is computed by the same call sequence whoever runs its tile).
+/// The larger of `m` and `n` is cut, into at most 8 parts of at least 64 (multiples of 16, to align
+/// with micro-kernel tiles), and only as many as the work justifies (~4 M multiply-adds per tile).
+/// Cutting the larger side keeps each call's repacking small relative to its arithmetic: narrow
+/// late layers (19x19 and smaller) are cut by output channel, wide early ones by pixel.
+/// `maxTileElements` additionally bounds a tile's size, so that a memory-bound GEMM (small `k`) can
+/// run its epilogue on a tile that is still in cache.
+struct TileGrid {
+    let m: Int, n: Int
+    let rowWidth: Int, colWidth: Int
+    let rowParts: Int, colParts: Int
 
-    init(m: Int, n: Int, k: Int) {
+    init(m: Int, n: Int, k: Int, maxPieces: Int = 8, maxTileElements: Int = .max) {
+        self.m = m
         self.n = n
-        let work = m * n * max(k, 1)
-        let byWork = max(1, work / 2_000_000)          // ~2 MFLOP-pairs per piece at least
-        let byWidth = max(1, n / 32)
-        let pieces = min(8, byWork, byWidth)
-        // Round the width up to a multiple of 16 so piece edges align with micro-kernel tiles.
-        let width = ((n + pieces - 1) / pieces + 15) / 16 * 16
-        self.width = width
-        self.pieces = (n + width - 1) / width
+        let target = min(maxPieces, max(1, m * n * max(k, 1) / 4_000_000))
+        let bySize = max(0, m * n - 1) / max(1, maxTileElements) + 1
+        func cut(_ extent: Int) -> (width: Int, parts: Int) {
+            let parts = max(1, min(max(target, bySize), extent / 64))
+            let width = ((extent + parts - 1) / parts + 15) / 16 * 16
+            return (width, (extent + width - 1) / width)
+        }
+        if n >= m {
+            (colWidth, colParts) = cut(n)
+            (rowWidth, rowParts) = (m, 1)
+        } else {
+            (rowWidth, rowParts) = cut(m)
+            (colWidth, colParts) = (n, 1)
+        }
     }
 
-    func columns(of piece: Int) -> Range<Int> {
-        let lo = piece * width
-        return lo..<min(n, lo + width)
+    var pieces: Int { rowParts * colParts }
+
+    func tile(_ piece: Int) -> (rows: Range<Int>, cols: Range<Int>) {
+        let r = piece / colParts, c = piece % colParts
+        return (r * rowWidth..<min(m, (r + 1) * rowWidth), c * colWidth..<min(n, (c + 1) * colWidth))
     }
 }

@@ -34,10 +34,12 @@ func validRange(offset: Int, stride: Int, extent: Int, outExtent: Int) -> Range<
 ///   - x: The group's input, `[channels, height, width]`.
 ///   - g: The convolution geometry.
 ///   - cols: Output pixels (flattened `oy * outWidth + ox`) to lay out.
-///   - out: `[patchLength, cols.count]` row-major; row `(c * kernelH + ky) * kernelW + kx` holds
+///   - ld: Row stride of `out` (at least `cols.count`).
+///   - out: `[patchLength, ld]` row-major, columns `0..<cols.count` written; row `(c * kernelH + ky) * kernelW + kx` holds
 ///     `x[c, oy * stride - padding + ky * dilation, ox * stride - padding + kx * dilation]`, zero outside.
-func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, cols: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-    let nc = cols.count
+func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, cols: Range<Int>, ld: Int? = nil,
+            into out: UnsafeMutablePointer<Float>) {
+    let nc = ld ?? cols.count
     var row = out
     for c in 0..<g.channels {
         let plane = x + c * g.height * g.width

@@ -156,24 +156,36 @@ enum LibXMLNode {
 
     /// The element children called `name`.
     static func elements(_ node: xmlNodePtr, named name: String) -> [xmlNodePtr] {
-        elements(node).filter { self.name($0) == name }
+        elements(node).filter { has($0, name: name) }
+    }
+
+    /// Whether the element is called `name`, compared on the C strings (no Swift string per node).
+    static func has(_ node: xmlNodePtr, name: String) -> Bool {
+        guard let own = node.pointee.name else { return false }
+        return name.withCString { strcmp(UnsafeRawPointer(own).assumingMemoryBound(to: CChar.self), $0) == 0 }
     }
 
     /// The first element child called `name`.
     static func first(_ node: xmlNodePtr, named name: String) -> xmlNodePtr? {
         var child = node.pointee.children
         while let current = child {
-            if current.pointee.type == XML_ELEMENT_NODE, self.name(current) == name { return current }
+            if current.pointee.type == XML_ELEMENT_NODE, has(current, name: name) { return current }
             child = current.pointee.next
         }
         return nil
     }
 
-    /// The element's text content, surrounding white space removed.
+    /// The element's text content, surrounding XML white space (space, tab, CR, LF) removed. Trimmed on the
+    /// UTF-8 bytes: Foundation's `trimmingCharacters` goes through UTF-16 and dominated parse time.
     static func text(_ node: xmlNodePtr) -> String {
         guard let content = xmlNodeGetContent(node) else { return "" }
         defer { mpq_xmlFree(content) }
-        return String(cString: content).trimmingCharacters(in: .whitespacesAndNewlines)
+        let bytes = UnsafeBufferPointer(start: content, count: strlen(UnsafeRawPointer(content)
+            .assumingMemoryBound(to: CChar.self)))
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }),
+              let last = bytes.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 
     /// The element's 1-based line, or nil when libxml2 does not know it.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoints
 import Foundation
+import SSD
 
 /// `mpq inspect`: what a checkpoint file holds, without running anything from it.
 struct Inspect: ParsableCommand {
@@ -18,7 +19,9 @@ struct Inspect: ParsableCommand {
 
         JSON shape: {"file": "<path>", "format": "pytorchLegacy|pytorchZip|safetensors", "tensor_count": N, \
         "parameter_count": N, "bytes": N, "dtypes": {"float32": N, ...}, "metadata": {"k": "v"}, \
-        "tensors": [{"name": "...", "dtype": "float32", "shape": [..], "count": N}]} with tensors in file order.
+        "tensors": [{"name": "...", "dtype": "float32", "shape": [..], "count": N}], "architecture": \
+        "mb2-ssd-lite|mb1-ssd|vgg16-ssd|ssd300-vgg16" (absent if not recognised), "classes": N (background \
+        included)} with tensors in file order.
 
         Examples:
           mpq inspect mb2-ssd-lite-mp-0_686.pth
@@ -49,9 +52,8 @@ struct Inspect: ParsableCommand {
     }
 }
 
-/// The facts `mpq inspect` reports. Model-level facts (architecture, class count) belong to the SSD module
-/// and are added here as further optional fields once it can detect them; this type only states what the
-/// file itself says.
+/// The facts `mpq inspect` reports: what the file says, plus the SSD architecture and class count recognised
+/// from its keys and head shapes (nil when the keys match no supported detector).
 struct CheckpointReport: Encodable {
     struct Tensor: Encodable {
         let name: String
@@ -68,9 +70,13 @@ struct CheckpointReport: Encodable {
     let dtypes: [String: Int]
     let metadata: [String: String]
     let tensors: [Tensor]
+    /// `mb2-ssd-lite`, `mb1-ssd`, `vgg16-ssd` or `ssd300-vgg16`, from the key layout.
+    let architecture: String?
+    /// Classes including background, from the last classification head's shape.
+    let classes: Int?
 
     enum CodingKeys: String, CodingKey {
-        case file, format, bytes, dtypes, metadata, tensors
+        case file, format, bytes, dtypes, metadata, tensors, architecture, classes
         case tensorCount = "tensor_count", parameterCount = "parameter_count"
     }
 
@@ -92,6 +98,9 @@ struct CheckpointReport: Encodable {
         self.bytes = bytes
         self.dtypes = dtypes
         self.metadata = dict.metadata
+        let arch = Architecture.detect(keys: dict.keys)
+        architecture = arch?.rawValue
+        classes = arch.flatMap { $0.classCount(headShape: dict[$0.lastClassificationHeadKey]?.shape) }
     }
 
     /// The human-readable form: a summary, then one aligned line per tensor.
@@ -104,6 +113,11 @@ struct CheckpointReport: Encodable {
             "parameters: \(parameterCount) (\(String(format: "%.2f", Double(parameterCount) / 1e6)) M, "
                 + "\(String(format: "%.1f", Double(bytes) / 1_048_576)) MiB)",
         ]
+        if let architecture {
+            lines.append("model:      \(architecture), \(classes.map { "\($0) classes (background included)" } ?? "class count unknown")")
+        } else {
+            lines.append("model:      not a recognised SSD layout (mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16)")
+        }
         if !metadata.isEmpty {
             lines.append("metadata:   " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
                 .joined(separator: ", "))

@@ -16,6 +16,10 @@ struct MPQ: ParsableCommand {
             // Subcommands are registered here, one per line.
             Dataset.self,
             Inspect.self,
+            Bench.self,
+            EvaluateDetections.self,
+            ImageBench.self,
+            Detect.self,
         ]
     )
 }

@@ -16,6 +16,7 @@ struct ExpectedFixtures: Decodable {
     let safetensors: [ExpectedTensor]
     let safetensors_metadata: [String: String]
     let wrapped_metadata: [String: [String: String]]
+    let old_style: [String: [Float]]
 }
 
 enum Fixtures {

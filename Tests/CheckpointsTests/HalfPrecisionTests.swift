@@ -52,3 +52,28 @@ final class HalfPrecisionTests: XCTestCase {
         XCTAssertThrowsError(try StoredTensor(floats: [1], shape: [1]).int64s())
     }
 }
+
+final class ZipCRC32Tests: XCTestCase {
+    func testKnownChecksums() {
+        // The standard check value of CRC-32/ISO-HDLC: crc32("123456789") = 0xCBF43926.
+        XCTAssertEqual(Array("123456789".utf8).withUnsafeBytes { ZipCRC32.checksum($0) }, 0xCBF4_3926)
+        XCTAssertEqual([UInt8]().withUnsafeBytes { ZipCRC32.checksum($0) }, 0)
+        // Python: zlib.crc32(bytes(range(256)) * 3) == 0xb0c0df2a.
+        XCTAssertEqual((Array(0...255) + Array(0...255) + Array(0...255)).map { UInt8($0) }
+            .withUnsafeBytes { ZipCRC32.checksum($0) }, 0xB0C0_DF2A)
+        // Against a bit-by-bit oracle on other data.
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        var oracle: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            oracle ^= UInt32(b)
+            for _ in 0..<8 { oracle = (oracle & 1) != 0 ? (0xEDB8_8320 ^ (oracle >> 1)) : (oracle >> 1) }
+        }
+        XCTAssertEqual(bytes.withUnsafeBytes { ZipCRC32.checksum($0) }, ~oracle)
+        // Continuing over a split gives the same as one pass.
+        let split = bytes.withUnsafeBytes { raw in
+            ZipCRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[13...]),
+                              continuing: ZipCRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[..<13])))
+        }
+        XCTAssertEqual(split, ~oracle)
+    }
+}

@@ -98,6 +98,18 @@ final class HostileInputTests: XCTestCase {
         XCTAssertNotNil(checkpointError { try unpickle([0x4B, 1, 0x4E, 0x62, 0x2E]) { _ in () } })
     }
 
+    func testPython2OrderedDictReduceWithListOfPairs() throws {
+        // Python 2's OrderedDict.__reduce__ gives (OrderedDict, ([[k, v], ...],)): PROTO 2, GLOBAL, EMPTY_LIST,
+        // MARK, EMPTY_LIST, MARK, SHORT_BINSTRING 'a', BININT1 7, APPENDS, APPENDS, TUPLE1, REDUCE, STOP.
+        let bytes: [UInt8] = [0x80, 0x02] + global("collections", "OrderedDict")
+            + [0x5D, 0x28, 0x5D, 0x28, 0x55, 0x01, 0x61, 0x4B, 0x07, 0x65, 0x65, 0x85, 0x52, 0x2E]
+        let value = try unpickle(bytes) { value -> Int? in
+            guard case let .dict(dict) = value else { return nil }
+            return dict["a"]?.asInt
+        }
+        XCTAssertEqual(value, 7)
+    }
+
     func testDeclaredLengthsBeyondTheFileAreNotAllocated() {
         let huge: [[UInt8]] = [
             [0x58, 0xFF, 0xFF, 0xFF, 0xFF, 0x41],                      // BINUNICODE of 4 GiB
@@ -176,6 +188,19 @@ final class HostileInputTests: XCTestCase {
         case .truncated?, .malformedContainer?: break
         case let other: XCTFail("got \(String(describing: other))")
         }
+    }
+
+    func testInconsistentZipArchivesAreRefused() throws {
+        let missing = checkpointError { _ = try Checkpoint.load(Fixtures.url("zip_missing_storage.pth")) }
+        XCTAssertTrue(missing?.description.contains("missing storage entry 'archive/data/0'") ?? false,
+                      String(describing: missing))
+        // conv.weight: 108 float32 = 432 bytes declared, 428 stored.
+        let short = checkpointError { _ = try Checkpoint.load(Fixtures.url("zip_short_storage.pth")) }
+        XCTAssertTrue(short?.description.contains("holds 428 bytes, 108 float32 elements declared") ?? false,
+                      String(describing: short))
+        // PyTorch itself does not check the CRC; a flipped bit in weights is worth refusing.
+        let crc = checkpointError { _ = try Checkpoint.load(Fixtures.url("zip_bad_crc.pth")) }
+        XCTAssertTrue(crc?.description.contains("fails its CRC-32 check") ?? false, String(describing: crc))
     }
 
     func testWrongMagicIsUnknownFormat() throws {

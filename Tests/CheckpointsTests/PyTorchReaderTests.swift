@@ -17,6 +17,12 @@ final class PyTorchReaderTests: XCTestCase {
         try assertMatches(dict, Fixtures.expected().small)
     }
 
+    func testProtocol4LegacyFileIsDetectedAndRead() throws {
+        let (dict, format) = try Checkpoint.load(Fixtures.url("small_legacy_protocol4.pth"))
+        XCTAssertEqual(format, .pytorchLegacy)
+        try assertMatches(dict, Fixtures.expected().small)
+    }
+
     func testPython2StringOpcodesGiveTheSameTensors() throws {
         let (dict, format) = try Checkpoint.load(Fixtures.url("python2_legacy.pth"))
         XCTAssertEqual(format, .pytorchLegacy)
@@ -36,6 +42,18 @@ final class PyTorchReaderTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(dict["view.slice"]).floats(), [1.5, 2, 3.5, 4])
         // expand(2, 3) of [1.5, -2, 3.25] has stride 0 on the first axis.
         XCTAssertEqual(try XCTUnwrap(dict["view.expanded"]).floats(), [1.5, -2, 3.25, 1.5, -2, 3.25])
+    }
+
+    func testPre1Point0StorageViewsAndFourArgumentRebuild() throws {
+        // Storage 'root' = 1.5 * arange(10); the persistent id's view_metadata ('view', 2, 5) makes the
+        // tensors see root[2..<7] (values checked against torch.load by the generator).
+        let (dict, format) = try Checkpoint.load(Fixtures.url("old_style_views_legacy.pth"))
+        XCTAssertEqual(format, .pytorchLegacy)
+        let expected = try Fixtures.expected().old_style
+        XCTAssertEqual(dict.keys, ["old", "v2"])
+        XCTAssertEqual(try XCTUnwrap(dict["old"]).floats(), expected["old"])
+        XCTAssertEqual(try XCTUnwrap(dict["v2"]).floats(), expected["v2"])
+        XCTAssertEqual(dict["v2"]?.shape, [2, 2])
     }
 
     func testIntegerScalarNumBatchesTracked() throws {

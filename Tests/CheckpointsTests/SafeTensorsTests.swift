@@ -76,6 +76,23 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertTrue(refusal(#"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}}"#).contains("do not hold"))
     }
 
+    func testHeaderOf128BytesIsNotMistakenForAPickle() throws {
+        // N = 128 makes the first byte 0x80, the pickle PROTO opcode; detection must still say safetensors.
+        var text = #"{"w":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}"#
+        text += String(repeating: " ", count: 128 - text.utf8.count)
+        let url = Fixtures.temporary("header128.safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try file(text, buffer: [0xFE, 0x07]).write(to: url)
+        let (dict, format) = try Checkpoint.load(url)
+        XCTAssertEqual(format, .safetensors)
+        XCTAssertEqual(try dict["w"]?.int8s(), [-2, 7])
+    }
+
+    func testDeeplyNestedJSONHeaderIsRefusedWithoutCrashing() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        XCTAssertFalse(refusal("{\"w\":\(deep)}").isEmpty)
+    }
+
     func testHeaderLengthBeyondTheFileIsRefused() {
         var data = file(#"{}"#)
         data.replaceSubrange(0..<8, with: [0xFF, 0xFF, 0xFF, 0x00, 0, 0, 0, 0])  // 16 MB header in a 26-byte file

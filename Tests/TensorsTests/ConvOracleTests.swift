@@ -73,7 +73,7 @@ final class ConvOracleTests: XCTestCase {
     func testDepthwiseMatchesOracle() {
         var rng = SeededGenerator(seed: 7)
         for (stride, padding, dilation, k) in [(1, 1, 1, 3), (2, 1, 1, 3), (1, 0, 1, 3), (2, 2, 2, 3), (1, 2, 1, 5), (3, 1, 1, 3)] {
-            for (h, w) in [(19, 19), (10, 7), (3, 3)] where h + 2 * padding >= dilation * (k - 1) + 1 {
+            for (h, w) in [(19, 19), (10, 7), (3, 3), (5, 4), (6, 17), (1, 1), (2, 9)] where h + 2 * padding >= dilation * (k - 1) + 1 {
                 let c = 7
                 let x = randomTensor([2, c, h, w], &rng)
                 let wt = randomTensor([c, 1, k, k], &rng)
@@ -100,6 +100,43 @@ final class ConvOracleTests: XCTestCase {
             let want = directConv(x, weight: wt, bias: bias, stride: s, padding: p, dilation: d, groups: 1,
                                   activation: .relu)
             assertClose(conv(x), want, atol: 2e-5, rtol: 1e-5, "gemm c\(c) o\(o) h\(h) k\(k) s\(s) p\(p) d\(d)")
+        }
+    }
+
+    /// Every patch plan (direct, full im2col, chunked im2col) on the same problem gives the oracle's
+    /// answer; the chunked plan is forced with a small width since real shapes need huge inputs.
+    func testEveryPatchPlanMatchesOracle() {
+        var rng = SeededGenerator(seed: 123)
+        for (k, s, p, groups) in [(1, 1, 0, 1), (3, 1, 1, 1), (3, 2, 1, 2), (1, 1, 0, 2)] {
+            let x = randomTensor([2, 6, 13, 11], &rng)
+            let wt = randomTensor([8, 6 / groups, k, k], &rng)
+            let bias = (0..<8).map { _ in Float.random(in: -1...1, using: &rng) }
+            let conv = Conv2D(weight: wt, bias: bias, stride: s, padding: p, groups: groups, activation: .relu6)
+            let want = directConv(x, weight: wt, bias: bias, stride: s, padding: p, dilation: 1, groups: groups,
+                                  activation: .relu6)
+            let g = conv.geometry(for: x.shape)
+            var plans: [PatchPlan] = [.full, .chunked(width: 16), .chunked(width: 48)]
+            if k == 1 && s == 1 && p == 0 { plans.append(.direct) }
+            for plan in plans {
+                var y = Tensor(zeros: want.shape)
+                var scratch = [Float](repeating: .nan, count: g.patchLength * 13 * 11 * 4)
+                x.data.withUnsafeBufferPointer { xb in
+                    wt.data.withUnsafeBufferPointer { wb in
+                        bias.withUnsafeBufferPointer { bb in
+                            y.data.withUnsafeMutableBufferPointer { yb in
+                                scratch.withUnsafeMutableBufferPointer { sb in
+                                    gemmConvolution(GEMMConvOperands(x: xb.baseAddress!, weight: wb.baseAddress!,
+                                                                     bias: bb.baseAddress!, y: yb.baseAddress!,
+                                                                     scratch: sb.baseAddress),
+                                                    batch: 2, groups: groups, outChannels: 8, geometry: g, plan: plan,
+                                                    activation: .relu6)
+                                }
+                            }
+                        }
+                    }
+                }
+                assertClose(y, want, "plan \(plan) k\(k) s\(s) p\(p) g\(groups)")
+            }
         }
     }
 

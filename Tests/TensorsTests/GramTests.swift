@@ -37,12 +37,30 @@ final class GramTests: XCTestCase {
             conv.accumulateInputGram(x1, into: &gram)
             conv.accumulateInputGram(x2, into: &gram)     // accumulates across calls and batch entries
             XCTAssertEqual(gram.count, cfg.groups)
-            for g in 0..<cfg.groups {
-                let want = zip(oracleGram(x1, conv, group: g), oracleGram(x2, conv, group: g)).map { $0 + $1 }
-                XCTAssertEqual(gram[g].count, want.count)
-                for (a, b) in zip(gram[g], want) {
-                    XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "gram \(cfg.shape) group \(g)")
-                }
+            checkAgainstOracle(conv, [x1, x2], gram)
+        }
+    }
+
+    /// A large Gram (d = 16 * 9 = 144 >= 128) goes through the row-block path.
+    func testLargeGramMatchesOracle() {
+        var rng = SeededGenerator(seed: 78)
+        let conv = Conv2D(weight: randomTensor([4, 16, 3, 3], &rng), bias: nil, stride: 1, padding: 1)
+        let x1 = randomTensor([1, 16, 6, 7], &rng), x2 = randomTensor([2, 16, 5, 4], &rng)
+        var gram: [[Double]] = []
+        conv.accumulateInputGram(x1, into: &gram)
+        conv.accumulateInputGram(x2, into: &gram)
+        checkAgainstOracle(conv, [x1, x2], gram)
+    }
+
+    private func checkAgainstOracle(_ conv: Conv2D, _ inputs: [Tensor], _ gram: [[Double]],
+                                    file: StaticString = #filePath, line: UInt = #line) {
+        for g in 0..<conv.groups {
+            var want = [Double](repeating: 0, count: conv.patchLength * conv.patchLength)
+            for x in inputs { for (i, v) in oracleGram(x, conv, group: g).enumerated() { want[i] += v } }
+            XCTAssertEqual(gram[g].count, want.count, file: file, line: line)
+            for (a, b) in zip(gram[g], want) {
+                XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "gram \(conv.weight.shape) group \(g)",
+                               file: file, line: line)
             }
         }
     }

@@ -53,7 +53,7 @@ final class DatasetCheckerTests: XCTestCase {
             "c.jpg: image file does not exist",
             "d.xml: <object> 1 (unicorn): unknown ",
             "d.xml: <object> 2 (person): box (xmin",
-            "d.jpg: corrupt or truncated JPEG: Pre",
+            "d.jpg: truncated or damaged JPEG (lib",
             "e.xml: annotation file does not exist",
         ])
         XCTAssertEqual(one[3].problem, "<object> 2 (person): box (xmin 8, ymin 12, xmax 354, ymax 498) is outside "

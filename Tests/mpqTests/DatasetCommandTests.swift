@@ -94,7 +94,7 @@ final class DatasetCommandTests: XCTestCase {
                               "--threads", "2"])
         XCTAssertExit(run, 1)
         XCTAssertEqual(run.stdoutLines.count, 1, run.stdout)
-        XCTAssertTrue(run.stdout.contains("JPEGImages/2007_000027.jpg: corrupt or truncated JPEG"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("JPEGImages/2007_000027.jpg: truncated or damaged JPEG"), run.stdout)
         XCTAssertTrue(run.stderr.contains("1 problem(s) in 1 file(s)"), run.stderr)
     }
 

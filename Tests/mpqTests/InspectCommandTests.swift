@@ -40,3 +40,22 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertThrowsError(try Inspect.parseAsRoot([fixture("small_zip.pth"), "--json", ""]))
     }
 }
+
+/// `mpq inspect` recognises the SSD architecture and class count of real torch-saved detector files.
+final class InspectModelTests: XCTestCase {
+    func testArchitectureAndClassesOfTorchSavedDetectors() throws {
+        let parity = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SSDTests/Fixtures/parity/torch")
+        for (file, arch, classes) in [("small-mb2-w0.25-c3.pth", "mb2-ssd-lite", 3), ("small-mb1-c5.pth", "mb1-ssd", 5),
+                                      ("small-vgg16-ssd-c6-fp16.pth", "vgg16-ssd", 6),
+                                      ("small-ssd300-c4.pth", "ssd300-vgg16", 4)] {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-inspect-model-\(getpid()).json")
+            defer { try? FileManager.default.removeItem(at: out) }
+            var command = try Inspect.parseAsRoot([parity.appendingPathComponent(file).path, "--json", out.path])
+            try command.run()
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+            XCTAssertEqual(json["architecture"] as? String, arch, file)
+            XCTAssertEqual(json["classes"] as? Int, classes, file)
+        }
+    }
+}

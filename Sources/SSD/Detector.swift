@@ -1,0 +1,60 @@
+import Tensors
+import VOC
+
+extension Architecture {
+    /// Input normalisation of the reference predictor (after the uint8 INTER_LINEAR resize to 300x300).
+    public var preprocessing: PreprocessPreset {
+        switch self {
+        case .mb2SSDLite, .mb1SSD: return .mobilenet
+        case .vgg16SSD: return .vgg16SSD
+        case .ssd300VGG16: return .ssd300
+        }
+    }
+}
+
+/// Image in, detections out, as the reference predictors do it: resize to 300x300 on uint8 (OpenCV
+/// INTER_LINEAR, aspect ratio ignored), normalise per `architecture.preprocessing`, run the network, softmax,
+/// decode boxes, per-class NMS, scale boxes to the original image. Buffers are reused across images; one
+/// `Detector` per thread.
+public struct Detector {
+    public private(set) var model: SSDModel
+    private var workspace = SSDWorkspace()
+    private var scratch = PreprocessScratch()
+    private var input = Tensor(zeros: [1, 3, SSDModel.inputSize, SSDModel.inputSize])
+    private var head: HeadOutputs
+
+    public init(model: SSDModel) {
+        self.model = model
+        head = HeadOutputs(priors: model.priors.count, classes: model.classes)
+    }
+
+    /// The network input for `image`: `[1, 3, 300, 300]` float32 CHW.
+    public mutating func preprocessed(_ image: RGBImage) -> Tensor {
+        let size = SSDModel.inputSize, preset = model.architecture.preprocessing
+        input.data.withUnsafeMutableBufferPointer { buffer in
+            preprocess(image, size: size, preset: preset, into: buffer, scratch: &scratch)
+        }
+        return input
+    }
+
+    /// Raw head outputs for `image` (logits and offsets), with an optional conv input hook.
+    public mutating func headOutputs(_ image: RGBImage, hook: ConvInputHook? = nil) -> HeadOutputs {
+        let x = preprocessed(image)
+        model.forward(x, into: &head, workspace: &workspace, hook: hook)
+        return head
+    }
+
+    /// Softmax scores `[P, C]` and decoded normalised corner boxes `[P, 4]` for `image`.
+    public mutating func scoresAndBoxes(_ image: RGBImage) -> (scores: [Float], boxes: [Float]) {
+        model.scoresAndBoxes(headOutputs(image))
+    }
+
+    /// The detections of `image` in its pixel coordinates.
+    /// - Parameter scoreThreshold: NMS candidates need a score above it (the reference evaluation uses 0.01;
+    ///   greedy NMS makes a higher threshold equal to filtering the 0.01 result).
+    public mutating func detect(_ image: RGBImage, scoreThreshold: Float = 0.01) -> [Detection] {
+        let (scores, boxes) = scoresAndBoxes(image)
+        return model.detections(scores: scores, boxes: boxes, width: image.width, height: image.height,
+                                scoreThreshold: scoreThreshold)
+    }
+}

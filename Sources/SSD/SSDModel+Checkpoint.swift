@@ -1,0 +1,26 @@
+import Checkpoints
+import Foundation
+
+/// A checkpoint's state dict feeds the network loader directly.
+extension StateDict: NamedTensorSource {
+    public var tensorNames: [String] { keys }
+    public func shape(of name: String) -> [Int]? { self[name]?.shape }
+    public func floatValues(of name: String) throws -> [Float] {
+        guard let tensor = self[name] else { throw SSDModelError.missingKey(file: "", key: name) }
+        return try tensor.floats()
+    }
+}
+
+extension SSDModel {
+    /// Loads a model file (`.pth` legacy or zip, or safetensors; wrappers and `module.` prefixes handled by
+    /// `Checkpoint.load`) and builds the network.
+    /// - Parameters:
+    ///   - architecture: forces an architecture; nil detects it from the keys.
+    /// - Returns: the model and the detected file format.
+    /// - Throws: `CheckpointError` for unreadable files, `SSDModelError` for tensors that do not fit.
+    public static func load(contentsOf url: URL, architecture: Architecture? = nil) throws
+        -> (model: SSDModel, format: CheckpointFormat) {
+        let (dict, format) = try Checkpoint.load(url)
+        return (try SSDModel(loading: dict, file: url.path, architecture: architecture), format)
+    }
+}

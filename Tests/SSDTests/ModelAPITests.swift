@@ -1,0 +1,93 @@
+import Checkpoints
+import Foundation
+import Tensors
+import XCTest
+@testable import SSD
+
+/// The hooks the quantizer relies on: conv list, weight replacement, input hooks; and thread-count determinism.
+final class ModelAPITests: XCTestCase {
+    func smallModel() throws -> (SSDModel, Tensor) {
+        let c = try ParityFixtures.testCase("small-mb2-w0.25-c3")
+        let (dict, _) = try Checkpoint.load(try ParityFixtures.parity.appendingPathComponent(try XCTUnwrap(c.file)))
+        let model = try SSDModel(loading: dict, file: c.name)
+        let image = try XCTUnwrap(try ParityFixtures.manifest().images.first)
+        return (model, try ParityFixtures.input(image, arch: .mb2SSDLite))
+    }
+
+    func testHookSeesEveryConvInExecutionOrderAndIdentityHookChangesNothing() throws {
+        let (model, x) = try smallModel()
+        var ws = SSDWorkspace()
+        let plain = model.forward(x, workspace: &ws)
+        var seen: [String] = []
+        var shapes: [String: [Int]] = [:]
+        let hooked = model.forward(x, workspace: &ws) { name, input in
+            seen.append(name)
+            shapes[name] = input.shape
+            return input
+        }
+        XCTAssertEqual(seen, model.convolutions.map(\.name))
+        XCTAssertEqual(hooked, plain)
+        // The stem sees the image; block 14's depthwise conv sees the 19x19 expansion output.
+        XCTAssertEqual(shapes["base_net.0.0"], [1, 3, 300, 300])
+        XCTAssertEqual(shapes["base_net.14.conv.3"], [1, 144, 19, 19])
+        XCTAssertEqual(shapes["classification_headers.5"], [1, 8, 1, 1])
+    }
+
+    func testHookCanAlterInputs() throws {
+        let (model, x) = try smallModel()
+        var ws = SSDWorkspace()
+        let plain = model.forward(x, workspace: &ws)
+        // Zeroing the input of the last box head: its 6 priors' offsets become its bias (regression_headers.5).
+        let zeroed = model.forward(x, workspace: &ws) { name, input in
+            name == "regression_headers.5" ? Tensor(zeros: input.shape) : input
+        }
+        let bias = try XCTUnwrap(model.convolutions.first { $0.name == "regression_headers.5" }?.conv.bias)
+        XCTAssertEqual(Array(zeroed.locations.suffix(24)), bias)
+        XCTAssertEqual(Array(zeroed.locations.prefix(2990 * 4)), Array(plain.locations.prefix(2990 * 4)))
+        XCTAssertEqual(zeroed.confidences, plain.confidences)
+    }
+
+    func testReplaceConvolution() throws {
+        var (model, x) = try smallModel()
+        var ws = SSDWorkspace()
+        let before = model.forward(x, workspace: &ws)
+        let unit = try XCTUnwrap(model.convolutions.first { $0.name == "classification_headers.5" })
+        // Same weights: same outputs. Zero weights, bias b: the last 6 priors' logits become b.
+        try model.replaceConvolution(named: unit.name, weight: unit.conv.weight, bias: try XCTUnwrap(unit.conv.bias))
+        XCTAssertEqual(model.forward(x, workspace: &ws), before)
+        let bias: [Float] = (0..<18).map { Float($0) }
+        try model.replaceConvolution(named: unit.name, weight: Tensor(zeros: unit.conv.weight.shape), bias: bias)
+        let after = model.forward(x, workspace: &ws)
+        XCTAssertEqual(Array(after.confidences.suffix(18)), bias)
+        XCTAssertEqual(Array(after.confidences.prefix(2994 * 3)), Array(before.confidences.prefix(2994 * 3)))
+        XCTAssertThrowsError(try model.replaceConvolution(named: "nope", weight: unit.conv.weight, bias: bias)) {
+            XCTAssertEqual($0 as? SSDModelError, .unknownConvolution(name: "nope"))
+        }
+        XCTAssertThrowsError(try model.replaceConvolution(named: unit.name, weight: Tensor(zeros: [18, 8, 3, 3]),
+                                                          bias: bias))
+    }
+
+    func testOutputsIdenticalForAnyThreadCount() throws {
+        let (model, x) = try smallModel()
+        var ws = SSDWorkspace()
+        Runtime.setThreads(1)
+        let one = model.forward(x, workspace: &ws)
+        Runtime.setThreads(3)
+        let three = model.forward(x, workspace: &ws)
+        Runtime.setThreads(2)
+        XCTAssertEqual(one, three)
+    }
+
+    func testSafetensorsCopyOfATorchFileGivesTheSameOutputs() throws {
+        let c = try ParityFixtures.testCase("small-ssd300-c4")
+        let (dict, _) = try Checkpoint.load(try ParityFixtures.parity.appendingPathComponent(try XCTUnwrap(c.file)))
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-ssd-\(getpid()).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try SafeTensors.write(dict, to: url)
+        let (model, format) = try SSDModel.load(contentsOf: url)
+        XCTAssertEqual(format, .safetensors)
+        XCTAssertEqual(model.architecture, .ssd300VGG16)
+        XCTAssertEqual(model.classes, 4)
+        try ParityTests.check(c.name, source: try SafeTensors.read(url))
+    }
+}
