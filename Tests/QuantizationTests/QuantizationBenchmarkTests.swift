@@ -48,9 +48,11 @@ final class QuantizationBenchmarkTests: XCTestCase {
         let layers = Self.vgg16SSD.map { ($0.0, $0.1, $0.2, rng.gaussianFloats($0.1 * $0.2, scale: 0.02)) }
         let total = layers.reduce(0) { $0 + $1.1 * $1.2 }
         print("vgg16-ssd: \(layers.count) convs, \(total) weights, threads \(defaultQuantizationThreads)")
-        for bits in [4, 8] {
+        let runs: [(Int, WeightMethod)] = [(4, .rtn), (4, .mse), (4, .multipoint(points: 2)), (4, .multipoint(points: 3)),
+                                           (8, .mse)]
+        for (bits, method) in runs {
             let grid = try QuantGrid(bits: bits)
-            for method in [WeightMethod.rtn, .mse, .multipoint(points: 2), .multipoint(points: 3)] {
+            do {
                 var energy = 0.0, error = 0.0
                 let t = try seconds {
                     for (_, c, d, w) in layers {
@@ -62,8 +64,9 @@ final class QuantizationBenchmarkTests: XCTestCase {
                         }
                     }
                 }
-                print(String(format: "b=%d %@: %.2f s (incl. reconstruction), relative L2 error %.3e",
+                print(String(format: "b=%d %@: %.2f s wall (incl. reconstruction), relative L2 error %.3e",
                              bits, "\(method)", t, error / energy))
+                fflush(nil)
             }
         }
     }
