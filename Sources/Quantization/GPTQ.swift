@@ -49,9 +49,15 @@ public struct GPTQOptions: Sendable {
 ///    `w'_ck -= e_c U_jk` for the later columns `k` of the block; after the block, the columns to its right
 ///    get `W'[:, right] -= E · U[block, right]` in one GEMM ("lazy batch" update, same result).
 ///
-/// With `actOrder`, the columns are processed in order of decreasing `H_jj` (ties by index), the usual
-/// improvement; the output is permuted back. The result has one point per channel (`QuantizedWeights`
-/// with `n_c = 1`), so accounting is shared with RTN/MSE/multipoint. Deterministic for any thread count.
+/// With `actOrder` (default), the columns are processed in order of decreasing `H_jj` (ties by index), the
+/// usual improvement; the output is permuted back. Defaults: MSE-clipping scales, act-order, 1% dampening,
+/// blocks of 128. Rounding is this module's (ties half away from zero; PyTorch's reference rounds half to
+/// even, which only differs on exact ties). The result has one point per channel (`QuantizedWeights` with
+/// `n_c = 1`), so accounting is shared with RTN/MSE/multipoint (`LayerAccounting(allocation:)`).
+///
+/// Given `U`, the channels are independent, so fixed blocks of 16 rows are swept in parallel (the partition
+/// depends only on `C`; OpenBLAS single-threaded as everywhere in this module): identical results for any
+/// thread count. Cost per group: `O(d³)` for `U` plus `O(C d²)` for the sweep.
 public enum GPTQ {
     /// Quantizes a layer (all its groups) with GPTQ.
     /// - Parameters:
@@ -144,12 +150,12 @@ public enum GPTQ {
             ? (0..<d).sorted { h[$0 * d + $0] != h[$1 * d + $1] ? h[$0 * d + $0] > h[$1 * d + $1] : $0 < $1 }
             : Array(0..<d)
         if options.actOrder {
-            h = (0..<(d * d)).map { h[order[$0 / d] * d + order[$0 % d]] }
-            w = (0..<(c * d)).map { w[($0 / d) * d + order[$0 % d]] }
+            h = permuted(h, rows: d, columns: d, rowOrder: order, columnOrder: order)
+            w = permuted(w, rows: c, columns: d, rowOrder: Array(0..<c), columnOrder: order)
         }
 
         // Step 3.
-        guard let u = Cholesky.upperFactorOfInverse(h, dimension: d) else {
+        guard let u = Cholesky.upperFactorOfInverse(h, dimension: d, threads: options.threads) else {
             throw QuantizationError.invalidShape(
                 "\(name): the calibration Hessian is not positive definite even after dampening "
                 + "\(options.dampening); raise the dampening or use more calibration images")
@@ -187,9 +193,40 @@ public enum GPTQ {
                 for j in 0..<d { deltas[row * d + j] -= a * Double(codes[base + j]) }
             }
         }
-        let errors = QuadraticForms.batch(deltas, count: c, gram: gram)
-        let energies = QuadraticForms.batch(original, count: c, gram: gram)
+        let errors = quadraticForms(deltas, count: c, gram: gram, threads: options.threads)
+        let energies = quadraticForms(original, count: c, gram: gram, threads: options.threads)
         return GroupResult(codes: codes, errors: errors, energies: energies)
+    }
+
+    /// `QuadraticForms.batch` over fixed blocks of rows in parallel (same values for any thread count).
+    private static func quadraticForms(_ rows: [Double], count m: Int, gram: GramMatrix, threads: Int) -> [Double] {
+        let d = gram.dimension
+        var out = [Double](repeating: 0, count: m)
+        out.withUnsafeMutableBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            let op = SendablePointer(base: base)
+            parallelBlocks(count: m, blockSize: rowBlock, threads: threads) { block in
+                let part = QuadraticForms.batch(Array(rows[block.lowerBound * d..<block.upperBound * d]),
+                                                count: block.count, gram: gram)
+                for (i, v) in part.enumerated() { op.base[block.lowerBound + i] = v }
+            }
+        }
+        return out
+    }
+
+    /// `out[i, j] = m[rowOrder[i], columnOrder[j]]` for a row-major `[rows, columns]` matrix.
+    private static func permuted(_ m: [Double], rows: Int, columns: Int, rowOrder: [Int],
+                                 columnOrder: [Int]) -> [Double] {
+        var out = [Double](repeating: 0, count: rows * columns)
+        m.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<rows {
+                    let from = rowOrder[i] * columns, to = i * columns
+                    for j in 0..<columns { dst[to + j] = src[from + columnOrder[j]] }
+                }
+            }
+        }
+        return out
     }
 
     /// Rows per parallel task of the sweep.

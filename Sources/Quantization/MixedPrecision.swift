@@ -75,6 +75,12 @@ public struct MixedPrecisionResult: Sendable, Equatable {
 /// decrease per added bit first, ties by layer index; with monotone costs this never adds cost), so on return
 /// no single layer can be raised within the budget: the budget is met as tightly as the widths allow.
 public enum MixedPrecision {
+    /// Chooses one width per layer (see the type's doc).
+    /// - Parameters:
+    ///   - layers: weight counts and sensitivity tables, in model order (the order only breaks ties).
+    ///   - target: average bits `B` over the layers' weights (`Σ n_l b_l / Σ n_l ≤ B`).
+    /// - Throws: `QuantizationError.budgetBelowMinimum` when even the lowest width does not fit,
+    ///   `.unsupportedBits` for a width outside 2...8, `.invalidShape` for a missing/non-finite cost or bad counts.
     public static func allocate(_ layers: [MixedPrecisionLayer], averageBits target: Double,
                                 options: MixedPrecisionOptions = MixedPrecisionOptions())
         throws -> MixedPrecisionResult {

@@ -10,6 +10,7 @@ struct SSD300: SSDNetwork {
     var heads: DetectionHeads
 
     var architecture: Architecture { .ssd300VGG16 }
+    var otherTensors: [(String, [Float])] { [("L2Norm.weight", l2NormWeight)] }
     var classes: Int { heads.classes }
 
     init(loader: inout WeightLoader) throws {

@@ -24,3 +24,21 @@ extension SSDModel {
         return (try SSDModel(loading: dict, file: url.path, architecture: architecture), format)
     }
 }
+
+extension SSDModel {
+    /// The model as a state dict with every BatchNorm folded into its conv (`name.weight`, `name.bias` per conv;
+    /// the source normalisations' own tensors unchanged). `SSDModel(loading:)` reads it back to the same network,
+    /// so a quantizer can save fake-quantized weights in a file `mpq detect` accepts.
+    public func foldedStateDict() -> StateDict {
+        var dict = StateDict()
+        for unit in convolutions {
+            dict.set(unit.name + ".weight", StoredTensor(floats: unit.conv.weight.data, shape: unit.conv.weight.shape))
+            let bias = unit.conv.bias ?? [Float](repeating: 0, count: unit.conv.outChannels)
+            dict.set(unit.name + ".bias", StoredTensor(floats: bias, shape: [bias.count]))
+        }
+        for (key, values) in network.otherTensors { dict.set(key, StoredTensor(floats: values, shape: [values.count])) }
+        dict.metadata["architecture"] = architecture.rawValue
+        dict.metadata["batchnorm"] = "folded"
+        return dict
+    }
+}

@@ -6,6 +6,8 @@ struct ChannelAffine: Sendable {
     let name: String
     let scale: [Float]
     let shift: [Float]
+    /// The BatchNorm's own tensors (`weight`, `bias`, `running_mean`, `running_var`), kept for export.
+    let original: [(suffix: String, values: [Float])]
 
     func apply(_ x: Tensor, into y: inout Tensor) {
         precondition(x.rank == 4 && x.shape[1] == scale.count, "ChannelAffine: channel mismatch")
@@ -60,6 +62,14 @@ enum SourceNormalization: Sendable {
         switch self {
         case let .batchNorm(affine): affine.apply(x, into: &y)
         case let .scaledL2Norm(norm): norm.apply(x, into: &y)
+        }
+    }
+
+    /// The checkpoint tensors it was loaded from: `(key, values)`, each `[C]`.
+    var tensors: [(String, [Float])] {
+        switch self {
+        case let .batchNorm(affine): return affine.original.map { (affine.name + "." + $0.suffix, $0.values) }
+        case let .scaledL2Norm(norm): return [(norm.name + ".scale", norm.scale)]
         }
     }
 

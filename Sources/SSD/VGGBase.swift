@@ -80,6 +80,7 @@ struct VGG16SSD: SSDNetwork {
     var heads: DetectionHeads
 
     var architecture: Architecture { .vgg16SSD }
+    var otherTensors: [(String, [Float])] { sourceNorm.tensors }
     var classes: Int { heads.classes }
 
     init(loader: inout WeightLoader) throws {

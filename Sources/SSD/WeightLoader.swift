@@ -56,16 +56,19 @@ struct WeightLoader {
     ///   - outChannels: required output channels, or nil to read them from the weight's shape.
     ///   - depthwise: groups = channels (weight `[C, 1, k, k]`, C == inChannels).
     ///   - batchNorm: key prefix of a BatchNorm2d to fold (`weight`, `bias`, `running_mean`, `running_var`;
-    ///     `num_batches_tracked` is consumed when present: files from PyTorch < 0.4.1 lack it).
+    ///     `num_batches_tracked` is consumed when present: files from PyTorch < 0.4.1 lack it). When the BN's
+    ///     keys are absent and the conv has a bias, the file is an already-folded export.
     mutating func conv(_ name: String, inChannels: Int, outChannels: Int? = nil, kernel: Int, stride: Int = 1,
                        padding: Int = 0, dilation: Int = 1, depthwise: Bool = false, bias: Bool,
                        batchNorm: String? = nil, activation: Activation) throws -> ConvUnit {
         let expected: [Int?] = depthwise ? [inChannels, 1, kernel, kernel] : [outChannels, inChannels, kernel, kernel]
         let w = try tensor(name + ".weight", expected)
         let out = w.shape[0]
-        var b: [Float]? = bias ? try tensor(name + ".bias", [out]).values : nil
+        // A file written by `SSDModel.foldedTensors()` has the BatchNorm already folded: no BN keys, a conv bias.
+        let folded = batchNorm.map { !has($0 + ".weight") && has(name + ".bias") } ?? false
+        var b: [Float]? = bias || folded ? try tensor(name + ".bias", [out]).values : nil
         var weight = Tensor(shape: w.shape, data: w.values)
-        if let bn = batchNorm {
+        if let bn = batchNorm, !folded {
             let gamma = try tensor(bn + ".weight", [out]).values
             let beta = try tensor(bn + ".bias", [out]).values
             let mean = try tensor(bn + ".running_mean", [out]).values
@@ -95,7 +98,9 @@ struct WeightLoader {
             scale[c] = gamma[c] / (variance[c] + Float(1e-5)).squareRoot()
             shift[c] = beta[c] - mean[c] * scale[c]
         }
-        return ChannelAffine(name: name, scale: scale, shift: shift)
+        return ChannelAffine(name: name, scale: scale, shift: shift,
+                             original: [("weight", gamma), ("bias", beta), ("running_mean", mean),
+                                        ("running_var", variance)])
     }
 
     private mutating func consumeBatchCounter(_ bn: String) throws {

@@ -24,6 +24,16 @@ public enum Activation: Sendable, Equatable {
 }
 
 extension Activation {
+    /// The activation as a clamp to `[lower, upper]` (identity: unbounded), so kernels can apply it
+    /// inside their store loop without branching per element.
+    var bounds: (lower: Float, upper: Float) {
+        switch self {
+        case .identity: return (-.infinity, .infinity)
+        case .relu: return (0, .infinity)
+        case .relu6: return (0, 6)
+        }
+    }
+
     /// `p[i] = activation(p[i] + bias)` for `count` contiguous floats: the whole GEMM epilogue in one pass.
     @inline(__always)
     func apply(_ p: UnsafeMutablePointer<Float>, count: Int, adding bias: Float) {

@@ -10,7 +10,8 @@ func isDepthwise3x3(_ g: ConvGeometry) -> Bool {
 /// `x` `[H, W]`, `weight` `[3, 3]`, `y` `[OH, OW]`. Each output is accumulated in registers over its
 /// nine taps in (ky, kx) order, starting from the bias, and written once with the activation
 /// applied: one pass over the output instead of nine. The interior loop is plain contiguous
-/// arithmetic that the optimiser vectorises (8 lanes with AVX2); the debug build runs the same code
+/// arithmetic that the optimiser vectorises (8 lanes with AVX2), activation included as a clamp in
+/// the store; the debug build runs the same code
 /// scalar. A row above or below the image contributes through a zero weight on a valid row, which
 /// adds exactly 0 and keeps the loop branch-free.
 @inline(__always)
@@ -22,6 +23,7 @@ func depthwise3x3Plane(x: UnsafePointer<Float>, geometry g: ConvGeometry, weight
     // (`deinterleaved` holds `[H, W]` floats: evens then odds per row) so the interior loop reads
     // contiguous memory. Input row r: evens at `ev + r * w`, odds right after them.
     let evenCount = (w + 1) / 2
+    let (lower, upper) = activation.bounds
     if s == 2 {
         for r in 0..<h {
             let src = x + r * w, ev = deinterleaved + r * w, od = ev + evenCount
@@ -52,7 +54,7 @@ func depthwise3x3Plane(x: UnsafePointer<Float>, geometry g: ConvGeometry, weight
             tap(&acc, r0, c, w00); tap(&acc, r0, c + 1, w01); tap(&acc, r0, c + 2, w02)
             tap(&acc, r1, c, w10); tap(&acc, r1, c + 1, w11); tap(&acc, r1, c + 2, w12)
             tap(&acc, r2, c, w20); tap(&acc, r2, c + 1, w21); tap(&acc, r2, c + 2, w22)
-            out[ox] = acc
+            out[ox] = min(max(acc, lower), upper)
         }
         for ox in 0..<min(lo, ow) { edge(ox) }
         if s == 1 {
@@ -61,7 +63,7 @@ func depthwise3x3Plane(x: UnsafePointer<Float>, geometry g: ConvGeometry, weight
                 acc += w00 * r0[ox - 1]; acc += w01 * r0[ox]; acc += w02 * r0[ox + 1]
                 acc += w10 * r1[ox - 1]; acc += w11 * r1[ox]; acc += w12 * r1[ox + 1]
                 acc += w20 * r2[ox - 1]; acc += w21 * r2[ox]; acc += w22 * r2[ox + 1]
-                out[ox] = acc
+                out[ox] = min(max(acc, lower), upper)
             }
         } else {
             // Column 2*ox - 1 is odd[ox - 1], 2*ox is even[ox], 2*ox + 1 is odd[ox].
@@ -73,10 +75,9 @@ func depthwise3x3Plane(x: UnsafePointer<Float>, geometry g: ConvGeometry, weight
                 acc += w00 * o0[ox - 1]; acc += w01 * e0[ox]; acc += w02 * o0[ox]
                 acc += w10 * o1[ox - 1]; acc += w11 * e1[ox]; acc += w12 * o1[ox]
                 acc += w20 * o2[ox - 1]; acc += w21 * e2[ox]; acc += w22 * o2[ox]
-                out[ox] = acc
+                out[ox] = min(max(acc, lower), upper)
             }
         }
         for ox in hi..<ow { edge(ox) }
-        activation.apply(out, count: ow)
     }
 }

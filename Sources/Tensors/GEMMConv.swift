@@ -44,7 +44,8 @@ struct GEMMConvOperands: @unchecked Sendable {
 }
 
 /// Runs a (grouped) convolution through OpenBLAS: for each image and group, `Y_g = W_g * P_g` with
-/// `P_g` the patch matrix, then bias and activation applied per tile in one pass while it is in cache.
+/// `P_g` the patch matrix, the bias seeded into `Y_g` and the activation applied per tile while it is
+/// in cache.
 func gemmConvolution(_ op: GEMMConvOperands, batch: Int, groups: Int, outChannels: Int, geometry g: ConvGeometry,
                      plan: PatchPlan, activation: Activation) {
     Runtime.prepareBLAS()
@@ -58,14 +59,19 @@ func gemmConvolution(_ op: GEMMConvOperands, batch: Int, groups: Int, outChannel
             let wg = op.weight + group * og * k
             let bg = op.bias + group * og
             let xBox = UncheckedBox(xg), yBox = UncheckedBox(yg), wBox = UncheckedBox(wg), bBox = UncheckedBox(bg)
-            // One tile: multiply, then bias + activation in one pass while the tile is in cache.
+            // One tile: seed the bias (sgemm beta = 1 adds onto it; OpenBLAS would spend the same pass
+            // zeroing C for beta = 0), multiply-accumulate, then activate while the tile is in cache.
             let tile = { (rows: Range<Int>, cols: Range<Int>, patches: UnsafePointer<Float>, ldp: Int) in
                 let yg = yBox.value
+                for o in rows {
+                    let row = yg + o * n, b = bBox.value[o]
+                    for j in cols { row[j] = b }
+                }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(cols.count), Int32(k),
                             1, wBox.value + rows.lowerBound * k, Int32(k), patches, Int32(ldp),
-                            0, yg + rows.lowerBound * n + cols.lowerBound, Int32(n))
-                for o in rows {
-                    activation.apply(yg + o * n + cols.lowerBound, count: cols.count, adding: bBox.value[o])
+                            1, yg + rows.lowerBound * n + cols.lowerBound, Int32(n))
+                if activation != .identity {
+                    for o in rows { activation.apply(yg + o * n + cols.lowerBound, count: cols.count) }
                 }
             }
             // Small-k GEMMs are memory-bound: keep each output tile within ~256 KB (L2) for the epilogue.

@@ -1,46 +1,323 @@
 import ArgumentParser
 import Foundation
+import SSD
 import Tensors
+import VOC
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// `mpq bench`: latency of the inference runtime.
+/// `mpq bench`: latency of the inference runtime on a model, or of its kernels.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the speed of the inference runtime.",
+        abstract: "Measure the forward-pass and whole-pipeline latency of a detector.",
         discussion: """
-        With --kernels, times the convolution kernels on the layer shapes that dominate VGG16-SSD and
-        MobileNetV2-SSD-Lite at 300x300 and prints milliseconds and GFLOP/s per shape.
+        Times the forward pass alone (a preprocessed 1x3x300x300 tensor to raw head outputs) and the whole \
+        detection pipeline (JPEG decode, resize and normalise, forward pass, softmax and box decoding, \
+        per-class NMS) for --runs repetitions after one warm-up, and reports the median, minimum and maximum, \
+        the achieved convolution GFLOP/s (2 FLOPs per multiply-add, over the median forward time) and the \
+        peak resident memory. Outputs do not depend on --threads; only speed does.
+
+        With --kernels, instead times the convolution kernels on the layer shapes that dominate VGG16-SSD \
+        and MobileNetV2-SSD-Lite (no model needed).
 
         Examples:
+          mpq bench --model mb2-ssd-lite-mp-0_686.pth --threads 2
+          mpq bench --model vgg16-ssd-mp-0_7726.pth --threads 1 --runs 5 --json -
+          mpq bench --model model.safetensors --image VOCdevkit/VOC2007/JPEGImages/000001.jpg
           mpq bench --kernels --threads 1
-          mpq bench --kernels --threads 2 --json -
         """
     )
 
-    @Flag(help: "Time the convolution kernels on representative SSD layer shapes.")
-    var kernels = false
+    @Option(help: "The checkpoint to load (.pth, legacy or zip, or .safetensors).")
+    var model: String?
+
+    // A String, not `Architecture`: the conformance to ExpressibleByArgument belongs to `mpq detect`.
+    @Option(help: "The architecture, when it cannot be detected from the checkpoint's keys (mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).")
+    var arch: String?
 
     @Option(help: "The number of threads the runtime uses; results are identical for any value.")
-    var threads: Int = 2
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "How many timed repetitions to run (after one warm-up run).")
+    var runs: Int = 20
+
+    @Option(help: "The JPEG image the pipeline timing decodes; defaults to a bundled VOC sample if one is found.")
+    var image: String?
+
+    @Flag(help: "Time only the forward pass, not the whole pipeline.")
+    var forwardOnly = false
+
+    @Flag(help: .hidden)
+    var profile = false
+
+    @Flag(help: "Time the convolution kernels on representative SSD layer shapes instead of a model.")
+    var kernels = false
 
     @Option(help: "Write the measurements as JSON to this file, or '-' for standard output.")
     var json: String?
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
-        guard kernels else { throw ValidationError("Nothing to measure: pass --kernels.") }
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1.") }
+        guard kernels || model != nil else { throw ValidationError("Pass --model CKPT (or --kernels).") }
+        if let arch, Architecture(rawValue: arch) == nil {
+            let names = Architecture.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("Unknown architecture '\(arch)'; expected one of \(names).")
+        }
+        if let image, !FileManager.default.fileExists(atPath: image) {
+            throw ValidationError("The image '\(image)' does not exist.")
+        }
     }
 
     func run() throws {
         Runtime.setThreads(threads)
+        if kernels {
+            try runKernels()
+            return
+        }
+        guard let model else { return }
+        let (loaded, _) = try SSDModel.load(contentsOf: URL(fileURLWithPath: model),
+                                            architecture: arch.flatMap(Architecture.init(rawValue:)))
+        var report = BenchReport(threads: threads, runs: runs, model: model,
+                                 architecture: loaded.architecture.rawValue)
+        let (times, cpuMs) = timeForward(loaded)
+        report.forwardMs = Latency(times)
+        report.forwardCPUMs = cpuMs
+        report.gflops = convolutionFLOPs(loaded) / report.forwardMs.median / 1e6
+        if !forwardOnly {
+            if let path = image ?? defaultImage() {
+                report.image = path
+                report.pipelineMs = Latency(try timePipeline(loaded, image: URL(fileURLWithPath: path)))
+            } else {
+                Output.note("note: no --image given and no bundled VOC sample found; pipeline not timed")
+            }
+        }
+        report.peakRSSMB = peakResidentMB()
+        if profile { printProfile(loaded) }
+        if let json {
+            try Output.writeJSON(report, to: json)
+        } else {
+            print(report.text)
+        }
+    }
+
+    private func runKernels() throws {
         let results = KernelBenchmark.run()
         if let json {
             try Output.writeJSON(results, to: json)
-        } else {
-            for r in results {
-                print(String(format: "%-34@ %9.3f ms %8.1f GFLOP/s wall %8.1f GFLOP/s per CPU-second",
-                             r.name as NSString, r.medianMs, r.gflops, r.gflopsPerCPUSecond))
-            }
+            return
+        }
+        for r in results {
+            print(String(format: "%-34@ %9.3f ms %8.1f GFLOP/s wall %8.1f GFLOP/s per CPU-second",
+                         r.name as NSString, r.medianMs, r.gflops, r.gflopsPerCPUSecond))
         }
     }
+
+    /// A deterministic input (the network's speed does not depend on the values).
+    private func syntheticInput() -> Tensor {
+        let n = 3 * SSDModel.inputSize * SSDModel.inputSize
+        return Tensor(shape: [1, 3, SSDModel.inputSize, SSDModel.inputSize],
+                      data: (0..<n).map { Float(($0 * 7919) % 255) / 128 - 1 })
+    }
+
+    /// Wall times of the timed runs, and their mean CPU time (all threads) per run.
+    private func timeForward(_ model: SSDModel) -> (times: [Double], cpuMs: Double) {
+        let input = syntheticInput()
+        var workspace = SSDWorkspace()
+        var out = HeadOutputs(priors: model.priors.count, classes: model.classes)
+        model.forward(input, into: &out, workspace: &workspace)   // warm-up: grows every buffer once
+        let cpuBefore = processCPUSeconds()
+        let times = (0..<runs).map { _ in
+            milliseconds { model.forward(input, into: &out, workspace: &workspace) }
+        }
+        return (times, (processCPUSeconds() - cpuBefore) * 1000 / Double(runs))
+    }
+
+    private func timePipeline(_ model: SSDModel, image url: URL) throws -> [Double] {
+        var workspace = SSDWorkspace()
+        var out = HeadOutputs(priors: model.priors.count, classes: model.classes)
+        var decoded = RGBImage()
+        var scratch = PreprocessScratch()
+        let side = SSDModel.inputSize
+        var input = Tensor(zeros: [1, 3, side, side])
+        let preset = Bench.preset(for: model.architecture)
+        var times: [Double] = []
+        for i in 0...runs {
+            var failure: Error?
+            let ms = milliseconds {
+                do {
+                    try JPEGDecoder.decode(fileAt: url, into: &decoded)
+                } catch {
+                    failure = error
+                    return
+                }
+                input.data.withUnsafeMutableBufferPointer { buffer in
+                    VOC.preprocess(decoded, size: side, preset: preset, into: buffer, scratch: &scratch)
+                }
+                model.forward(input, into: &out, workspace: &workspace)
+                let (scores, boxes) = model.scoresAndBoxes(out)
+                _ = model.detections(scores: scores, boxes: boxes, width: decoded.width, height: decoded.height)
+            }
+            if let failure { throw failure }
+            if i > 0 { times.append(ms) }   // run 0 is the warm-up
+        }
+        return times
+    }
+
+    static func preset(for architecture: Architecture) -> PreprocessPreset {
+        switch architecture {
+        case .mb2SSDLite, .mb1SSD: return .mobilenet
+        case .vgg16SSD: return .vgg16SSD
+        case .ssd300VGG16: return .ssd300
+        }
+    }
+
+    /// Multiply-adds of every convolution on a 300x300 input, times two; shapes observed with a hook.
+    private func convolutionFLOPs(_ model: SSDModel) -> Double {
+        let convs = Dictionary(model.convolutions.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
+        nonisolated(unsafe) var flops = 0.0
+        var workspace = SSDWorkspace()
+        _ = model.forward(syntheticInput(), workspace: &workspace) { name, x in
+            if let conv = convs[name] {
+                let out = conv.outputShape(for: x.shape)
+                flops += 2 * Double(out.reduce(1, *)) * Double(conv.patchLength)
+            }
+            return x
+        }
+        return flops
+    }
+
+    /// Per-convolution CPU time of the calling thread (median over the runs; exact with --threads 1): the
+    /// time from one conv's input hook to the next, so pooling and head reshuffles are charged to the conv
+    /// before them. Thread CPU time, not wall time, so that a busy machine does not blur it. A developer aid.
+    private func printProfile(_ model: SSDModel) {
+        let convs = Dictionary(model.convolutions.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
+        var workspace = SSDWorkspace()
+        nonisolated(unsafe) var samples: [String: [Double]] = [:]
+        nonisolated(unsafe) var order: [String] = []
+        nonisolated(unsafe) var flops: [String: Double] = [:]
+        let input = syntheticInput()
+        for _ in 0..<runs {
+            nonisolated(unsafe) var last: (String, UInt64)?
+            let end = { (now: UInt64) in
+                if let (name, t) = last { samples[name, default: []].append(Double(now - t) / 1e6) }
+            }
+            _ = model.forward(input, workspace: &workspace) { name, x in
+                let now = threadCPUNanoseconds()
+                end(now)
+                if samples[name] == nil, let conv = convs[name] {
+                    order.append(name)
+                    flops[name] = 2 * Double(conv.outputShape(for: x.shape).reduce(1, *)) * Double(conv.patchLength)
+                }
+                last = (name, threadCPUNanoseconds())
+                return x
+            }
+            end(threadCPUNanoseconds())
+        }
+        var total = 0.0
+        for name in order {
+            let ms = Latency(samples[name] ?? []).median
+            total += ms
+            guard let conv = convs[name] else { continue }
+            let kind = conv.groups == conv.outChannels && conv.groups > 1 ? "dw" : "\(conv.kernelH)x\(conv.kernelW)"
+            print(String(format: "%-44@ %-4@ %8.3f ms %7.1f GFLOP/s", name as NSString, kind as NSString, ms,
+                         (flops[name] ?? 0) / ms / 1e6))
+        }
+        print(String(format: "sum of medians %.2f ms", total))
+    }
+
+    private func defaultImage() -> String? {
+        let candidates = ["VOCdevkit/VOC2007/JPEGImages", "Tests/VOCTests/Fixtures/VOCdevkit/VOC2007/JPEGImages"]
+        for dir in candidates {
+            if let names = try? FileManager.default.contentsOfDirectory(atPath: dir),
+               let first = names.filter({ $0.hasSuffix(".jpg") }).sorted().first {
+                return dir + "/" + first
+            }
+        }
+        return nil
+    }
+}
+
+/// Median, minimum and maximum of a set of timings, in milliseconds.
+struct Latency: Codable {
+    var median = 0.0, min = 0.0, max = 0.0
+    init() {}
+    init(_ times: [Double]) {
+        let sorted = times.sorted()
+        guard let lo = sorted.first, let hi = sorted.last else { return }
+        median = sorted.count % 2 == 1 ? sorted[sorted.count / 2]
+            : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        min = lo
+        max = hi
+    }
+}
+
+/// What `mpq bench --model` reports (the JSON keys are the documented interface).
+struct BenchReport: Codable {
+    var threads: Int
+    var runs: Int
+    var model: String
+    var architecture: String
+    var image: String?
+    var forwardMs = Latency()
+    var pipelineMs: Latency?
+    /// Mean CPU time (all threads) per forward pass: robust to a busy machine, unlike wall time.
+    var forwardCPUMs = 0.0
+    var gflops = 0.0
+    var peakRSSMB = 0.0
+
+    init(threads: Int, runs: Int, model: String, architecture: String) {
+        self.threads = threads
+        self.runs = runs
+        self.model = model
+        self.architecture = architecture
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case threads, runs, model, architecture, image, gflops
+        case forwardMs = "forward_ms", pipelineMs = "pipeline_ms", peakRSSMB = "peak_rss_mb"
+        case forwardCPUMs = "forward_cpu_ms"
+    }
+
+    var text: String {
+        var lines = ["\(architecture) (\(model)), \(threads) thread(s), \(runs) runs"]
+        lines.append(String(format: "forward:  median %.2f ms  min %.2f  max %.2f  (%.1f GFLOP/s; %.2f ms CPU per pass)",
+                            forwardMs.median, forwardMs.min, forwardMs.max, gflops, forwardCPUMs))
+        if let p = pipelineMs {
+            lines.append(String(format: "pipeline: median %.2f ms  min %.2f  max %.2f  (JPEG -> detections)",
+                                p.median, p.min, p.max))
+        }
+        lines.append(String(format: "peak RSS: %.1f MB", peakRSSMB))
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// CPU time consumed by all threads of this process, in seconds.
+private func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Wall-clock milliseconds `body` takes.
+private func milliseconds(_ body: () -> Void) -> Double {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+}
+
+/// Peak resident set size of this process (Linux reports kilobytes).
+private func peakResidentMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+/// CPU time consumed by the calling thread.
+private func threadCPUNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }

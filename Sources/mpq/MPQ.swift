@@ -19,7 +19,10 @@ struct MPQ: ParsableCommand {
             Bench.self,
             EvaluateDetections.self,
             ImageBench.self,
+            Evaluate.self,
             Detect.self,
+            Sensitivity.self,
+            Demo.self,
         ]
     )
 }

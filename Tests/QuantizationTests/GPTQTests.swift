@@ -95,12 +95,14 @@ final class GPTQTests: XCTestCase {
         XCTAssertLessThanOrEqual(gptqTotal, 0.75 * rtnTotal)
     }
 
-    /// The fast Cholesky path: `Uᵀ U = H⁻¹` ⇔ `U H Uᵀ = I`, on a 150 × 150 matrix (three 64-blocks).
+    /// The fast Cholesky path: `Uᵀ U = H⁻¹` ⇔ `U H Uᵀ = I`, on a 300 × 300 matrix (five 64-blocks, several
+    /// 128-row chunks, two recursion levels of the triangular inverse); 1 and 3 threads give identical bits.
     func testUpperFactorOfInverse() throws {
         var rng = SeededRNG(seed: 3)
-        let n = 150, rows = 400
+        let n = 300, rows = 700
         let gram = try GramMatrix.of(samples: rng.gaussianFloats(rows * n), rows: rows, dimension: n)
-        let u = try XCTUnwrap(Cholesky.upperFactorOfInverse(gram.values, dimension: n))
+        let u = try XCTUnwrap(Cholesky.upperFactorOfInverse(gram.values, dimension: n, threads: 1))
+        XCTAssertEqual(Cholesky.upperFactorOfInverse(gram.values, dimension: n, threads: 3), u)
         var uh = [Double](repeating: 0, count: n * n)   // U H
         for i in 0..<n {
             for k in i..<n { for j in 0..<n { uh[i * n + j] += u[i * n + k] * gram.values[k * n + j] } }
@@ -231,5 +233,27 @@ final class GPTQTests: XCTestCase {
               + "total error ratio \(refinedTotal / plainTotal)")
         XCTAssertGreaterThanOrEqual(wins, 22)
         XCTAssertLessThanOrEqual(refinedTotal, 0.8 * plainTotal)
+    }
+
+    /// Opt-in timing (MPQ_HEAVY_TESTS=1): GPTQ of one VGG16-SSD-sized layer, W [512, 4608] (conv 512→512 3×3),
+    /// H from 1024 random rows. Checks the result is finite and prints the time (for the README).
+    func testHeavyVGGSizedLayerTiming() throws {
+        guard ProcessInfo.processInfo.environment["MPQ_HEAVY_TESTS"] == "1" else {
+            print("skipped testHeavyVGGSizedLayerTiming: set MPQ_HEAVY_TESTS=1 to time GPTQ on a 512 × 4608 layer")
+            return
+        }
+        var rng = SeededRNG(seed: 1)
+        let c = 512, d = 4608, rows = 1024
+        let w = rng.gaussianFloats(c * d, scale: 0.02)
+        let gram = try GramMatrix.of(samples: rng.gaussianFloats(rows * d), rows: rows, dimension: d)
+        let layer = try AllocationLayer(name: "conv5_3", weights: w, channels: c, dimension: d, grams: [gram])
+        let clock = ContinuousClock()
+        var result: LayerAllocation?
+        let elapsed = try clock.measure {
+            result = try GPTQ.quantize(layer: layer, options: GPTQOptions(grid: QuantGrid(bits: 4)))
+        }
+        let errors = try XCTUnwrap(result).channelErrors
+        XCTAssertTrue(errors.allSatisfy { $0.isFinite && $0 >= 0 })
+        print("GPTQ 512 × 4608, 4 bits, \(defaultQuantizationThreads) threads: \(elapsed)")
     }
 }

@@ -82,7 +82,9 @@ public enum EvaluationReport {
             out += "| \(c.name) | \(format(c.ap)) | \(c.positives) | \(c.detections) | \(c.truePositives) | "
                 + "\(c.falsePositives) | \(c.ignored) | \(curve) |\n"
         }
-        out += "\nAP n/a: the class has no non-difficult object in the scored images; it is left out of the mAP.\n"
+        if result.classes.contains(where: { $0.ap == nil }) {
+            out += "\nAP n/a: the class has no non-difficult object in the scored images; it is left out of the mAP.\n"
+        }
         return out
     }
 }

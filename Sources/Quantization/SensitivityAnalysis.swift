@@ -1,0 +1,184 @@
+import Foundation
+import SSD
+import Tensors
+import VOC
+
+/// One layer quantized alone at one bit width.
+public struct SensitivityResult: Sendable, Equatable, Codable {
+    public let bits: Int
+    /// mAP of the model with only this layer quantized, on the evaluation images.
+    public let map: Double
+    /// `map_fp32 - map` (positive = worse than float).
+    public let mapDrop: Double
+    /// Detector-output SQNR on the calibration images in dB; nil when the outputs did not change at all
+    /// (infinite SQNR, which JSON cannot hold).
+    public let sqnrDB: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case bits, map
+        case mapDrop = "map_drop"
+        case sqnrDB = "sqnr_db"
+    }
+
+    public init(bits: Int, map: Double, mapDrop: Double, sqnrDB: Double?) {
+        self.bits = bits
+        self.map = map
+        self.mapDrop = mapDrop
+        self.sqnrDB = sqnrDB
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(bits, forKey: .bits)
+        try c.encode(map, forKey: .map)
+        try c.encode(mapDrop, forKey: .mapDrop)
+        try c.encode(sqnrDB, forKey: .sqnrDB)   // explicit null, so every result has the same keys
+    }
+}
+
+/// The sensitivity of one layer: its size and cost, and one result per bit width.
+public struct LayerSensitivity: Sendable, Equatable, Codable {
+    public let name: String
+    /// Weights plus bias of the (folded) conv.
+    public let params: Int
+    /// Multiply-accumulates of the conv on one 300x300 input: `H_out · W_out · O · d`.
+    public let macs: Int
+    public let results: [SensitivityResult]
+
+    /// The largest mAP drop over the bit widths (ranking key).
+    public var worstDrop: Double { results.map(\.mapDrop).max() ?? 0 }
+}
+
+/// `sensitivity.json`: `{"layers": [...], "map_fp32": x}`.
+public struct SensitivityReport: Sendable, Equatable, Codable {
+    public let layers: [LayerSensitivity]
+    public let mapFP32: Double
+
+    enum CodingKeys: String, CodingKey {
+        case layers
+        case mapFP32 = "map_fp32"
+    }
+
+    public init(layers: [LayerSensitivity], mapFP32: Double) {
+        self.layers = layers
+        self.mapFP32 = mapFP32
+    }
+
+    /// Layers ordered most sensitive first: largest worst-case mAP drop, then lowest SQNR at the smallest bit
+    /// width, then name (deterministic).
+    public var ranked: [LayerSensitivity] {
+        layers.sorted { a, b in
+            if a.worstDrop != b.worstDrop { return a.worstDrop > b.worstDrop }
+            let sa = a.results.first?.sqnrDB ?? .infinity, sb = b.results.first?.sqnrDB ?? .infinity
+            if sa != sb { return sa < sb }
+            return a.name < b.name
+        }
+    }
+}
+
+/// Per-layer sensitivity: every conv quantized **alone** at each bit width, the rest of the network in float.
+///
+/// For layer `l` and bits `b` the model with only `l`'s weights quantized is scored twice:
+/// - mAP on the evaluation images (its drop against the float mAP), and
+/// - the SQNR of the raw detector outputs on the calibration images: `10 log10(Σ ||y||² / Σ ||ŷ - y||²)` over
+///   the class logits and box offsets of every prior (`ModelScoring.sqnr`) — a fast proxy that needs no labels.
+///
+/// Methods: `rtn` (per-channel min-max round-to-nearest at `b` bits) or `multipoint`, where the allocation is
+/// confined to that one layer with a budget of `b + multipointExtraBits` average bits (default 0.25, the same
+/// extra as the demo's 4.25 / 3.25 budgets), using the calibration Gram matrices.
+///
+/// Activations stay in float: the question is which layers' weights hurt. Every run re-executes the whole
+/// network from the image (see `SensitivityRunner.run`).
+public struct SensitivityRunner {
+    public struct Options: Sendable {
+        public var bits: [Int]
+        public var method: LayerwiseQuantizer.Method
+        public var multipointExtraBits: Double
+        public var threads: Int
+
+        public init(bits: [Int], method: LayerwiseQuantizer.Method = .rtn, multipointExtraBits: Double = 0.25,
+                    threads: Int = defaultQuantizationThreads) {
+            self.bits = bits
+            self.method = method
+            self.multipointExtraBits = multipointExtraBits
+            self.threads = threads
+        }
+    }
+
+    /// Progress after each (layer, bits) run.
+    public struct Progress: Sendable {
+        public let done: Int
+        public let total: Int
+        public let layer: String
+        public let elapsed: Double
+    }
+
+    public let model: SSDModel
+    public let evaluationImages: PreparedImages
+    /// Ground truth of exactly `evaluationImages.ids`, in order.
+    public let groundTruth: GroundTruth
+    public let calibrationImages: PreparedImages
+    /// Gram matrices from `calibrationImages` (multipoint only).
+    public let grams: [String: [GramMatrix]]
+    public let options: Options
+
+    public init(model: SSDModel, evaluationImages: PreparedImages, groundTruth: GroundTruth,
+                calibrationImages: PreparedImages, grams: [String: [GramMatrix]] = [:], options: Options) {
+        precondition(groundTruth.imageIDs == evaluationImages.ids, "ground truth must list the evaluation images")
+        self.model = model
+        self.evaluationImages = evaluationImages
+        self.groundTruth = groundTruth
+        self.calibrationImages = calibrationImages
+        self.grams = grams
+        self.options = options
+    }
+
+    /// Output spatial size of every conv on a 300x300 input (from one float forward pass).
+    static func macs(_ model: SSDModel) -> [String: Int] {
+        let convs = Dictionary(model.convolutions.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
+        final class Box { var macs: [String: Int] = [:] }
+        let box = Box()
+        var workspace = SSDWorkspace()
+        let size = SSDModel.inputSize
+        _ = model.forward(Tensor(zeros: [1, 3, size, size]), workspace: &workspace) { name, x in
+            if let conv = convs[name] {
+                let out = conv.outputShape(for: x.shape)
+                box.macs[name] = out[2] * out[3] * conv.outChannels * conv.patchLength
+            }
+            return x
+        }
+        return box.macs
+    }
+
+    /// - Throws: `QuantizationError` (unsupported bits, multipoint without Gram matrices).
+    public func run(layers names: [String]? = nil, progress: ((Progress) -> Void)? = nil) throws -> SensitivityReport {
+        let start = Date()
+        let floatMAP = ModelScoring.meanAP(ModelScoring.detections(model, images: evaluationImages),
+                                           groundTruth: groundTruth)
+        let floatOutputs = ModelScoring.headOutputs(model, images: calibrationImages)
+        let macs = Self.macs(model)
+        let units = model.convolutions.filter { names?.contains($0.name) ?? true }
+        let total = units.count * options.bits.count
+        var done = 0
+        var layers: [LayerSensitivity] = []
+        for unit in units {
+            var results: [SensitivityResult] = []
+            for bits in options.bits {
+                let q = try LayerwiseQuantizer.quantize(model, layers: [unit.name], method: options.method, bits: bits,
+                                                        averageBits: Double(bits) + options.multipointExtraBits,
+                                                        grams: grams, threads: options.threads)
+                let map = ModelScoring.meanAP(ModelScoring.detections(q.model, images: evaluationImages),
+                                              groundTruth: groundTruth)
+                let sqnr = ModelScoring.sqnr(reference: floatOutputs,
+                                             quantized: ModelScoring.headOutputs(q.model, images: calibrationImages))
+                results.append(SensitivityResult(bits: bits, map: map, mapDrop: floatMAP - map,
+                                                 sqnrDB: sqnr.isFinite ? sqnr : nil))
+                done += 1
+                progress?(Progress(done: done, total: total, layer: unit.name, elapsed: Date().timeIntervalSince(start)))
+            }
+            let params = unit.conv.weight.count + (unit.conv.bias?.count ?? 0)
+            layers.append(LayerSensitivity(name: unit.name, params: params, macs: macs[unit.name] ?? 0, results: results))
+        }
+        return SensitivityReport(layers: layers, mapFP32: floatMAP)
+    }
+}

@@ -1,0 +1,68 @@
+import SSD
+import Tensors
+
+/// What the quantizers of the sensitivity and demo jobs learn from calibration images (never the evaluation
+/// images): per convolution, the Gram matrices `H_g = Σ X_gᵀ X_g` of its input (multipoint allocation) and the
+/// range of its input (8-bit activation fake-quant).
+public struct CalibrationStatistics: Sendable {
+    /// Conv name → one Gram matrix per group (`[d, d]` each).
+    public let grams: [String: [GramMatrix]]
+    /// Conv name → the observed range of its input.
+    public let ranges: [String: RangeObserver]
+
+    /// Runs the float model on every calibration image, observing each conv's input.
+    /// - Parameters:
+    ///   - collectGrams: Gram matrices are needed by multipoint only and cost time and memory.
+    ///   - progress: called with the number of images done.
+    /// - Throws: `QuantizationError.invalidShape` for a non-finite Gram matrix.
+    public static func collect(model: SSDModel, images: PreparedImages, collectGrams: Bool,
+                               progress: ((Int) -> Void)? = nil) throws -> CalibrationStatistics {
+        let convs = Dictionary(model.convolutions.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
+        let state = Accumulator()
+        let hook: ConvInputHook = { name, x in
+            state.ranges[name, default: RangeObserver()].observe(x.data)
+            if collectGrams, let conv = convs[name] {
+                conv.accumulateInputGram(x, into: &state.grams[name, default: []])
+            }
+            return x
+        }
+        var workspace = SSDWorkspace()
+        for (i, input) in images.inputs.enumerated() {
+            _ = model.forward(input, workspace: &workspace, hook: hook)
+            progress?(i + 1)
+        }
+        var grams: [String: [GramMatrix]] = [:]
+        for (name, list) in state.grams {
+            guard let conv = convs[name] else { continue }
+            grams[name] = try list.map { try GramMatrix(dimension: conv.patchLength, values: $0) }
+        }
+        return CalibrationStatistics(grams: grams, ranges: state.ranges)
+    }
+
+    public init(grams: [String: [GramMatrix]], ranges: [String: RangeObserver]) {
+        self.grams = grams
+        self.ranges = ranges
+    }
+
+    /// Per-conv input fake quantizers at `bits` with min-max clips.
+    public func activationQuantizers(bits: Int, calibration: ActivationCalibration = .minMax) throws
+        -> [String: ActivationQuantizer] {
+        try ranges.mapValues { try $0.quantizer(calibration, bits: bits) }
+    }
+
+    /// A conv input hook that fake-quantizes each conv's input with its quantizer (convs without one pass through).
+    public static func activationHook(_ quantizers: [String: ActivationQuantizer]) -> ConvInputHook {
+        return { name, x in
+            guard let q = quantizers[name] else { return x }
+            var y = x
+            q.fakeQuantize(&y.data)
+            return y
+        }
+    }
+
+    /// The hook mutates these (it runs on the calling thread, one forward at a time).
+    private final class Accumulator {
+        var ranges: [String: RangeObserver] = [:]
+        var grams: [String: [[Double]]] = [:]
+    }
+}

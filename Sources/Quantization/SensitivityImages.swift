@@ -1,0 +1,123 @@
+import Foundation
+import SSD
+import Tensors
+import VOC
+
+/// Images decoded and preprocessed once, kept in memory, so the many forward passes of a sensitivity run (one
+/// per layer, bit width and image) never decode a JPEG again.
+///
+/// `inputs[i]` is `[1, 3, 300, 300]` float32 CHW normalised for the model's architecture; `sizes[i]` the original
+/// width and height (detections are scaled back to them).
+public struct PreparedImages: Sendable {
+    public let ids: [String]
+    public let inputs: [Tensor]
+    public let sizes: [(width: Int, height: Int)]
+
+    public var count: Int { ids.count }
+
+    /// Decodes `<root>/JPEGImages/<id>.jpg` for each id (in parallel, results in id order).
+    /// - Throws: the `ImageError` of the first unreadable image in id order.
+    public init(dataset: VOCDataset, ids: [String], architecture: Architecture, threads: Int) throws {
+        let preset = Self.preset(for: architecture)
+        let results: [Result<(Tensor, Int, Int), Error>] = OrderedParallel.map(count: ids.count, threads: threads) { i in
+            do {
+                let image = try JPEGDecoder.decode(fileAt: dataset.imageURL(ids[i]))
+                let size = SSDModel.inputSize
+                let data = preprocess(image, size: size, preset: preset)
+                return .success((Tensor(shape: [1, 3, size, size], data: data), image.width, image.height))
+            } catch {
+                return .failure(error)
+            }
+        }
+        var inputs: [Tensor] = [], sizes: [(width: Int, height: Int)] = []
+        for r in results {
+            let (t, w, h) = try r.get()
+            inputs.append(t)
+            sizes.append((w, h))
+        }
+        self.ids = ids
+        self.inputs = inputs
+        self.sizes = sizes
+    }
+
+    /// Already preprocessed inputs (tests).
+    public init(ids: [String], inputs: [Tensor], sizes: [(width: Int, height: Int)]) {
+        precondition(ids.count == inputs.count && ids.count == sizes.count, "one input and size per id")
+        self.ids = ids
+        self.inputs = inputs
+        self.sizes = sizes
+    }
+
+    /// The reference predictors' normalisation: MobileNets `(x - 127) / 128`, VGG mean subtraction.
+    public static func preset(for architecture: Architecture) -> PreprocessPreset {
+        switch architecture {
+        case .mb2SSDLite, .mb1SSD: return .mobilenet
+        case .vgg16SSD: return .vgg16SSD
+        case .ssd300VGG16: return .ssd300
+        }
+    }
+}
+
+/// mAP and detector-output SQNR of a (possibly quantized) model on prepared images.
+public enum ModelScoring {
+    /// Raw head outputs of every image (float reference for SQNR), images in order.
+    public static func headOutputs(_ model: SSDModel, images: PreparedImages, hook: ConvInputHook? = nil) -> [HeadOutputs] {
+        var workspace = SSDWorkspace()
+        return images.inputs.map { model.forward($0, workspace: &workspace, hook: hook) }
+    }
+
+    /// Detections of each image (reference post-processing, score > 0.01), in pixel coordinates.
+    public static func detections(_ model: SSDModel, images: PreparedImages, hook: ConvInputHook? = nil,
+                                  progress: ((Int) -> Void)? = nil) -> [[Detection]] {
+        var workspace = SSDWorkspace()
+        var head = HeadOutputs(priors: model.priors.count, classes: model.classes)
+        var out: [[Detection]] = []
+        for (i, input) in images.inputs.enumerated() {
+            model.forward(input, into: &head, workspace: &workspace, hook: hook)
+            let (scores, boxes) = model.scoresAndBoxes(head)
+            out.append(model.detections(scores: scores, boxes: boxes, width: images.sizes[i].width,
+                                        height: images.sizes[i].height))
+            progress?(i + 1)
+        }
+        return out
+    }
+
+    /// VOC mAP of per-image detections against `groundTruth` (whose image ids must be `images.ids`, in order).
+    ///
+    /// Boxes go to the evaluator exactly as a result file would carry them (`Float` coordinate + 1, the devkit's
+    /// 1-based pixels, then widened to Double), so the value equals what `mpq evaluate-detections` reports for
+    /// the same detections.
+    public static func meanAP(_ detections: [[Detection]], groundTruth: GroundTruth, metric: APMetric = .voc07,
+                              protocol evaluationProtocol: EvaluationProtocol = .devkit) -> Double {
+        var perClass = [[ScoredBox]](repeating: [], count: groundTruth.classNames.count)
+        for (i, list) in detections.enumerated() {
+            for d in list where perClass.indices.contains(d.classIndex) {
+                perClass[d.classIndex].append(ScoredBox(imageIndex: i, score: Double(d.score), x1: Double(d.x1 + 1),
+                                                        y1: Double(d.y1 + 1), x2: Double(d.x2 + 1),
+                                                        y2: Double(d.y2 + 1)))
+            }
+        }
+        let result = DetectionEvaluator.evaluate(groundTruth: groundTruth, detections: perClass, metric: metric,
+                                                 protocol: evaluationProtocol)
+        return result.mAP ?? 0
+    }
+
+    /// Signal-to-quantization-noise ratio of the raw head outputs (class logits and box offsets together),
+    /// summed over images: `10 log10(Σ ||y||² / Σ ||ŷ - y||²)` in dB; `+inf` when the outputs are identical.
+    public static func sqnr(reference: [HeadOutputs], quantized: [HeadOutputs]) -> Double {
+        precondition(reference.count == quantized.count, "one quantized output per reference output")
+        var signal = 0.0, noise = 0.0
+        for (r, q) in zip(reference, quantized) {
+            for (a, b) in zip(r.confidences, q.confidences) {
+                signal += Double(a) * Double(a)
+                noise += (Double(b) - Double(a)) * (Double(b) - Double(a))
+            }
+            for (a, b) in zip(r.locations, q.locations) {
+                signal += Double(a) * Double(a)
+                noise += (Double(b) - Double(a)) * (Double(b) - Double(a))
+            }
+        }
+        guard noise > 0 else { return .infinity }
+        return 10 * log10(signal / noise)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Quantization
+import SSD
+import VOC
+
+/// The steps of `mpq demo`: float mAP, four quantized runs (rtn and multipoint at 4 and 3 bits, activations
+/// 8 bits), a small sensitivity report, then `summary.json` and `report.html`.
+struct DemoJob {
+    let inputs: JobInputs
+    let out: URL
+    let limit: Int?
+    let threads: Int
+
+    /// One quantized configuration: rtn at `wbits` (average bits = wbits) or multipoint on the `wbits` grid
+    /// with a budget of `wbits + 0.25` average bits (about one extra point for every 16 channels' worth of weights).
+    struct Config {
+        let method: LayerwiseQuantizer.Method
+        let wbits: Int
+        var budget: Double? { method == .multipoint ? Double(wbits) + 0.25 : nil }
+    }
+
+    static let configs = [Config(method: .rtn, wbits: 4), Config(method: .multipoint, wbits: 4),
+                          Config(method: .rtn, wbits: 3), Config(method: .multipoint, wbits: 3)]
+    static let activationBits = 8
+
+    struct Result {
+        let summary: DemoSummary
+        let sensitivity: SensitivityReport
+        let settings: [(String, String)]
+    }
+
+    func run() throws -> Result {
+        let start = Date()
+        let eval = try SensitivityJob.evaluationSet(inputs, split: "test", count: limit ?? Int.max, threads: threads)
+        let calibCount = limit.map { max(2, min(4, $0)) } ?? 32
+        let calib = try SensitivityJob.calibrationSet(inputs, split: "trainval", count: calibCount,
+                                                      excluding: Set(eval.images.ids), preferCalibFile: true,
+                                                      threads: threads)
+        Output.note("demo: \(eval.images.count) test images; calibration on \(calib.source)")
+
+        var bar = StepProgress("calibration")
+        let stats = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true) {
+            bar.update($0, of: calib.images.count)
+        }
+        let activations = try stats.activationQuantizers(bits: Self.activationBits)
+        let hook = CalibrationStatistics.activationHook(activations)
+
+        bar = StepProgress("float model")
+        let floatMAP = ModelScoring.meanAP(ModelScoring.detections(inputs.model, images: eval.images, progress: {
+            bar.update($0, of: eval.images.count)
+        }), groundTruth: eval.truth)
+
+        var runs: [DemoSummary.Run] = []
+        for config in Self.configs {
+            let label = "\(config.method.rawValue) w\(config.wbits)a\(Self.activationBits)"
+            let q = try LayerwiseQuantizer.quantize(inputs.model, method: config.method, bits: config.wbits,
+                                                    averageBits: config.budget, grams: stats.grams, threads: threads)
+            bar = StepProgress(label.padding(toLength: 16, withPad: " ", startingAt: 0))
+            let map = ModelScoring.meanAP(ModelScoring.detections(q.model, images: eval.images, hook: hook, progress: {
+                bar.update($0, of: eval.images.count)
+            }), groundTruth: eval.truth)
+            runs.append(.init(method: config.method.rawValue, wbits: config.wbits, abits: Self.activationBits,
+                              avgBits: q.accounting.averageWeightBits, map: map))
+        }
+
+        // Sensitivity: weights only, rtn, a subset of the test images (all layers; `--limit` samples layers).
+        let sensEval = min(eval.images.count, limit ?? 50)
+        let sensBits = limit == nil ? [2, 4, 8] : [2, 8]
+        let sensCalib = min(calib.images.count, limit == nil ? 8 : 2)
+        let evalSubset = PreparedImages(ids: Array(eval.images.ids.prefix(sensEval)),
+                                        inputs: Array(eval.images.inputs.prefix(sensEval)),
+                                        sizes: Array(eval.images.sizes.prefix(sensEval)))
+        let calibSubset = PreparedImages(ids: Array(calib.images.ids.prefix(sensCalib)),
+                                         inputs: Array(calib.images.inputs.prefix(sensCalib)),
+                                         sizes: Array(calib.images.sizes.prefix(sensCalib)))
+        let allLayers = inputs.model.convolutions.map(\.name)
+        let layers = limit.map { n in Self.spread(allLayers, count: max(2, min(n, allLayers.count))) } ?? allLayers
+        let runner = SensitivityRunner(model: inputs.model, evaluationImages: evalSubset,
+                                       groundTruth: eval.truth.subset(Array(0..<sensEval)),
+                                       calibrationImages: calibSubset,
+                                       options: .init(bits: sensBits, method: .rtn, threads: threads))
+        bar = StepProgress("sensitivity")
+        let sensitivity = try runner.run(layers: layers) { p in bar.update(p.done, of: p.total) }
+
+        let seconds = Date().timeIntervalSince(start)
+        let settings: [(String, String)] = [
+            ("model", inputs.modelPath), ("dataset", inputs.root.path),
+            ("test images", "\(eval.images.count)" + (limit.map { " (reduced demo, --limit \($0))" } ?? "")),
+            ("calibration", calib.source),
+            ("activations", "\(Self.activationBits)-bit per-tensor, min-max ranges from the calibration images"),
+            ("metric", "VOC07 11-point mAP, devkit matching"),
+            ("sensitivity", "rtn, bits \(sensBits.map(String.init).joined(separator: ", ")), \(layers.count) of "
+                + "\(allLayers.count) layers, \(sensEval) test images, SQNR on \(sensCalib) calibration images"),
+            ("wall time", String(format: "%.1f s", seconds)),
+        ]
+        return Result(summary: DemoSummary(mapFP32: floatMAP, runs: runs, seconds: seconds), sensitivity: sensitivity,
+                      settings: settings)
+    }
+
+    /// `count` names spread evenly over `names` (first and last included).
+    static func spread(_ names: [String], count: Int) -> [String] {
+        guard count < names.count, count >= 2 else { return names }
+        return (0..<count).map { names[$0 * (names.count - 1) / (count - 1)] }
+    }
+
+    /// `report.html`: settings, the run table and chart, then the sensitivity sections.
+    static func html(_ result: Result) -> String {
+        let s = result.summary
+        let rows = [["float", "32", "32", "32.00", String(format: "%.2f", s.mapFP32 * 100), "-"]] + s.runs.map { r in
+            [r.method, "\(r.wbits)", "\(r.abits)", String(format: "%.2f", r.avgBits), String(format: "%.2f", r.map * 100),
+             String(format: "%+.2f", (r.map - s.mapFP32) * 100)]
+        }
+        let runs = ReportHTML.table(header: ["method", "weight bits", "activation bits", "average weight bits", "mAP",
+                                             "vs float"], rows: rows)
+            + "<div class=\"chart\">\(s.chart())</div>"
+            + "<p class=\"note\">rtn = per-channel round-to-nearest (one scale per output channel). multipoint = "
+            + "the same grid, with extra points given to the channels whose output error drops most per added bit, "
+            + "until the average reaches the budget (4.25 or 3.25 bits). mAP in points (×100).</p>"
+        var sections = [ReportHTML.Section(title: "Quantized runs", html: runs),
+                        ReportHTML.Section(title: "Settings", html: ReportHTML.settings(result.settings))]
+        sections += ReportHTML.sensitivitySections(result.sensitivity, settings: [], top: 15).map {
+            ReportHTML.Section(title: "Sensitivity: " + $0.title, html: $0.html)
+        }
+        let intro = "Written by <code>mpq demo</code> on the embedded demo dataset and detector (or the data given "
+            + "with --voc-root / --model)."
+        return ReportHTML.page(title: "mpq demo: multipoint quantization of an SSD detector", intro: intro,
+                               sections: sections)
+    }
+}

@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import SSD
+import Tensors
+import VOC
+
+/// `mpq evaluate`: run an SSD checkpoint over a split and score it (resumable, shardable).
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Run an SSD checkpoint over a PASCAL VOC split and report its mAP.",
+        discussion: """
+        Images are decoded on a background thread while the network runs; detections are kept as the \
+        reference evaluation does (score > 0.01, per-class NMS). The results folder receives the devkit \
+        result files comp4_det_<split>_<class>.txt, summary.md (settings, mAP, per-class table) and \
+        curves/<class>.svg (precision-recall curves).
+
+        Resumable: every finished image is appended to <results>/progress.journal and flushed to disk; run the \
+        same command again after a crash or a kill and it continues where it stopped. A results folder holding \
+        another run's journal (other model, split, shard, limit or classes) is refused.
+
+        Sharded: --shard I/N (I from 0 to N-1) runs the images at positions I, I+N, I+2N, ... of the split \
+        (after --limit), and reports the mAP over those images only. Score the whole split from the shards' \
+        folders with `mpq evaluate-detections --results <shard 0> --results <shard 1> ...`: the result is \
+        the same as one unsharded run.
+
+        Default results folder: runs/<model file name without extension>/<split>, with /shard-I-of-N \
+        appended for a shard.
+
+        Examples:
+          mpq evaluate --model mb2-ssd-lite-mp-0_686.pth --voc-root VOCdevkit/VOC2007 \\\\
+              --split test
+          mpq evaluate --model model.pth --voc-root VOCdevkit/VOC2007 --split test \\\\
+              --limit 100 --results runs/quick --json -
+          mpq evaluate --model model.pth --voc-root VOCdevkit/VOC2007 --split test \\\\
+              --shard 0/4 --results runs/model/shard-0 --threads 2
+        """
+    )
+
+    @Option(help: ArgumentHelp("The detector checkpoint (.pth legacy or zip, or .safetensors).", valueName: "file"))
+    var model: String
+
+    @Option(help: ArgumentHelp("Force the architecture instead of recognising it from the tensor names "
+        + "(mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).", valueName: "name"))
+    var arch: Architecture?
+
+    @Option(name: .customLong("voc-root"),
+            help: ArgumentHelp("The dataset folder, e.g. VOCdevkit/VOC2007 (holding Annotations, ImageSets and "
+                + "JPEGImages).", valueName: "dir"))
+    var vocRoot: String
+
+    @Option(help: ArgumentHelp("The split to run: ImageSets/Main/<name>.txt, e.g. test.", valueName: "name"))
+    var split: String
+
+    @Option(help: ArgumentHelp("The folder for result files, journal, summary and curves (default "
+        + "runs/<model>/<split>[/shard-I-of-N]).", valueName: "dir"))
+    var results: String?
+
+    @Option(help: ArgumentHelp("Also write the scores as JSON to this file, or to standard output with '-' "
+        + "(the table then goes to standard error).", valueName: "file"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("Run only the first N images of the split (before sharding).", valueName: "n"))
+    var limit: Int?
+
+    @Option(help: ArgumentHelp("The number of threads for the network; results do not depend on it.",
+                               valueName: "n"))
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: ArgumentHelp("Run one shard of the split: I/N takes every N-th image starting at position I "
+        + "(I from 0 to N-1).", valueName: "I/N"))
+    var shard: String?
+
+    @Option(help: "The AP metric: voc07 (11-point) or voc10 (area).")
+    var metric: APMetric = .voc07
+
+    @Option(name: .customLong("protocol"), help: "The matching rules: devkit, py-faster-rcnn or pytorch-ssd.")
+    var evaluationProtocol: EvaluationProtocol = .devkit
+
+    @Option(help: ArgumentHelp("A class list file (one class per line, no background); overrides labels.txt "
+        + "in the dataset folder and the default 20 VOC classes.", valueName: "file"))
+    var classes: String?
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
+        if let shard, Shard(shard) == nil {
+            throw ValidationError("--shard takes I/N with 0 <= I < N, e.g. 0/4; got '\(shard)'.")
+        }
+        guard !split.isEmpty, !split.contains("/") else {
+            throw ValidationError("--split takes a split name such as test or trainval, not a path: '\(split)'.")
+        }
+    }
+
+    func run() throws {
+        Runtime.setThreads(threads)
+        let shardSpec = shard.flatMap(Shard.init) ?? .all
+        let modelURL = URL(fileURLWithPath: model)
+        let (loaded, format) = try SSDModel.load(contentsOf: modelURL, architecture: arch)
+        let dataset = try EvaluationInputs.open(vocRoot: vocRoot, split: split, classes: classes)
+        guard loaded.classes == dataset.classes.count + 1 else {
+            throw ClassCountMismatch(model: model, modelClasses: loaded.classes - 1,
+                                     list: dataset.classes.sourceDescription, listClasses: dataset.classes.count)
+        }
+        let truth = try EvaluationInputs.groundTruth(dataset: dataset, threads: threads)
+        let folder = URL(fileURLWithPath: results ?? defaultResults(shard: shardSpec))
+        Output.note("\(model): \(loaded.architecture.rawValue), \(format.rawValue); \(truth.imageIDs.count) images "
+            + "in \(split); results in \(folder.path)")
+        let size = (try? FileManager.default.attributesOfItem(atPath: modelURL.path)[.size] as? Int) ?? nil
+        let identity = "\(modelURL.standardizedFileURL.path) size=\(size.map(String.init) ?? "?") "
+            + "arch=\(loaded.architecture.rawValue) score>0.01"
+        let runner = EvaluationRunner(
+            groundTruth: truth, detector: SSDImageDetector(Detector(model: loaded)),
+            loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },
+            options: .init(split: split, resultsFolder: folder, limit: limit, shard: shardSpec, metric: metric,
+                           evaluationProtocol: evaluationProtocol, detectorIdentity: identity))
+        let reporter = ProgressReporter(label: "evaluate")
+        let outcome = try runner.run(progress: reporter.update)
+        guard let result = outcome.result else { return }
+        for note in outcome.notes { Output.note(note) }
+        let table = EvaluationReport.table(result)
+        if json == "-" { Output.note(table) } else { print(table, terminator: "") }
+        Output.note("wrote \(folder.path)/\(EvaluationRunner.summaryFileName), curves/ and the comp4 result files")
+        if let json { try Output.writeJSON(EvaluationReport.JSON(result), to: json) }
+    }
+
+    func defaultResults(shard: Shard) -> String {
+        let stem = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+        let base = "runs/\(stem)/\(split)"
+        return shard.count > 1 ? "\(base)/shard-\(shard.index)-of-\(shard.count)" : base
+    }
+}
+
+/// The checkpoint and the class list disagree: the detections could not be named.
+struct ClassCountMismatch: LocalizedError, CustomStringConvertible {
+    let model: String
+    let modelClasses: Int
+    let list: String
+    let listClasses: Int
+    var description: String {
+        "\(model): the model detects \(modelClasses) classes (plus background) but \(list) has \(listClasses); "
+            + "pass the matching --classes file"
+    }
+    var errorDescription: String? { description }
+}
+
+/// The SSD `Detector` (a struct with reusable buffers, mutated per image) behind the runner's `ImageDetector`.
+/// The runner calls it from one thread at a time; the lock makes that a guarantee rather than an assumption.
+final class SSDImageDetector: ImageDetector, @unchecked Sendable {
+    private var detector: Detector
+    private let lock = NSLock()
+
+    init(_ detector: Detector) { self.detector = detector }
+
+    func detect(_ image: RGBImage) throws -> [Detection] {
+        lock.withLock { detector.detect(image, scoreThreshold: 0.01) }
+    }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import Quantization
+import SSD
+import Tensors
+import VOC
+
+extension LayerwiseQuantizer.Method: ExpressibleByArgument {}
+
+/// `mpq sensitivity`: which layers hurt when quantized.
+struct Sensitivity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sensitivity",
+        abstract: "Quantize each convolution alone at several bit widths and report the mAP drop and output SQNR.",
+        discussion: """
+        For every convolution and every --bits value, only that layer's weights are quantized (the rest stays \
+        float) and the detector is scored: the mAP drop on the first --eval-images images of --split, and the \
+        SQNR of the raw detector outputs (class logits and box offsets) on --calib-images calibration images \
+        from --calib-split (never the evaluation images). rtn = per-channel round-to-nearest; multipoint = \
+        the multipoint allocation confined to that layer at a budget of bits + 0.25 average bits.
+
+        Writes into --report: sensitivity.json, sensitivity.csv, sensitivity.md (ranked, most sensitive \
+        first), sensitivity_map_drop.svg, sensitivity_heatmap.svg and report.html. Without --model and \
+        --voc-root the embedded demo model and dataset are used.
+
+        Examples:
+          mpq sensitivity --report sens/
+          mpq sensitivity --model mb2-ssd-lite.pth --voc-root VOCdevkit/VOC2007 --split test --bits 2,3,4,8 \\
+            --eval-images 100 --report sens/
+          mpq sensitivity --method multipoint --bits 2,4 --eval-images 50 --report sens-mp/
+        """
+    )
+
+    @Option(help: ArgumentHelp("The model file (.pth or .safetensors); the embedded demo model when omitted.",
+                               valueName: "file"))
+    var model: String?
+
+    @Option(name: .customLong("voc-root"),
+            help: ArgumentHelp("The dataset folder (VOCdevkit/VOC2007 layout); the embedded demo dataset when omitted.",
+                               valueName: "dir"))
+    var vocRoot: String?
+
+    @Option(help: ArgumentHelp("The evaluation split, ImageSets/Main/<name>.txt.", valueName: "name"))
+    var split: String = "test"
+
+    @Option(help: ArgumentHelp("Comma-separated weight bit widths, each 2 to 8.", valueName: "list"))
+    var bits: String = "2,3,4,8"
+
+    @Option(help: "The weight quantizer: rtn or multipoint.")
+    var method: LayerwiseQuantizer.Method = .rtn
+
+    @Option(name: .customLong("eval-images"), help: "How many images of the split (from the start) score mAP.")
+    var evalImages: Int = 100
+
+    @Option(name: .customLong("calib-images"), help: "How many calibration images give the SQNR (and Gram matrices).")
+    var calibImages: Int = 16
+
+    @Option(name: .customLong("calib-split"),
+            help: ArgumentHelp("The split calibration images come from (images with a JPEG on disk, outside the "
+                + "evaluation images).", valueName: "name"))
+    var calibSplit: String = "trainval"
+
+    @Option(help: ArgumentHelp("The folder the report files go into.", valueName: "dir"))
+    var report: String
+
+    @Option(help: "The number of threads; results do not depend on it.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    static func parseBits(_ text: String) throws -> [Int] {
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        var out: [Int] = []
+        for p in parts {
+            guard let b = Int(p), (2...8).contains(b) else {
+                throw ValidationError("--bits takes comma-separated integers from 2 to 8, got '\(p)'.")
+            }
+            if !out.contains(b) { out.append(b) }
+        }
+        guard !out.isEmpty else { throw ValidationError("--bits needs at least one bit width.") }
+        return out
+    }
+
+    func validate() throws {
+        _ = try Self.parseBits(bits)
+        guard evalImages >= 1 else { throw ValidationError("--eval-images must be at least 1, got \(evalImages).") }
+        guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1, got \(calibImages).") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
+        guard !report.isEmpty else { throw ValidationError("--report needs a folder.") }
+        for (flag, value) in [("--split", split), ("--calib-split", calibSplit)] where value.isEmpty || value.contains("/") {
+            throw ValidationError("\(flag) takes a split name such as test or trainval, not '\(value)'.")
+        }
+    }
+
+    func run() throws {
+        Runtime.setThreads(threads)
+        let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
+        let settings = try SensitivityJob(inputs: inputs, split: split, bits: Self.parseBits(bits), method: method,
+                                          evalImages: evalImages, calibImages: calibImages, calibSplit: calibSplit,
+                                          preferCalibFile: false, threads: threads)
+        let result = try settings.run()
+        try SensitivityReportFiles.write(result.report, settings: result.settings, to: URL(fileURLWithPath: report))
+        print(SensitivityJob.terminalTable(result.report, top: 10), terminator: "")
+        print(String(format: "sensitivity: %d layers x %d bit widths in %.1f s; report in %@",
+                     result.report.layers.count, try Self.parseBits(bits).count, result.seconds, report))
+    }
+}
+
+/// The model and dataset of a job, falling back to the embedded demo data (said in one line).
+struct JobInputs {
+    let model: SSDModel
+    let modelPath: String
+    let root: URL
+    let classes: ClassList
+
+    static func resolve(model: String?, vocRoot: String?) throws -> JobInputs {
+        var embedded: EmbeddedDemo.Location?
+        if model == nil || vocRoot == nil {
+            let location = try EmbeddedDemo.locate()
+            embedded = location
+            let what = [model == nil ? "model" : nil, vocRoot == nil ? "dataset" : nil].compactMap { $0 }
+            Output.note("using the embedded demo \(what.joined(separator: " and ")) from \(location.root.path) "
+                + "(found via \(location.via))")
+        }
+        guard let modelURL = model.map({ URL(fileURLWithPath: $0) }) ?? embedded?.model,
+              let root = vocRoot.map({ URL(fileURLWithPath: $0) }) ?? embedded?.dataset else {
+            throw DemoDataError(message: "no model or dataset given and no embedded demo data found")
+        }
+        guard FileManager.default.fileExists(atPath: modelURL.path) else {
+            throw DemoDataError(message: "\(modelURL.path): model file does not exist")
+        }
+        let loaded = try SSDModel.load(contentsOf: modelURL)
+        let classes = try ClassList.forDataset(root: root)
+        guard loaded.model.classes == classes.count + 1 else {
+            throw DemoDataError(message: "\(modelURL.path): the model has \(loaded.model.classes - 1) classes but "
+                + "\(classes.sourceDescription) has \(classes.count)")
+        }
+        return JobInputs(model: loaded.model, modelPath: modelURL.path, root: root, classes: classes)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import XCTest
+@testable import mpq
+
+/// `mpq bench` end to end on a small SSD fixture (read from the source tree).
+final class BenchCommandTests: XCTestCase {
+    private func testsPath(_ relative: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(relative).path
+    }
+
+    private var model: String { testsPath("SSDTests/Fixtures/parity/torch/small-mb2-w0.25-c3.pth") }
+
+    func testJSONReportHasTheDocumentedFields() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-bench-\(getpid()).json")
+        defer { try? FileManager.default.removeItem(at: out) }
+        var command = try Bench.parseAsRoot(["--model", model, "--threads", "2", "--runs", "1",
+                                             "--image", testsPath("VOCTests/Fixtures/images/chroma444.jpg"),
+                                             "--json", out.path])
+        try command.run()
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        XCTAssertEqual(json["threads"] as? Int, 2)
+        XCTAssertEqual(json["architecture"] as? String, "mb2-ssd-lite")
+        for key in ["forward_ms", "pipeline_ms"] {
+            let stats = try XCTUnwrap(json[key] as? [String: Double], key)
+            let lo = try XCTUnwrap(stats["min"]), mid = try XCTUnwrap(stats["median"]), hi = try XCTUnwrap(stats["max"])
+            XCTAssertTrue(0 < lo && lo <= mid && mid <= hi, "\(key): \(stats)")
+        }
+        XCTAssertGreaterThan(try XCTUnwrap(json["gflops"] as? Double), 0)
+        XCTAssertGreaterThan(try XCTUnwrap(json["peak_rss_mb"] as? Double), 1)
+    }
+
+    func testBadInputIsAValidationErrorOrAClearFileError() throws {
+        XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--runs", "0"]))
+        XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--threads", "0"]))
+        XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--arch", "resnet"]))
+        XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--image", "/nonexistent.jpg"]))
+        XCTAssertThrowsError(try Bench.parseAsRoot([]))
+        var command = try Bench.parseAsRoot(["--model", testsPath("VOCTests/Fixtures/images/gray.jpg")])
+        XCTAssertThrowsError(try command.run()) { error in
+            XCTAssertTrue("\(error)".contains("gray.jpg"), "\(error)")
+        }
+    }
+}
