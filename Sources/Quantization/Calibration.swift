@@ -1,17 +1,6 @@
 import SSD
 import Tensors
 
-/// Statistics of every quantized layer's input over the calibration images, gathered in one pass.
-public struct CalibrationStatistics: Sendable {
-    /// Per layer name, one Gram matrix `H_g = X_gᵀ X_g` per conv group (shared instances for layers that read
-    /// the same input with the same geometry, e.g. a source's classification and regression heads).
-    public var grams: [String: [GramMatrix]]
-    /// Per layer name, the input's range statistics (for activation quantization).
-    public var ranges: [String: RangeObserver]
-    /// Number of calibration images observed.
-    public var images: Int
-}
-
 /// Runs calibration images through a model and accumulates, at each listed conv's input, the Gram matrices
 /// (via `Conv2D.accumulateInputGram`) and/or a `RangeObserver` — all in one forward pass per image.
 ///
@@ -65,7 +54,10 @@ public final class Calibrator {
         images += 1
     }
 
-    /// The statistics so far.
+    /// Number of images observed so far.
+    public var imageCount: Int { images }
+
+    /// The statistics so far (`CalibrationStatistics` is shared with the sensitivity jobs).
     public func statistics() throws -> CalibrationStatistics {
         var matrices: [String: [GramMatrix]] = [:]
         for (name, groups) in grams.sorted(by: { $0.key < $1.key }) {
@@ -73,6 +65,6 @@ public final class Calibrator {
             matrices[name] = try groups.map { try GramMatrix(dimension: d, values: $0) }
         }
         for (name, owner) in sharedWith { matrices[name] = matrices[owner] }
-        return CalibrationStatistics(grams: matrices, ranges: ranges, images: images)
+        return CalibrationStatistics(grams: matrices, ranges: ranges)
     }
 }
