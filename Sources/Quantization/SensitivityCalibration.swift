@@ -4,7 +4,7 @@ import Tensors
 /// What the quantizers of the sensitivity and demo jobs learn from calibration images (never the evaluation
 /// images): per convolution, the Gram matrices `H_g = Σ X_gᵀ X_g` of its input (multipoint allocation) and the
 /// range of its input (8-bit activation fake-quant).
-public struct SensitivityStatistics: Sendable {
+public struct CalibrationStatistics: Sendable {
     /// Conv name → one Gram matrix per group (`[d, d]` each).
     public let grams: [String: [GramMatrix]]
     /// Conv name → the observed range of its input.
@@ -16,7 +16,7 @@ public struct SensitivityStatistics: Sendable {
     ///   - progress: called with the number of images done.
     /// - Throws: `QuantizationError.invalidShape` for a non-finite Gram matrix.
     public static func collect(model: SSDModel, images: PreparedImages, collectGrams: Bool,
-                               progress: ((Int) -> Void)? = nil) throws -> SensitivityStatistics {
+                               progress: ((Int) -> Void)? = nil) throws -> CalibrationStatistics {
         let convs = Dictionary(model.convolutions.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
         let state = Accumulator()
         let hook: ConvInputHook = { name, x in
@@ -36,7 +36,7 @@ public struct SensitivityStatistics: Sendable {
             guard let conv = convs[name] else { continue }
             grams[name] = try list.map { try GramMatrix(dimension: conv.patchLength, values: $0) }
         }
-        return SensitivityStatistics(grams: grams, ranges: state.ranges)
+        return CalibrationStatistics(grams: grams, ranges: state.ranges)
     }
 
     public init(grams: [String: [GramMatrix]], ranges: [String: RangeObserver]) {

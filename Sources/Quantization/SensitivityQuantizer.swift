@@ -5,7 +5,7 @@ import Tensors
 /// the multipoint allocator), installing the fake-quant weights `Ŵ` with `replaceConvolution`.
 ///
 /// This is the small model-level loop the sensitivity and demo jobs need (weights only; activations are
-/// fake-quantized through a `ConvInputHook`, see `SensitivityStatistics.activationHook`).
+/// fake-quantized through a `ConvInputHook`, see `CalibrationStatistics.activationHook`).
 public enum LayerwiseQuantizer {
     public enum Method: String, Sendable, CaseIterable, Codable {
         /// Per-channel min-max round-to-nearest, one point per channel: average bits = `b`.

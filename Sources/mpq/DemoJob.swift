@@ -39,11 +39,11 @@ struct DemoJob {
         Output.note("demo: \(eval.images.count) test images; calibration on \(calib.source)")
 
         var bar = StepProgress("calibration")
-        let stats = try SensitivityStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true) {
+        let stats = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true) {
             bar.update($0, of: calib.images.count)
         }
         let activations = try stats.activationQuantizers(bits: Self.activationBits)
-        let hook = SensitivityStatistics.activationHook(activations)
+        let hook = CalibrationStatistics.activationHook(activations)
 
         bar = StepProgress("float model")
         let floatMAP = ModelScoring.meanAP(ModelScoring.detections(inputs.model, images: eval.images, progress: {

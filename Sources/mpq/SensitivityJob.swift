@@ -55,7 +55,7 @@ struct SensitivityJob {
         Output.note("sensitivity: \(eval.images.count) evaluation images of '\(split)', calibration on \(calib.source)")
         var grams: [String: [GramMatrix]] = [:]
         if method == .multipoint {
-            grams = try SensitivityStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true).grams
+            grams = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true).grams
         }
         let runner = SensitivityRunner(model: inputs.model, evaluationImages: eval.images, groundTruth: eval.truth,
                                        calibrationImages: calib.images, grams: grams,
