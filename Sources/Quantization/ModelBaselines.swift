@@ -98,6 +98,18 @@ public enum ModelBaselines {
         })
     }
 
+    /// Multipoint (greedy points, output-error-driven allocation, `MultipointAllocator`) with `bits`-bit points
+    /// up to `averageBits`, in the same result form as the baselines.
+    public static func multipoint(_ layers: [BaselineLayer], bits: Int, averageBits: Double,
+                                  threads: Int = defaultQuantizationThreads) throws -> BaselineModelResult {
+        let options = AllocationOptions(grid: try QuantGrid(bits: bits), budget: .averageBits(averageBits),
+                                        threads: threads)
+        let allocation = try MultipointAllocator.allocate(layers.map(\.layer), options: options)
+        return BaselineModelResult(layers: try zip(layers, allocation.layers).map { item, a in
+            try result(item, weights: a.weights, floatParameters: item.floatParameters)
+        })
+    }
+
     /// OCS with the split ratio `extraFraction` (see `OCS`), then RTN (OCS's own quantizer) at `bits`.
     /// Grouped/depthwise layers are not split (see `OCS`).
     public static func ocs(_ layers: [BaselineLayer], bits: Int, extraFraction: Double, method: WeightMethod = .rtn,

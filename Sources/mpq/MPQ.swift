@@ -16,6 +16,7 @@ struct MPQ: ParsableCommand {
             // Subcommands are registered here, one per line.
             Dataset.self,
             Inspect.self,
+            Compare.self,
             Bench.self,
             EvaluateDetections.self,
             ImageBench.self,

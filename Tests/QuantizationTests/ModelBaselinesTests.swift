@@ -5,7 +5,7 @@ import XCTest
 @testable import Quantization
 
 /// Model-level baselines on the small MobileNetV1-SSD parity fixture (5 classes, reduced widths; 1×1, 3×3
-/// and depthwise convs) calibrated on two seeded random images.
+/// and depthwise convs) calibrated on one seeded random image.
 final class ModelBaselinesTests: XCTestCase {
     private static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../SSDTests/Fixtures/parity/torch/small-mb1-c5.pth").standardizedFileURL
@@ -20,7 +20,7 @@ final class ModelBaselinesTests: XCTestCase {
     private func calibrated() throws -> Calibrated {
         let model = try SSDModel.load(contentsOf: Self.fixture).model
         var rng = SeededRNG(seed: 7)
-        let images = (0..<2).map { _ in Tensor(shape: [1, 3, 300, 300], data: rng.gaussianFloats(3 * 300 * 300)) }
+        let images = (0..<1).map { _ in Tensor(shape: [1, 3, 300, 300], data: rng.gaussianFloats(3 * 300 * 300)) }
         let convs = Dictionary(model.convolutions.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
         final class Box { var grams: [String: [[Double]]] = [:] }
         let box = Box()
@@ -57,26 +57,30 @@ final class ModelBaselinesTests: XCTestCase {
         XCTAssertEqual(gptq.averageWeightBits, 3, accuracy: 1e-12)
         XCTAssertEqual(gptq.extraMACs, 0, accuracy: 1e-12)
 
-        // Mixed precision at 3.25 bits: Σ n_l b_l ≤ floor(3.25 Σ n_l), and no single layer could be raised
-        // to its next width within the budget (the fill is as tight as the widths allow).
-        let weights = c.layers.reduce(0) { $0 + $1.weightCount }
-        let budget = Int((3.25 * Double(weights)).rounded(.down))
-        let (mixed, allocation) = try ModelBaselines.mixed(c.layers, averageBits: 3.25, threads: 2)
-        let used = mixed.layers.reduce(0) { $0 + $1.codeBits }
-        XCTAssertEqual(used, allocation.usedBits)
-        XCTAssertLessThanOrEqual(used, budget)
-        for (layer, b) in zip(c.layers, allocation.bits) where b < 8 {
-            XCTAssertGreaterThan(used + layer.weightCount, budget, "\(layer.name) could still be raised")
-        }
-        XCTAssertEqual(mixed.averageWeightBits, Double(used) / Double(weights), accuracy: 1e-12)
-        XCTAssertLessThanOrEqual(mixed.averageWeightBits, 3.25)
-
         // Proxy sensitivities: 8 bits always hurt (much) less than 2 bits.
-        let proxy = try ModelBaselines.proxySensitivities(c.layers, candidateBits: [2, 8], threads: 2)
+        let candidates = [2, 3, 4, 8]
+        let proxy = try ModelBaselines.proxySensitivities(c.layers, candidateBits: candidates, threads: 2)
         for layer in c.layers {
             let row = try XCTUnwrap(proxy[layer.name])
             XCTAssertLessThan(try XCTUnwrap(row[8]), try XCTUnwrap(row[2]), layer.name)
         }
+
+        // Mixed precision at 3.25 bits: Σ n_l b_l ≤ floor(3.25 Σ n_l), and no single layer could be raised
+        // to its next candidate width within the budget (the fill is as tight as the widths allow).
+        let weights = c.layers.reduce(0) { $0 + $1.weightCount }
+        let budget = Int((3.25 * Double(weights)).rounded(.down))
+        let (mixed, allocation) = try ModelBaselines.mixed(c.layers, averageBits: 3.25, candidateBits: candidates,
+                                                           sensitivities: proxy, threads: 2)
+        let used = mixed.layers.reduce(0) { $0 + $1.codeBits }
+        XCTAssertEqual(used, allocation.usedBits)
+        XCTAssertLessThanOrEqual(used, budget)
+        for (layer, b) in zip(c.layers, allocation.bits) {
+            guard let next = candidates.first(where: { $0 > b }) else { continue }
+            XCTAssertGreaterThan(used + (next - b) * layer.weightCount, budget, "\(layer.name) could still be raised")
+        }
+        XCTAssertEqual(mixed.averageWeightBits, Double(used) / Double(weights), accuracy: 1e-12)
+        XCTAssertLessThanOrEqual(mixed.averageWeightBits, 3.25)
+        XCTAssertEqual(Set(mixed.layers.map(\.bits)).isSubset(of: Set(candidates)), true)
 
         // OCS at 3.25 bits with 3-bit points: f = 3.25/3 - 1 = 1/12; extra MACs ≤ f and average bits ≤ 3.25.
         let f = try OCS.extraFraction(matchingAverageBits: 3.25, bits: 3)

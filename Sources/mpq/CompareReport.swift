@@ -1,0 +1,194 @@
+import Foundation
+import Quantization
+import SSD
+import Tensors
+import VOC
+
+/// One line of the comparison: a method at a budget (fp32: `budget == nil`).
+struct CompareRow: Codable {
+    let method: String
+    /// The requested `--avg-bits` (nil for the float model).
+    let budget: Double?
+    /// Point bit width `b = floor(budget)`.
+    let pointBits: Int
+    let map: Double
+    /// Real average weight bits (code bits / weights; scales not counted).
+    let averageBits: Double
+    let extraMACs: Double
+    let modelBytes: Int
+    /// Quantization + evaluation wall time.
+    let seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case method, budget, map, seconds
+        case pointBits = "point_bits", averageBits = "average_bits", extraMACs = "extra_macs", modelBytes = "model_bytes"
+    }
+}
+
+/// `compare.json`.
+struct CompareSummary: Codable {
+    let model: String
+    let split: String
+    let limit: Int?
+    let calibImages: Int
+    let calibSplit: String
+    let rows: [CompareRow]
+
+    enum CodingKeys: String, CodingKey {
+        case model, split, limit, rows
+        case calibImages = "calib_images", calibSplit = "calib_split"
+    }
+}
+
+/// Calibration shared by every method: `H_g = Σ X_gᵀ X_g` at each conv's input over the first N images.
+enum CompareCalibration {
+    static func grams(model: SSDModel, dataset: VOCDataset, images: Int) throws -> [String: [[Double]]] {
+        let convs = Dictionary(model.convolutions.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
+        final class Box { var grams: [String: [[Double]]] = [:] }
+        let box = Box()
+        var detector = Detector(model: model)
+        var workspace = SSDWorkspace()
+        for id in dataset.imageIDs.prefix(images) {
+            let x = detector.preprocessed(try JPEGDecoder.decode(fileAt: dataset.imageURL(id)))
+            _ = model.forward(x, workspace: &workspace, hook: { name, input in
+                if let conv = convs[name] {
+                    var g = box.grams[name] ?? []
+                    conv.accumulateInputGram(input, into: &g)
+                    box.grams[name] = g
+                }
+                return input
+            })
+        }
+        return box.grams
+    }
+}
+
+/// Reads the `map_drop` table of a `sensitivity.json` (`{"layers": [{"name", "results": [{"bits", "map_drop"}]}]}`).
+enum CompareSensitivity {
+    struct FileError: LocalizedError, CustomStringConvertible {
+        let description: String
+        var errorDescription: String? { description }
+    }
+    private struct File: Decodable {
+        struct Layer: Decodable { let name: String; let results: [Result] }
+        struct Result: Decodable {
+            let bits: Int
+            let mapDrop: Double
+            enum CodingKeys: String, CodingKey { case bits, mapDrop = "map_drop" }
+        }
+        let layers: [Layer]
+    }
+
+    static func load(_ url: URL) throws -> [String: [Int: Double]] {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw FileError(description: "\(url.path): cannot read the sensitivity file (\(error.localizedDescription))")
+        }
+        do {
+            let file = try JSONDecoder().decode(File.self, from: data)
+            var table: [String: [Int: Double]] = [:]
+            for layer in file.layers {
+                table[layer.name] = Dictionary(layer.results.map { ($0.bits, $0.mapDrop) }, uniquingKeysWith: { a, _ in a })
+            }
+            return table
+        } catch {
+            throw FileError(description: "\(url.path): not a sensitivity.json with layers[].results[].bits/map_drop")
+        }
+    }
+}
+
+/// compare.md / compare.svg / compare.html writers.
+enum CompareReport {
+    static func markdownTable(_ rows: [CompareRow]) -> String {
+        var s = "| method | budget | point bits | mAP | avg bits | extra MACs | model bytes | time (s) |\n"
+        s += "|---|---|---|---|---|---|---|---|\n"
+        for r in rows {
+            s += "| \(r.method) | \(r.budget.map { String(format: "%.2f", $0) } ?? "-") | \(r.pointBits) | "
+                + String(format: "%.4f | %.3f | %.2f%% | %d | %.1f |\n", r.map, r.averageBits, 100 * r.extraMACs,
+                         r.modelBytes, r.seconds)
+        }
+        return s
+    }
+
+    /// mAP vs average bits, one polyline per method (fp32 as a dashed line).
+    static func svg(_ rows: [CompareRow]) -> String {
+        let w = 640.0, h = 400.0, left = 60.0, right = 140.0, top = 20.0, bottom = 50.0
+        let quantized = rows.filter { $0.budget != nil }
+        let xs = quantized.map(\.averageBits), maps = rows.map(\.map)
+        let x0 = (xs.min() ?? 2).rounded(.down), x1 = Swift.max((xs.max() ?? 8).rounded(.up), x0 + 1)
+        let y0 = 0.0, y1 = Swift.max(maps.max() ?? 1, 0.01)
+        func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * (w - left - right) }
+        func py(_ y: Double) -> Double { h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom) }
+        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, py(y0), w - right, py(y0))
+        s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, py(y0), left, py(y1))
+        for i in 0...4 {
+            let y = y0 + (y1 - y0) * Double(i) / 4
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3f</text>\n", left - 4, py(y) + 4, y)
+        }
+        var x = x0
+        while x <= x1 + 1e-9 {
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.1f</text>\n", px(x), h - bottom + 16, x)
+            x += 0.5
+        }
+        s += "<text x=\"\(Int((w - right + left) / 2))\" y=\"\(Int(h - 10))\" text-anchor=\"middle\">average weight bits</text>\n"
+        s += "<text x=\"14\" y=\"\(Int(h / 2))\" transform=\"rotate(-90 14 \(Int(h / 2)))\" text-anchor=\"middle\">mAP</text>\n"
+        if let fp = rows.first(where: { $0.method == "fp32" }) {
+            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"gray\" stroke-dasharray=\"4 3\"/>\n",
+                        left, py(fp.map), w - right, py(fp.map))
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"gray\">fp32</text>\n", w - right + 4, py(fp.map) + 4)
+        }
+        var methods: [String] = []
+        for r in quantized where !methods.contains(r.method) { methods.append(r.method) }
+        for (i, m) in methods.enumerated() {
+            let color = colors[i % colors.count]
+            let points = quantized.filter { $0.method == m }.sorted { $0.averageBits < $1.averageBits }
+            let path = points.map { String(format: "%.1f,%.1f", px($0.averageBits), py($0.map)) }.joined(separator: " ")
+            s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+            for p in points {
+                s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%@\"/>\n", px(p.averageBits), py(p.map), color)
+            }
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"%@\">%@</text>\n", w - right + 20, top + 16 * Double(i + 2), color, m)
+        }
+        return s + "</svg>\n"
+    }
+
+    static func html(_ summary: CompareSummary) -> String {
+        var rowsHTML = ""
+        for r in summary.rows {
+            rowsHTML += "<tr><td>\(r.method)</td><td>\(r.budget.map { String(format: "%.2f", $0) } ?? "-")</td><td>\(r.pointBits)</td>"
+                + String(format: "<td>%.4f</td><td>%.3f</td><td>%.2f%%</td><td>%d</td><td>%.1f</td></tr>\n",
+                         r.map, r.averageBits, 100 * r.extraMACs, r.modelBytes, r.seconds)
+        }
+        let title = "mpq compare: \(escape(summary.model)) on \(escape(summary.split))"
+        return """
+        <!DOCTYPE html><html><head><meta charset="utf-8"><title>\(title)</title>
+        <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style>
+        </head><body><h1>\(title)</h1>
+        <p>Calibration: \(summary.calibImages) images of \(escape(summary.calibSplit)); scored images: \(summary.limit.map(String.init) ?? "all").
+        rtn, mse and gptq use b = floor(budget) bits for every weight (below the budget); multipoint, ocs and mixed spend the budget.</p>
+        \(svg(summary.rows))
+        <table><tr><th>method</th><th>budget</th><th>point bits</th><th>mAP</th><th>avg bits</th><th>extra MACs</th><th>model bytes</th><th>time (s)</th></tr>
+        \(rowsHTML)</table></body></html>
+
+        """
+    }
+
+    static func write(_ summary: CompareSummary, to folder: URL) throws {
+        try Output.writeJSON(summary, to: folder.appendingPathComponent("compare.json").path)
+        let md = "# mpq compare\n\nModel \(summary.model), split \(summary.split)"
+            + (summary.limit.map { " (first \($0) images)" } ?? "") + ", calibration \(summary.calibImages) images of "
+            + "\(summary.calibSplit). rtn/mse/gptq: b = floor(budget) bits (below the budget).\n\n"
+            + markdownTable(summary.rows)
+        try Data(md.utf8).write(to: folder.appendingPathComponent("compare.md"), options: .atomic)
+        try Data(svg(summary.rows).utf8).write(to: folder.appendingPathComponent("compare.svg"), options: .atomic)
+        try Data(html(summary).utf8).write(to: folder.appendingPathComponent("compare.html"), options: .atomic)
+    }
+
+    private static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+    }
+}
