@@ -70,7 +70,7 @@ public enum ReportHTML {
         of the raw detector outputs (class logits and box offsets of every prior) on calibration images, a label-free
         proxy (higher = closer to float). Layers at the top of the ranking are the ones to keep at more bits.</p>
         """
-        var sections = [Section(title: "What this shows", html: explanation + settings(pairs))]
+        var sections = [Section(title: "What this shows", html: explanation + (pairs.isEmpty ? "" : settings(pairs)))]
         let bits = report.layers.first?.results.map(\.bits) ?? []
         let header = ["rank", "layer", "params", "MACs"] + bits.flatMap { ["drop @\($0)b", "SQNR @\($0)b"] }
         let rows = shown.enumerated().map { i, layer in
