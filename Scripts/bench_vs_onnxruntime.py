@@ -6,7 +6,8 @@ is saved as a .pth that `mpq bench` loads, and exported to ONNX. Then, in interl
 busy machine hurts every runtime alike), each round times ONNX Runtime and PyTorch for --runs
 forward passes of a 1x3x300x300 tensor and runs `mpq bench --model ... --runs R --json -`. Prints the
 median forward latency of each runtime (median over all timed passes; for mpq the median of its
-per-round medians) and the ratios mpq/ORT and mpq/PyTorch.
+per-round medians) and the ratios mpq/ORT and mpq/PyTorch, and the CPU time per pass (all threads;
+on a machine shared with other work this is the steadier measure of how much work each runtime does).
 
 Usage:
   swift build -c release -Xswiftc -Ounchecked -Xcc -march=native --product mpq
@@ -75,16 +76,21 @@ def main():
             with torch.no_grad():
                 net(x)
             ort_ms, torch_ms, mpq_ms, mpq_reports = [], [], [], []
+            ort_cpu, torch_cpu, mpq_cpu = [], [], []
             for _ in range(args.rounds):
+                c = time.process_time()
                 for _ in range(args.runs):
                     t = time.perf_counter()
                     sess.run(None, feed)
                     ort_ms.append((time.perf_counter() - t) * 1e3)
+                ort_cpu.append((time.process_time() - c) * 1e3 / args.runs)
+                c = time.process_time()
                 with torch.no_grad():
                     for _ in range(args.runs):
                         t = time.perf_counter()
                         net(x)
                         torch_ms.append((time.perf_counter() - t) * 1e3)
+                torch_cpu.append((time.process_time() - c) * 1e3 / args.runs)
                 out = subprocess.run([mpq, "bench", "--model", pth, "--arch", arch, "--threads", str(args.threads),
                                       "--runs", str(args.runs), "--forward-only", "--json", "-"],
                                      capture_output=True, text=True)
@@ -93,16 +99,22 @@ def main():
                 report = json.loads(out.stdout)
                 mpq_reports.append(report)
                 mpq_ms.append(report["forward_ms"]["median"])
+                mpq_cpu.append(report["forward_cpu_ms"])
             row = {"arch": arch, "threads": args.threads,
                    "mpq_ms": statistics.median(mpq_ms), "ort_ms": statistics.median(ort_ms),
                    "torch_ms": statistics.median(torch_ms), "mpq_gflops": mpq_reports[-1].get("gflops"),
                    "mpq_peak_rss_mb": mpq_reports[-1].get("peak_rss_mb")}
+            row.update({"mpq_cpu_ms": statistics.median(mpq_cpu), "ort_cpu_ms": statistics.median(ort_cpu),
+                        "torch_cpu_ms": statistics.median(torch_cpu)})
             row["mpq_over_ort"] = row["mpq_ms"] / row["ort_ms"]
+            row["mpq_over_ort_cpu"] = row["mpq_cpu_ms"] / row["ort_cpu_ms"]
             row["mpq_over_torch"] = row["mpq_ms"] / row["torch_ms"]
             results.append(row)
             print(f"{arch:14s} threads {args.threads}: mpq {row['mpq_ms']:8.2f} ms   ORT {row['ort_ms']:8.2f} ms   "
                   f"PyTorch {row['torch_ms']:8.2f} ms   mpq/ORT {row['mpq_over_ort']:.2f}   "
-                  f"mpq/PyTorch {row['mpq_over_torch']:.2f}", flush=True)
+                  f"mpq/PyTorch {row['mpq_over_torch']:.2f}\n"
+                  f"{'':14s} CPU ms/pass: mpq {row['mpq_cpu_ms']:8.2f}   ORT {row['ort_cpu_ms']:8.2f}   "
+                  f"PyTorch {row['torch_cpu_ms']:8.2f}   mpq/ORT {row['mpq_over_ort_cpu']:.2f}", flush=True)
     print(f"(onnxruntime {ort.__version__}, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f})")
     if args.json:
         with open(args.json, "w") as f:

@@ -41,6 +41,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible, Locali
     case invalidShape(String)
     case invalidPercentile(Double)
     case nonFiniteWeights(channel: Int)
+    case unknownLayer(String, known: [String])
+    case missingCalibration(String)
 
     public var description: String {
         switch self {
@@ -55,6 +57,10 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible, Locali
             return "invalid shape: \(what)"
         case .invalidPercentile(let p):
             return "percentile \(p) must be in (0, 100]"
+        case .unknownLayer(let name, let known):
+            return "unknown layer '\(name)': expected a conv name such as \(known.joined(separator: ", ")), or first/last"
+        case .missingCalibration(let what):
+            return "calibration statistics are missing \(what); run calibration on the layers first"
         case .nonFiniteWeights(let c):
             return "weights of output channel \(c) contain NaN or infinity; cannot quantize"
         }

@@ -22,6 +22,8 @@ public struct Detector {
     private var scratch = PreprocessScratch()
     private var input = Tensor(zeros: [1, 3, SSDModel.inputSize, SSDModel.inputSize])
     private var head: HeadOutputs
+    private var scores: [Float] = []
+    private var boxes: [Float] = []
 
     public init(model: SSDModel) {
         self.model = model
@@ -46,14 +48,17 @@ public struct Detector {
 
     /// Softmax scores `[P, C]` and decoded normalised corner boxes `[P, 4]` for `image`.
     public mutating func scoresAndBoxes(_ image: RGBImage) -> (scores: [Float], boxes: [Float]) {
-        model.scoresAndBoxes(headOutputs(image))
+        let outputs = headOutputs(image)
+        model.scoresAndBoxes(outputs, scores: &scores, boxes: &boxes)
+        return (scores, boxes)
     }
 
     /// The detections of `image` in its pixel coordinates.
     /// - Parameter scoreThreshold: NMS candidates need a score above it (the reference evaluation uses 0.01;
     ///   greedy NMS makes a higher threshold equal to filtering the 0.01 result).
     public mutating func detect(_ image: RGBImage, scoreThreshold: Float = 0.01) -> [Detection] {
-        let (scores, boxes) = scoresAndBoxes(image)
+        let outputs = headOutputs(image)
+        model.scoresAndBoxes(outputs, scores: &scores, boxes: &boxes)
         return model.detections(scores: scores, boxes: boxes, width: image.width, height: image.height,
                                 scoreThreshold: scoreThreshold)
     }

@@ -119,10 +119,28 @@ public struct SSDModel: Sendable {
     /// - Returns: `scores` `[P, C]` probabilities and `boxes` `[P, 4]` normalised corners `(x1, y1, x2, y2)`,
     ///   unclipped, prior order.
     public func scoresAndBoxes(_ head: HeadOutputs) -> (scores: [Float], boxes: [Float]) {
-        var scores = head.confidences
-        softmax(rows: head.priorCount, cols: head.classes, &scores)
-        let boxes = architecture.boxDecoder.decode(locations: head.locations, priors: priors.centerForm)
+        var scores: [Float] = [], boxes: [Float] = []
+        scoresAndBoxes(head, scores: &scores, boxes: &boxes)
         return (scores, boxes)
+    }
+
+    /// `scoresAndBoxes` into caller-owned buffers (reused when they already have the right size).
+    public func scoresAndBoxes(_ head: HeadOutputs, scores: inout [Float], boxes: inout [Float]) {
+        if scores.count != head.confidences.count { scores = [Float](repeating: 0, count: head.confidences.count) }
+        if boxes.count != head.locations.count { boxes = [Float](repeating: 0, count: head.locations.count) }
+        scores.withUnsafeMutableBufferPointer { dst in
+            head.confidences.withUnsafeBufferPointer { src in
+                guard let d = dst.baseAddress, let s = src.baseAddress else { return }
+                d.update(from: s, count: src.count)
+            }
+        }
+        softmax(rows: head.priorCount, cols: head.classes, &scores)
+        let decoder = architecture.boxDecoder
+        head.locations.withUnsafeBufferPointer { l in
+            priors.centerForm.withUnsafeBufferPointer { p in
+                boxes.withUnsafeMutableBufferPointer { b in decoder.decode(locations: l, priors: p, into: b) }
+            }
+        }
     }
 
     /// The reference post-processing (per-class NMS) of decoded outputs, boxes scaled to `width` x `height`.

@@ -82,7 +82,9 @@ struct Bench: ParsableCommand {
                                             architecture: arch.flatMap(Architecture.init(rawValue:)))
         var report = BenchReport(threads: threads, runs: runs, model: model,
                                  architecture: loaded.architecture.rawValue)
-        report.forwardMs = Latency(timeForward(loaded))
+        let (times, cpuMs) = timeForward(loaded)
+        report.forwardMs = Latency(times)
+        report.forwardCPUMs = cpuMs
         report.gflops = convolutionFLOPs(loaded) / report.forwardMs.median / 1e6
         if !forwardOnly {
             if let path = image ?? defaultImage() {
@@ -120,14 +122,17 @@ struct Bench: ParsableCommand {
                       data: (0..<n).map { Float(($0 * 7919) % 255) / 128 - 1 })
     }
 
-    private func timeForward(_ model: SSDModel) -> [Double] {
+    /// Wall times of the timed runs, and their mean CPU time (all threads) per run.
+    private func timeForward(_ model: SSDModel) -> (times: [Double], cpuMs: Double) {
         let input = syntheticInput()
         var workspace = SSDWorkspace()
         var out = HeadOutputs(priors: model.priors.count, classes: model.classes)
         model.forward(input, into: &out, workspace: &workspace)   // warm-up: grows every buffer once
-        return (0..<runs).map { _ in
+        let cpuBefore = processCPUSeconds()
+        let times = (0..<runs).map { _ in
             milliseconds { model.forward(input, into: &out, workspace: &workspace) }
         }
+        return (times, (processCPUSeconds() - cpuBefore) * 1000 / Double(runs))
     }
 
     private func timePipeline(_ model: SSDModel, image url: URL) throws -> [Double] {
@@ -258,6 +263,8 @@ struct BenchReport: Codable {
     var image: String?
     var forwardMs = Latency()
     var pipelineMs: Latency?
+    /// Mean CPU time (all threads) per forward pass: robust to a busy machine, unlike wall time.
+    var forwardCPUMs = 0.0
     var gflops = 0.0
     var peakRSSMB = 0.0
 
@@ -271,12 +278,13 @@ struct BenchReport: Codable {
     enum CodingKeys: String, CodingKey {
         case threads, runs, model, architecture, image, gflops
         case forwardMs = "forward_ms", pipelineMs = "pipeline_ms", peakRSSMB = "peak_rss_mb"
+        case forwardCPUMs = "forward_cpu_ms"
     }
 
     var text: String {
         var lines = ["\(architecture) (\(model)), \(threads) thread(s), \(runs) runs"]
-        lines.append(String(format: "forward:  median %.2f ms  min %.2f  max %.2f  (%.1f GFLOP/s)",
-                            forwardMs.median, forwardMs.min, forwardMs.max, gflops))
+        lines.append(String(format: "forward:  median %.2f ms  min %.2f  max %.2f  (%.1f GFLOP/s; %.2f ms CPU per pass)",
+                            forwardMs.median, forwardMs.min, forwardMs.max, gflops, forwardCPUMs))
         if let p = pipelineMs {
             lines.append(String(format: "pipeline: median %.2f ms  min %.2f  max %.2f  (JPEG -> detections)",
                                 p.median, p.min, p.max))
@@ -284,6 +292,13 @@ struct BenchReport: Codable {
         lines.append(String(format: "peak RSS: %.1f MB", peakRSSMB))
         return lines.joined(separator: "\n")
     }
+}
+
+/// CPU time consumed by all threads of this process, in seconds.
+private func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// Wall-clock milliseconds `body` takes.

@@ -99,8 +99,8 @@ struct Evaluate: ParsableCommand {
         let (loaded, format) = try SSDModel.load(contentsOf: modelURL, architecture: arch)
         let dataset = try EvaluationInputs.open(vocRoot: vocRoot, split: split, classes: classes)
         guard loaded.classes == dataset.classes.count + 1 else {
-            throw ValidationError("\(model) detects \(loaded.classes - 1) classes (plus background) but "
-                + "\(dataset.classes.sourceDescription) has \(dataset.classes.count); pass the matching --classes.")
+            throw ClassCountMismatch(model: model, modelClasses: loaded.classes - 1,
+                                     list: dataset.classes.sourceDescription, listClasses: dataset.classes.count)
         }
         let truth = try EvaluationInputs.groundTruth(dataset: dataset, threads: threads)
         let folder = URL(fileURLWithPath: results ?? defaultResults(shard: shardSpec))
@@ -129,6 +129,19 @@ struct Evaluate: ParsableCommand {
         let base = "runs/\(stem)/\(split)"
         return shard.count > 1 ? "\(base)/shard-\(shard.index)-of-\(shard.count)" : base
     }
+}
+
+/// The checkpoint and the class list disagree: the detections could not be named.
+struct ClassCountMismatch: LocalizedError, CustomStringConvertible {
+    let model: String
+    let modelClasses: Int
+    let list: String
+    let listClasses: Int
+    var description: String {
+        "\(model): the model detects \(modelClasses) classes (plus background) but \(list) has \(listClasses); "
+            + "pass the matching --classes file"
+    }
+    var errorDescription: String? { description }
 }
 
 /// The SSD `Detector` (a struct with reusable buffers, mutated per image) behind the runner's `ImageDetector`.

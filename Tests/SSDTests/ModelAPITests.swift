@@ -6,12 +6,14 @@ import XCTest
 
 /// The hooks the quantizer relies on: conv list, weight replacement, input hooks; and thread-count determinism.
 final class ModelAPITests: XCTestCase {
-    func smallModel() throws -> (SSDModel, Tensor) {
-        let c = try ParityFixtures.testCase("small-mb2-w0.25-c3")
+    /// A small torch-saved model and its first image: mb2 (3 classes) by default, mb1 (5 classes, fastest in debug
+    /// builds) where the test does not depend on mb2's structure.
+    func smallModel(_ name: String = "small-mb2-w0.25-c3") throws -> (SSDModel, Tensor) {
+        let c = try ParityFixtures.testCase(name)
         let (dict, _) = try Checkpoint.load(try ParityFixtures.parity.appendingPathComponent(try XCTUnwrap(c.file)))
         let model = try SSDModel(loading: dict, file: c.name)
         let image = try XCTUnwrap(try ParityFixtures.manifest().images.first)
-        return (model, try ParityFixtures.input(image, arch: .mb2SSDLite))
+        return (model, try ParityFixtures.input(image, arch: model.architecture))
     }
 
     func testHookSeesEveryConvInExecutionOrderAndIdentityHookChangesNothing() throws {
@@ -34,41 +36,41 @@ final class ModelAPITests: XCTestCase {
     }
 
     func testHookCanAlterInputs() throws {
-        let (model, x) = try smallModel()
+        let (model, x) = try smallModel("small-mb1-c5")
         var ws = SSDWorkspace()
         let plain = model.forward(x, workspace: &ws)
-        // Zeroing the input of the last box head: its 6 priors' offsets become its bias (regression_headers.5).
+        // Zeroing the input of the last box head (1x1 map): its 6 priors' offsets become its bias.
         let zeroed = model.forward(x, workspace: &ws) { name, input in
             name == "regression_headers.5" ? Tensor(zeros: input.shape) : input
         }
         let bias = try XCTUnwrap(model.convolutions.first { $0.name == "regression_headers.5" }?.conv.bias)
         XCTAssertEqual(Array(zeroed.locations.suffix(24)), bias)
-        XCTAssertEqual(Array(zeroed.locations.prefix(2990 * 4)), Array(plain.locations.prefix(2990 * 4)))
+        XCTAssertEqual(Array(zeroed.locations.prefix(2994 * 4)), Array(plain.locations.prefix(2994 * 4)))
         XCTAssertEqual(zeroed.confidences, plain.confidences)
     }
 
     func testReplaceConvolution() throws {
-        var (model, x) = try smallModel()
+        var (model, x) = try smallModel("small-mb1-c5")
         var ws = SSDWorkspace()
         let before = model.forward(x, workspace: &ws)
         let unit = try XCTUnwrap(model.convolutions.first { $0.name == "classification_headers.5" })
-        // Same weights: same outputs. Zero weights, bias b: the last 6 priors' logits become b.
+        // Same weights: same outputs. Zero weights, bias b: the last 6 priors' logits (6 x 5 classes) become b.
         try model.replaceConvolution(named: unit.name, weight: unit.conv.weight, bias: try XCTUnwrap(unit.conv.bias))
         XCTAssertEqual(model.forward(x, workspace: &ws), before)
-        let bias: [Float] = (0..<18).map { Float($0) }
+        let bias: [Float] = (0..<30).map { Float($0) }
         try model.replaceConvolution(named: unit.name, weight: Tensor(zeros: unit.conv.weight.shape), bias: bias)
         let after = model.forward(x, workspace: &ws)
-        XCTAssertEqual(Array(after.confidences.suffix(18)), bias)
-        XCTAssertEqual(Array(after.confidences.prefix(2994 * 3)), Array(before.confidences.prefix(2994 * 3)))
+        XCTAssertEqual(Array(after.confidences.suffix(30)), bias)
+        XCTAssertEqual(Array(after.confidences.prefix(2994 * 5)), Array(before.confidences.prefix(2994 * 5)))
         XCTAssertThrowsError(try model.replaceConvolution(named: "nope", weight: unit.conv.weight, bias: bias)) {
             XCTAssertEqual($0 as? SSDModelError, .unknownConvolution(name: "nope"))
         }
-        XCTAssertThrowsError(try model.replaceConvolution(named: unit.name, weight: Tensor(zeros: [18, 8, 3, 3]),
+        XCTAssertThrowsError(try model.replaceConvolution(named: unit.name, weight: Tensor(zeros: [30, 8, 1, 1]),
                                                           bias: bias))
     }
 
     func testOutputsIdenticalForAnyThreadCount() throws {
-        let (model, x) = try smallModel()
+        let (model, x) = try smallModel("small-mb1-c5")
         var ws = SSDWorkspace()
         Runtime.setThreads(1)
         let one = model.forward(x, workspace: &ws)

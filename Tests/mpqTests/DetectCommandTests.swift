@@ -89,3 +89,14 @@ final class DetectCommandTests: XCTestCase {
         XCTAssertExit(try runMPQ(["detect", "--model", Self.model]), 64)
     }
 }
+
+final class DetectHelpTests: XCTestCase {
+    func testHelpHasAbstractOptionsAndExamples() throws {
+        let run = try runMPQ(["detect", "--help"])
+        XCTAssertExit(run, 0)
+        for text in ["Detect objects in JPEG images", "--model <file>", "--arch <name>", "--score-threshold <p>",
+                     "--json <file>", "--draw <dir>", "--dump-raw <file>", "--threads <n>", "Examples:"] {
+            XCTAssertTrue(run.stdout.contains(text), "missing '\(text)' in:\n\(run.stdout)")
+        }
+    }
+}

@@ -77,6 +77,14 @@ final class EvaluateCommandTests: XCTestCase {
         XCTAssertExit(other, 1)
         XCTAssertTrue(other.stderr.contains("belongs to another run"), other.stderr)
 
+        // A class list that does not fit the model: one clear line, exit 1.
+        let three = try temporaryFolder().appendingPathComponent("three.txt")
+        try Data("car\nchair\ndog\n".utf8).write(to: three)
+        let mismatch = try runMPQ(["evaluate", "--model", Self.checkpoint.path, "--voc-root", root.path, "--split",
+                                   "test", "--classes", three.path, "--results", try temporaryFolder().path])
+        XCTAssertExit(mismatch, 1)
+        XCTAssertTrue(mismatch.stderr.contains("the model detects 2 classes (plus background) but the class list "),
+                      mismatch.stderr)
         // Kill -9 once a few images are recorded, rerun the same command: it resumes and ends with the files and
         // scores of the uninterrupted run.
         try killAndResume(root, reference: full, whole: run)
