@@ -25,8 +25,8 @@ public enum ReportHTML {
         h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 32px;
                border-bottom: 1px solid #ddd; padding-bottom: 4px; }
         table { border-collapse: collapse; margin: 10px 0; font-size: 13px; }
-        th, td { border: 1px solid #ccc; padding: 3px 9px; text-align: right; }
-        th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+        th, td { border: 1px solid #ccc; padding: 3px 9px; text-align: left; }
+        th { background: #f2f2f2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
         tr:nth-child(even) td { background: #fafafa; }
         .chart { overflow-x: auto; margin: 8px 0; } .note { color: #555; font-size: 13px; }
         code { background: #f4f4f4; padding: 1px 4px; border-radius: 3px; }
@@ -45,7 +45,10 @@ public enum ReportHTML {
     public static func table(header: [String], rows: [[String]]) -> String {
         var s = "<table><thead><tr>" + header.map { "<th>\(ReportSVG.escape($0))</th>" }.joined() + "</tr></thead><tbody>\n"
         for row in rows {
-            s += "<tr>" + row.map { "<td>\(ReportSVG.escape($0))</td>" }.joined() + "</tr>\n"
+            s += "<tr>" + row.map { cell in
+                let numeric = Double(cell.split(separator: " ").first.map(String.init) ?? "") != nil || cell == "inf"
+                return (numeric ? "<td class=\"num\">" : "<td>") + ReportSVG.escape(cell) + "</td>"
+            }.joined() + "</tr>\n"
         }
         return s + "</tbody></table>"
     }
@@ -67,7 +70,7 @@ public enum ReportHTML {
         of the raw detector outputs (class logits and box offsets of every prior) on calibration images, a label-free
         proxy (higher = closer to float). Layers at the top of the ranking are the ones to keep at more bits.</p>
         """
-        var sections = [Section(title: "What this shows", html: explanation + settings(pairs))]
+        var sections = [Section(title: "What this shows", html: explanation + (pairs.isEmpty ? "" : settings(pairs)))]
         let bits = report.layers.first?.results.map(\.bits) ?? []
         let header = ["rank", "layer", "params", "MACs"] + bits.flatMap { ["drop @\($0)b", "SQNR @\($0)b"] }
         let rows = shown.enumerated().map { i, layer in
@@ -79,11 +82,11 @@ public enum ReportHTML {
         let caption = top.map { "<p class=\"note\">The \(min($0, ranked.count)) most sensitive of "
             + "\(ranked.count) layers (mAP drop in points, ×100); all layers are in sensitivity.csv.</p>" }
             ?? "<p class=\"note\">mAP drop in points (×100), most sensitive first.</p>"
-        sections.append(Section(title: "Most sensitive layers", html: caption + table(header: header, rows: rows)))
         sections.append(Section(title: "mAP drop per layer",
                                 html: "<div class=\"chart\">\(ReportSVG.mapDropBars(report))</div>"))
         sections.append(Section(title: "Heat map: layers × bits",
                                 html: "<div class=\"chart\">\(ReportSVG.heatMap(report))</div>"))
+        sections.append(Section(title: "Most sensitive layers", html: caption + table(header: header, rows: rows)))
         return sections
     }
 }
