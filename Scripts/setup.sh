@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian machine for mpq: the C libraries it links, then a release build.
-# Usage: Scripts/setup.sh            (needs root or sudo for apt-get)
+# Sets up a fresh Debian machine for mpq and runs the main job:
+#   1. apt-installs the C libraries mpq links (libjpeg-turbo, libxml2, OpenBLAS) if they are missing,
+#   2. builds the release binary with the CPU's vector units,
+#   3. runs `mpq demo` on the embedded dataset and detector (skip with --no-demo).
+# Usage: Scripts/setup.sh [--no-demo] [-- extra mpq demo options]   (needs root or sudo for apt-get)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+run_demo=1
+if [ "${1:-}" = "--no-demo" ]; then run_demo=0; shift; fi
+[ "${1:-}" = "--" ] && shift
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 pkgs="libjpeg-dev libxml2-dev libopenblas-dev pkg-config"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
+  echo "Installing:$missing"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 fi
 swift build -c release -Xswiftc -Ounchecked -Xcc -march=native --product mpq
-echo "Built: $(swift build -c release --show-bin-path)/mpq"
+bin="$(swift build -c release --show-bin-path)/mpq"
+echo "Built: $bin"
+if [ "$run_demo" = 1 ]; then
+  "$bin" demo --out mpq-out/demo "$@"
+fi
