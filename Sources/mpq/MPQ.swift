@@ -23,6 +23,7 @@ struct MPQ: ParsableCommand {
             Detect.self,
             Sensitivity.self,
             Demo.self,
+            Quantize.self,
         ]
     )
 }
