@@ -118,13 +118,24 @@ final class QuantizeCommandTests: XCTestCase {
             XCTAssertNotEqual(refused.status, 0)
             XCTAssertTrue(refused.stderr.contains("must not come from the evaluation split"), refused.stderr)
         }
-        // ... unless --allow-overlap.
-        let allowed = try quantize(root, ["--method", "rtn", "--calib-split", "overlap", "--allow-overlap", "--json",
-                                          "-"])
+        // ... unless --allow-overlap. Weights only (--abits 32): the saved file, loaded by `mpq evaluate`, scores
+        // exactly the quantized model's mAP (save -> load -> same detections).
+        let out32 = try temporaryFolder().appendingPathComponent("rtn.safetensors")
+        let allowed = try quantize(root, ["--method", "rtn", "--calib-split", "overlap", "--allow-overlap",
+                                          "--abits", "32", "--evaluate", "--out", out32.path, "--json", "-"])
         XCTAssertExit(allowed, 0)
         let rtn = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(allowed.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(rtn["avg_bits"] as? Double, 4, "rtn: one 4-bit point per channel")
-        XCTAssertNil(rtn["map_before"], "no mAP without --evaluate")
+        let reloaded = try runMPQ(["evaluate", "--model", out32.path, "--voc-root", root.path, "--split", "test",
+                                   "--results", try temporaryFolder().path, "--json", "-", "--threads", "1"])
+        XCTAssertExit(reloaded, 0)
+        let scores = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(reloaded.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(scores["mAP"] as? Double), try XCTUnwrap(rtn["map_after"] as? Double))
+        let noEval = try quantize(root, ["--method", "mse", "--abits", "32", "--json", "-"])
+        XCTAssertExit(noEval, 0)
+        let mse = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(noEval.stdout.utf8)) as? [String: Any])
+        XCTAssertNil(mse["map_before"], "no mAP without --evaluate")
+        XCTAssertEqual(mse["avg_bits"] as? Double, 4)
 
         // --avg-bits below --wbits: one clear line, non-zero exit.
         let bad = try quantize(root, ["--method", "multipoint", "--wbits", "4", "--avg-bits", "3.5"])
