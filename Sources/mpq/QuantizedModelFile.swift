@@ -2,6 +2,7 @@ import Checkpoints
 import Foundation
 import Quantization
 import SSD
+import Tensors
 
 /// The quantized model file written by `mpq quantize --out` (safetensors).
 ///
@@ -53,5 +54,36 @@ enum QuantizedModelFile {
         dict.metadata["toolkit_version"] = version
         dict.metadata["quantized_layers"] = q.layers.map(\.name).joined(separator: ",")
         return dict
+    }
+
+    /// Loads any model file for `mpq detect` / `mpq evaluate`: a quantized file gives its reconstructed weights
+    /// (Σ a·q) and a hook fake-quantizing each quantized conv's input on its saved range at the saved `abits`.
+    static func load(_ url: URL, architecture: Architecture?) throws
+        -> (model: SSDModel, format: CheckpointFormat, hook: ConvInputHook?) {
+        let (dict, format) = try Checkpoint.load(url)
+        guard dict.isQuantizedModel else {
+            return (try SSDModel(loading: dict, file: url.path, architecture: architecture), format, nil)
+        }
+        let (floats, ranges) = try dict.dequantized(file: url.path)
+        let model = try SSDModel(loading: floats, file: url.path, architecture: architecture)
+        guard !ranges.isEmpty else { return (model, format, nil) }
+        guard let bits = dict.metadata["abits"].flatMap(Int.init) else {
+            throw CheckpointError.malformedTensor(file: url.path, key: "__metadata__.abits",
+                                                  problem: "missing or not an integer")
+        }
+        var quantizers: [String: ActivationQuantizer] = [:]
+        for (name, range) in ranges {
+            guard range.count == 2 else {
+                throw CheckpointError.malformedTensor(file: url.path, key: name + ".act_range",
+                                                      problem: "expected [lo, hi], got \(range.count) values")
+            }
+            do {
+                // Written as [0, clip] (unsigned) or [-clip, clip]; -0 marks a signed zero clip.
+                quantizers[name] = try ActivationQuantizer(bits: bits, clip: range[1], unsigned: range[0].sign == .plus)
+            } catch {
+                throw CheckpointError.malformedTensor(file: url.path, key: name + ".act_range", problem: "\(error)")
+            }
+        }
+        return (model, format, CalibrationStatistics.activationHook(quantizers))
     }
 }

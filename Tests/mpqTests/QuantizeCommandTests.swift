@@ -111,6 +111,15 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertEqual(metadata["arch"], "mb2-ssd-lite")
         XCTAssertEqual(metadata["source_sha256"], try sha256sum(Self.checkpoint))
 
+        // Save -> load: `mpq evaluate` of the file (weights Σ a·q, 8-bit activations from the saved ranges) gives
+        // exactly the quantized model's mAP.
+        let reloaded8 = try runMPQ(["evaluate", "--model", out.path, "--voc-root", root.path, "--split", "test",
+                                    "--limit", "2", "--results", try temporaryFolder().path, "--json", "-",
+                                    "--threads", "1"])
+        XCTAssertExit(reloaded8, 0)
+        let scores8 = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(reloaded8.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(scores8["mAP"] as? Double), mapAfter)
+
         // Calibration split = evaluation split, or sharing an id: refused with exit 64 (validation), not a signal.
         for calib in ["test", "overlap"] {
             let refused = try quantize(root, ["--method", "rtn", "--calib-split", calib, "--split", "test"])
