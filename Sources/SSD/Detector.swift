@@ -24,9 +24,12 @@ public struct Detector {
     private var head: HeadOutputs
     private var scores: [Float] = []
     private var boxes: [Float] = []
+    /// Applied at every conv input unless a call passes its own (e.g. activation fake-quant of a quantized file).
+    public var hook: ConvInputHook?
 
-    public init(model: SSDModel) {
+    public init(model: SSDModel, hook: ConvInputHook? = nil) {
         self.model = model
+        self.hook = hook
         head = HeadOutputs(priors: model.priors.count, classes: model.classes)
     }
 
@@ -39,10 +42,10 @@ public struct Detector {
         return input
     }
 
-    /// Raw head outputs for `image` (logits and offsets), with an optional conv input hook.
+    /// Raw head outputs for `image` (logits and offsets), with an optional conv input hook (default: `self.hook`).
     public mutating func headOutputs(_ image: RGBImage, hook: ConvInputHook? = nil) -> HeadOutputs {
         let x = preprocessed(image)
-        model.forward(x, into: &head, workspace: &workspace, hook: hook)
+        model.forward(x, into: &head, workspace: &workspace, hook: hook ?? self.hook)
         return head
     }
 

@@ -87,12 +87,12 @@ struct Detect: ParsableCommand {
 
     func run() throws {
         if let threads { Runtime.setThreads(threads) }
-        let (loaded, format) = try SSDModel.load(contentsOf: URL(fileURLWithPath: model), architecture: arch)
+        let (loaded, format, hook) = try QuantizedModelFile.load(URL(fileURLWithPath: model), architecture: arch)
         Output.note("\(model): \(loaded.architecture.rawValue), \(loaded.classes) classes (background included), "
                     + "\(format.rawValue)")
         let names = loaded.classes == ClassList.voc.count + 1 ? ClassList.voc.names
             : (1..<loaded.classes).map { "class \($0)" }
-        var detector = Detector(model: loaded)
+        var detector = Detector(model: loaded, hook: hook)
         var results: [ImageResult] = []
         var usedNames = Set<String>()
         for (n, path) in images.enumerated() {

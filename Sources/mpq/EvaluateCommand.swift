@@ -96,7 +96,7 @@ struct Evaluate: ParsableCommand {
         Runtime.setThreads(threads)
         let shardSpec = shard.flatMap(Shard.init) ?? .all
         let modelURL = URL(fileURLWithPath: model)
-        let (loaded, format) = try SSDModel.load(contentsOf: modelURL, architecture: arch)
+        let (loaded, format, hook) = try QuantizedModelFile.load(modelURL, architecture: arch)
         let dataset = try EvaluationInputs.open(vocRoot: vocRoot, split: split, classes: classes)
         guard loaded.classes == dataset.classes.count + 1 else {
             throw ClassCountMismatch(model: model, modelClasses: loaded.classes - 1,
@@ -110,7 +110,7 @@ struct Evaluate: ParsableCommand {
         let identity = "\(modelURL.standardizedFileURL.path) size=\(size.map(String.init) ?? "?") "
             + "arch=\(loaded.architecture.rawValue) score>0.01"
         let runner = EvaluationRunner(
-            groundTruth: truth, detector: SSDImageDetector(Detector(model: loaded)),
+            groundTruth: truth, detector: SSDImageDetector(Detector(model: loaded, hook: hook)),
             loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },
             options: .init(split: split, resultsFolder: folder, limit: limit, shard: shardSpec, metric: metric,
                            evaluationProtocol: evaluationProtocol, detectorIdentity: identity))

@@ -24,6 +24,7 @@ struct MPQ: ParsableCommand {
             Detect.self,
             Sensitivity.self,
             Demo.self,
+            Quantize.self,
         ]
     )
 }

@@ -1,0 +1,199 @@
+import ArgumentParser
+import Foundation
+import Quantization
+import SSD
+import Tensors
+import Checkpoints
+import VOC
+
+extension WeightQuantizationMethod: ExpressibleByArgument {}
+
+/// `mpq quantize`: calibrate, quantize (rtn, mse or multipoint), report per layer, optionally evaluate and save.
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Quantize an SSD checkpoint (per-channel rtn, mse or multipoint weights, fake-quant activations).",
+        discussion: """
+        Calibration images (Gram matrices of every conv input, activation ranges) come from --calib-split and \
+        never from the evaluation split: the command refuses when the two splits are the same or share an \
+        image, unless --allow-overlap. Without --model / --voc-root the embedded demo detector and dataset are \
+        used. Prints, per quantized layer, the histogram of points per channel, the average weight bits and the \
+        relative output error ||W X - Q X||² / ||W X||² on the calibration inputs; then the model's average bits, \
+        extra MACs and size. --evaluate adds the float and quantized mAP on --split.
+
+        Examples:
+          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --out runs/q.safetensors
+          mpq quantize --model model.pth --voc-root VOCdevkit/VOC2007 --calib-split trainval \\\\
+              --calib-images 64 --method rtn --wbits 4 --abits 8 --evaluate --split test --json -
+          mpq quantize --method multipoint --wbits 3 --max-error 0.01 --skip-layers first,last --evaluate
+        """
+    )
+
+    @Option(help: ArgumentHelp("The detector checkpoint (default: the embedded demo detector).", valueName: "file"))
+    var model: String?
+
+    @Option(name: .customLong("voc-root"),
+            help: ArgumentHelp("The dataset folder (default: the embedded demo dataset).", valueName: "dir"))
+    var vocRoot: String?
+
+    @Option(name: .customLong("calib-split"), help: ArgumentHelp("The split the calibration images come from.",
+                                                                  valueName: "name"))
+    var calibSplit: String = "trainval"
+
+    @Option(name: .customLong("calib-images"), help: ArgumentHelp("The number of calibration images.",
+                                                                   valueName: "n"))
+    var calibImages: Int = 64
+
+    @Option(help: "The weight method: rtn, mse or multipoint.")
+    var method: WeightQuantizationMethod = .multipoint
+
+    @Option(help: ArgumentHelp("The weight bit width of the grid (2 to 8).", valueName: "bits"))
+    var wbits: Int = 4
+
+    @Option(help: ArgumentHelp("The activation bit width; 32 keeps activations float.", valueName: "bits"))
+    var abits: Int = 8
+
+    @Option(name: .customLong("avg-bits"),
+            help: ArgumentHelp("Multipoint: the average weight bits budget (at least --wbits).", valueName: "x"))
+    var avgBits: Double?
+
+    @Option(name: .customLong("max-error"),
+            help: ArgumentHelp("Multipoint: add points until each channel's relative output error is at most this.",
+                               valueName: "e"))
+    var maxError: Double?
+
+    @Option(name: .customLong("act-calibration"),
+            help: "How activation ranges are chosen: minmax, percentile (99.99%) or mse.")
+    var actCalibration: String = "minmax"
+
+    @Option(name: .customLong("skip-layers"),
+            help: ArgumentHelp("Comma-separated conv names kept in float; 'first' and 'last' name the first and last "
+                + "convs.", valueName: "list"))
+    var skipLayers: String?
+
+    @Option(help: ArgumentHelp("Write the quantized model (safetensors: codes, scales, points, ranges) here.",
+                               valueName: "file"))
+    var out: String?
+
+    @Flag(help: "Also score the float and the quantized model on --split.")
+    var evaluate = false
+
+    @Option(help: ArgumentHelp("The evaluation split (never used for calibration).", valueName: "name"))
+    var split: String = "test"
+
+    @Option(help: ArgumentHelp("Evaluate only the first N images of the split.", valueName: "n"))
+    var limit: Int?
+
+    @Option(help: ArgumentHelp("Also write the report as JSON to this file, or to standard output with '-'.",
+                               valueName: "file"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("The number of threads; results do not depend on it.", valueName: "n"))
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(name: .customLong("allow-overlap"),
+          help: "Allow calibration images from the evaluation split (results are then optimistic).")
+    var allowOverlap = false
+
+    var activationCalibration: ActivationCalibration? {
+        switch actCalibration {
+        case "minmax": return .minMax
+        case "percentile": return .percentile(99.99)
+        case "mse": return .mse
+        default: return nil
+        }
+    }
+
+    var budget: AllocationBudget? {
+        if let avgBits { return .averageBits(avgBits) }
+        return maxError.map { .maxRelativeError($0) }
+    }
+
+    func validate() throws {
+        guard (2...8).contains(wbits) else { throw ValidationError("--wbits must be between 2 and 8, got \(wbits).") }
+        guard abits == 32 || (2...8).contains(abits) else {
+            throw ValidationError("--abits must be between 2 and 8, or 32 for float activations; got \(abits).")
+        }
+        if let avgBits, !(avgBits >= Double(wbits)) {
+            throw ValidationError("--avg-bits \(avgBits) is below --wbits \(wbits): every channel needs at least one "
+                + "\(wbits)-bit point, so the average cannot be under \(wbits).")
+        }
+        if let maxError, !(maxError > 0) { throw ValidationError("--max-error must be positive, got \(maxError).") }
+        if avgBits != nil && maxError != nil { throw ValidationError("give --avg-bits or --max-error, not both.") }
+        if (avgBits != nil || maxError != nil) && method != .multipoint {
+            throw ValidationError("--avg-bits and --max-error need --method multipoint.")
+        }
+        guard activationCalibration != nil else {
+            throw ValidationError("--act-calibration takes minmax, percentile or mse; got '\(actCalibration)'.")
+        }
+        guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1, got \(calibImages).") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
+        for name in [split, calibSplit] where name.isEmpty || name.contains("/") {
+            throw ValidationError("splits are names such as test or trainval, not paths: '\(name)'.")
+        }
+    }
+
+    func run() throws {
+        Runtime.setThreads(threads)
+        let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
+        let evalIDs = try evaluationIDs(inputs)
+        if !allowOverlap {
+            if calibSplit == split {
+                throw ValidationError("--calib-split and --split are both '\(split)': calibration images must not "
+                    + "come from the evaluation split (pass --allow-overlap to do it anyway).")
+            }
+            let calibIDs = try VOCDataset(root: inputs.root, split: calibSplit, classes: inputs.classes).imageIDs
+            let shared = Set(calibIDs).intersection(evalIDs)
+            if let example = shared.sorted().first {
+                throw ValidationError("splits '\(calibSplit)' and '\(split)' share \(shared.count) images (e.g. "
+                    + "\(example)): calibration images must not come from the evaluation split (pass --allow-overlap "
+                    + "to do it anyway).")
+            }
+        }
+        let calib = try SensitivityJob.calibrationSet(inputs, split: calibSplit, count: calibImages, excluding: [],
+                                                      preferCalibFile: false, threads: threads)
+        Output.note("quantize: \(inputs.modelPath), \(method.rawValue) w\(wbits)a\(abits); calibration on "
+            + calib.source)
+        var bar = StepProgress("calibration")
+        let stats = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true) {
+            bar.update($0, of: calib.images.count)
+        }
+        let skip = skipLayers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        let options = ModelQuantizationOptions(
+            method: method, weightBits: wbits, activationBits: abits,
+            activationCalibration: activationCalibration ?? .minMax, budget: budget, threads: threads)
+        let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, skip: skip, options: options)
+
+        var report = QuantizeReport(q, method: method.rawValue, wbits: wbits, abits: abits)
+        if evaluate {
+            let eval = try SensitivityJob.evaluationSet(inputs, split: split, count: limit ?? Int.max, threads: threads)
+            bar = StepProgress("float model")
+            report.mapBefore = ModelScoring.meanAP(ModelScoring.detections(inputs.model, images: eval.images, progress: {
+                bar.update($0, of: eval.images.count)
+            }), groundTruth: eval.truth)
+            bar = StepProgress("quantized")
+            report.mapAfter = ModelScoring.meanAP(ModelScoring.detections(
+                q.model, images: eval.images, hook: q.activationHook, progress: { bar.update($0, of: eval.images.count) }),
+                groundTruth: eval.truth)
+        }
+        let table = report.table()
+        if json == "-" { Output.note(table) } else { print(table, terminator: "") }
+        if let out {
+            let source = try Data(contentsOf: URL(fileURLWithPath: inputs.modelPath))
+            let dict = QuantizedModelFile.stateDict(q, method: method.rawValue, wbits: wbits, abits: abits,
+                                                    sourceSHA256: SHA256.hex(source),
+                                                    version: MPQ.configuration.version)
+            try SafeTensors.write(dict, to: URL(fileURLWithPath: out))
+            Output.note("wrote \(out) (\(q.layers.count) quantized layers, \(q.floatLayers.count) float)")
+        }
+        if let json { try Output.writeJSON(report, to: json) }
+    }
+
+    /// The ids of the evaluation split (empty when it does not exist and nothing is evaluated).
+    func evaluationIDs(_ inputs: JobInputs) throws -> Set<String> {
+        let file = inputs.root.appendingPathComponent("ImageSets/Main/\(split).txt")
+        guard evaluate || FileManager.default.fileExists(atPath: file.path) else { return [] }
+        return Set(try VOCDataset(root: inputs.root, split: split, classes: inputs.classes).imageIDs)
+    }
+}

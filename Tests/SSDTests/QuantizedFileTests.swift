@@ -1,0 +1,78 @@
+import Checkpoints
+import Foundation
+import Tensors
+import XCTest
+@testable import SSD
+
+/// `SSDModel.load` of a quantized model file (`mpq-quantized-v1`): one conv stored as two points per channel,
+/// built here by hand, must come back as Σ a·q and the rest of the network unchanged.
+final class QuantizedFileTests: XCTestCase {
+    private func model() throws -> SSDModel {
+        let c = try ParityFixtures.testCase("small-mb2-w0.25-c3")
+        let (dict, _) = try Checkpoint.load(try ParityFixtures.parity.appendingPathComponent(try XCTUnwrap(c.file)))
+        return try SSDModel(loading: dict, file: c.name)
+    }
+
+    /// Writes `folded` with conv `name` replaced by two 4-bit points per channel; returns the file and the
+    /// expected weight (0 + s1·q1 + s2·q2 per element, the reader's order, so equality is exact).
+    private func write(_ folded: StateDict, name: String, points: [Int32]? = nil) throws -> (URL, [Float]) {
+        let w = try XCTUnwrap(folded[name + ".weight"])
+        let values = try w.floats(), o = w.shape[0], d = values.count / o
+        var codes: [Int8] = [], scales: [Float] = [], expected = [Float](repeating: 0, count: values.count)
+        for c in 0..<o {
+            let row = Array(values[(c * d)..<((c + 1) * d)])
+            let s1 = max(row.map(abs).max() ?? 0, 1e-8) / 7
+            let q1 = row.map { Int8(max(-8, min(7, ($0 / s1).rounded()))) }
+            let residual = zip(row, q1).map { $0 - s1 * Float($1) }
+            let s2 = max(residual.map(abs).max() ?? 0, 1e-8) / 7
+            let q2 = residual.map { Int8(max(-8, min(7, ($0 / s2).rounded()))) }
+            codes += q1 + q2
+            scales += [s1, s2]
+            for j in 0..<d { expected[c * d + j] = (0 + s1 * Float(q1[j])) + s2 * Float(q2[j]) }
+        }
+        var dict = StateDict()
+        for key in folded.keys where key != name + ".weight" { dict.set(key, try XCTUnwrap(folded[key])) }
+        dict.set(name + ".codes", StoredTensor(int8s: codes, shape: [2 * o, d]))
+        dict.set(name + ".scales", StoredTensor(floats: scales, shape: [2 * o]))
+        dict.set(name + ".points", StoredTensor(int32s: points ?? [Int32](repeating: 2, count: o), shape: [o]))
+        dict.set(name + ".shape", StoredTensor(int64s: w.shape.map { Int64($0) }, shape: [w.shape.count]))
+        dict.set(name + ".act_range", StoredTensor(floats: [0, 6], shape: [2]))
+        dict.metadata = folded.metadata
+        dict.metadata["format"] = StateDict.quantizedFormat
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("q-\(UUID().uuidString).safetensors")
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        try SafeTensors.write(dict, to: url)
+        return (url, expected)
+    }
+
+    func testLoadReconstructsPointsAndKeepsTheRest() throws {
+        let original = try model()
+        let folded = original.foldedStateDict()
+        let name = try XCTUnwrap(original.convolutions.dropFirst(3).first?.name)
+        let (url, expected) = try write(folded, name: name)
+        let loaded = try SSDModel.load(contentsOf: url).model.foldedStateDict()
+        XCTAssertEqual(loaded.keys, folded.keys)
+        for key in folded.keys {
+            if key == name + ".weight" {
+                XCTAssertEqual(try XCTUnwrap(loaded[key]).floats(), expected)
+                XCTAssertNotEqual(try XCTUnwrap(loaded[key]).floats(), try XCTUnwrap(folded[key]).floats())
+            } else {
+                XCTAssertEqual(loaded[key], folded[key], key)
+            }
+        }
+        let raw = try SafeTensors.read(url)
+        XCTAssertEqual(try raw.dequantized(file: url.path).ranges, [name: [0, 6]])
+    }
+
+    func testInconsistentPointsAreRefusedNamingTheKey() throws {
+        let original = try model()
+        let name = try XCTUnwrap(original.convolutions.dropFirst(3).first?.name)
+        let o = try XCTUnwrap(original.foldedStateDict()[name + ".weight"]).shape[0]
+        var points = [Int32](repeating: 2, count: o)
+        points[0] = 1  // Σ points = 2·o - 1 ≠ rows
+        let (url, _) = try write(original.foldedStateDict(), name: name, points: points)
+        XCTAssertThrowsError(try SSDModel.load(contentsOf: url)) { error in
+            XCTAssertTrue("\(error)".contains(name + ".codes"), "\(error)")
+        }
+    }
+}

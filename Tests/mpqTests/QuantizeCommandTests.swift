@@ -1,0 +1,176 @@
+import Foundation
+import XCTest
+
+/// `mpq quantize` end to end on the small parity checkpoint (MobileNetV2 SSD-Lite, width 0.25, 2 classes +
+/// background) with a dataset made of VOC2007 sample files 000003-000005: trainval = a000003...a000005,
+/// test = b000003...b000005 (same pictures, other ids, so the splits do not overlap).
+final class QuantizeCommandTests: XCTestCase {
+    static let checkpoint = RepositoryFixtures.testsFolder
+        .appendingPathComponent("SSDTests/Fixtures/parity/torch/small-mb2-w0.25-c3.pth")
+
+    private func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-quantize-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    private func dataset() throws -> URL {
+        let root = try temporaryFolder()
+        let fm = FileManager.default
+        for folder in ["Annotations", "ImageSets/Main", "JPEGImages"] {
+            try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        for (prefix, split) in [("a", "trainval"), ("b", "test")] {
+            var ids: [String] = []
+            for n in 3...5 {
+                let source = String(format: "%06d", n), id = prefix + source
+                try fm.copyItem(at: RepositoryFixtures.voc2007.appendingPathComponent("Annotations/\(source).xml"),
+                                to: root.appendingPathComponent("Annotations/\(id).xml"))
+                try fm.copyItem(at: RepositoryFixtures.voc2007.appendingPathComponent("JPEGImages/\(source).jpg"),
+                                to: root.appendingPathComponent("JPEGImages/\(id).jpg"))
+                ids.append(id)
+            }
+            try Data((ids.joined(separator: "\n") + "\n").utf8)
+                .write(to: root.appendingPathComponent("ImageSets/Main/\(split).txt"))
+        }
+        // An "overlap" split sharing one id with test.
+        try Data("a000003\nb000004\n".utf8).write(to: root.appendingPathComponent("ImageSets/Main/overlap.txt"))
+        try Data("car\nchair\n".utf8).write(to: root.appendingPathComponent("labels.txt"))
+        return root
+    }
+
+    private func quantize(_ root: URL, _ extra: [String]) throws -> MPQRun {
+        try runMPQ(["quantize", "--model", Self.checkpoint.path, "--voc-root", root.path, "--calib-images", "2",
+                    "--threads", "1"] + extra, timeout: 600)
+    }
+
+    /// One multipoint run with evaluation and a saved file, then the refusals.
+    func testMultipointReportFileAndRefusals() throws {
+        let root = try dataset()
+        let out = try temporaryFolder().appendingPathComponent("q.safetensors")
+        let run = try quantize(root, ["--method", "multipoint", "--wbits", "4", "--avg-bits", "4.5", "--abits", "8",
+                                      "--skip-layers", "first", "--evaluate", "--split", "test", "--limit", "2",
+                                      "--json", "-", "--out", out.path])
+        XCTAssertExit(run, 0)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
+                                 run.stderr)
+        XCTAssertEqual(Set(json.keys), ["method", "wbits", "abits", "avg_bits", "extra_macs", "model_bytes", "layers",
+                                        "map_before", "map_after"])
+        XCTAssertEqual(json["method"] as? String, "multipoint")
+        XCTAssertEqual(json["wbits"] as? Int, 4)
+        XCTAssertEqual(json["abits"] as? Int, 8)
+        let avg = try XCTUnwrap(json["avg_bits"] as? Double)
+        XCTAssertLessThanOrEqual(avg, 4.5 + 1e-9, "the budget is never exceeded")
+        XCTAssertGreaterThanOrEqual(avg, 4.0, "one 4-bit point per channel at least")
+        let extra = try XCTUnwrap(json["extra_macs"] as? Double)
+        // Extra MACs = (Σ points·d) / (Σ channels·d) - 1 = avg_bits / 4 - 1 (all layers on the same 4-bit grid).
+        XCTAssertEqual(extra, avg / 4 - 1, accuracy: 1e-9)
+        let layers = try XCTUnwrap(json["layers"] as? [[String: Any]])
+        XCTAssertFalse(layers.isEmpty)
+        var points = 0, weights = 0.0
+        for layer in layers {
+            XCTAssertEqual(Set(layer.keys), ["name", "channels", "points", "avg_bits", "rel_output_error"])
+            let channels = try XCTUnwrap(layer["channels"] as? Int)
+            let hist = try XCTUnwrap(layer["points"] as? [String: Int])
+            XCTAssertEqual(hist.values.reduce(0, +), channels, "histogram counts sum to the channels")
+            let layerPoints = hist.reduce(0) { $0 + (Int($1.key) ?? 0) * $1.value }
+            XCTAssertEqual(try XCTUnwrap(layer["avg_bits"] as? Double), 4 * Double(layerPoints) / Double(channels),
+                           accuracy: 1e-9)
+            let err = try XCTUnwrap(layer["rel_output_error"] as? Double)
+            XCTAssertTrue(err >= 0 && err < 1, "\(err)")
+            points += layerPoints
+            weights += Double(channels)
+        }
+        XCTAssertNotEqual(layers.first?["name"] as? String, nil)
+        let mapBefore = try XCTUnwrap(json["map_before"] as? Double)
+        let mapAfter = try XCTUnwrap(json["map_after"] as? Double)
+        XCTAssertTrue((0...1).contains(mapBefore) && (0...1).contains(mapAfter))
+        XCTAssertTrue(run.stderr.contains("float"), run.stderr)
+
+        // The file: codes, scales, points, shape, bias, act_range per quantized layer; metadata.
+        let header = try safetensorsHeader(out)
+        for layer in layers {
+            let name = try XCTUnwrap(layer["name"] as? String)
+            for suffix in ["codes", "scales", "points", "shape", "bias", "act_range"] {
+                XCTAssertNotNil(header["\(name).\(suffix)"], "\(name).\(suffix)")
+            }
+            XCTAssertNil(header["\(name).weight"], "a quantized layer has no float weight")
+            let codes = try XCTUnwrap(header["\(name).codes"] as? [String: Any])
+            XCTAssertEqual(codes["dtype"] as? String, "I8")
+            let hist = try XCTUnwrap(layer["points"] as? [String: Int])
+            let rows = hist.reduce(0) { $0 + (Int($1.key) ?? 0) * $1.value }
+            XCTAssertEqual((codes["shape"] as? [Int])?.first, rows, "codes hold Σ n_c rows")
+        }
+        let floatWeights = header.keys.filter { $0.hasSuffix(".weight") }
+        XCTAssertEqual(floatWeights.count, 1, "the skipped first conv stays float: \(floatWeights)")
+        let metadata = try XCTUnwrap(header["__metadata__"] as? [String: String])
+        XCTAssertEqual(metadata["method"], "multipoint")
+        XCTAssertEqual(metadata["wbits"], "4")
+        XCTAssertEqual(metadata["abits"], "8")
+        XCTAssertEqual(metadata["arch"], "mb2-ssd-lite")
+        XCTAssertEqual(metadata["source_sha256"], try sha256sum(Self.checkpoint))
+
+        // Save -> load: `mpq evaluate` of the file (weights Σ a·q, 8-bit activations from the saved ranges) gives
+        // exactly the quantized model's mAP.
+        let reloaded8 = try runMPQ(["evaluate", "--model", out.path, "--voc-root", root.path, "--split", "test",
+                                    "--limit", "2", "--results", try temporaryFolder().path, "--json", "-",
+                                    "--threads", "1"])
+        XCTAssertExit(reloaded8, 0)
+        let scores8 = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(reloaded8.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(scores8["mAP"] as? Double), mapAfter)
+
+        // Calibration split = evaluation split, or sharing an id: refused with exit 64 (validation), not a signal.
+        for calib in ["test", "overlap"] {
+            let refused = try quantize(root, ["--method", "rtn", "--calib-split", calib, "--split", "test"])
+            XCTAssertEqual(refused.reason, .exit, refused.stderr)
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(refused.stderr.contains("must not come from the evaluation split"), refused.stderr)
+        }
+        // ... unless --allow-overlap. Weights only (--abits 32): the saved file, loaded by `mpq evaluate`, scores
+        // exactly the quantized model's mAP (save -> load -> same detections).
+        let out32 = try temporaryFolder().appendingPathComponent("rtn.safetensors")
+        let allowed = try quantize(root, ["--method", "rtn", "--calib-split", "overlap", "--allow-overlap",
+                                          "--abits", "32", "--evaluate", "--out", out32.path, "--json", "-"])
+        XCTAssertExit(allowed, 0)
+        let rtn = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(allowed.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(rtn["avg_bits"] as? Double, 4, "rtn: one 4-bit point per channel")
+        let reloaded = try runMPQ(["evaluate", "--model", out32.path, "--voc-root", root.path, "--split", "test",
+                                   "--results", try temporaryFolder().path, "--json", "-", "--threads", "1"])
+        XCTAssertExit(reloaded, 0)
+        let scores = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(reloaded.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(scores["mAP"] as? Double), try XCTUnwrap(rtn["map_after"] as? Double))
+        let noEval = try quantize(root, ["--method", "mse", "--abits", "32", "--json", "-"])
+        XCTAssertExit(noEval, 0)
+        let mse = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(noEval.stdout.utf8)) as? [String: Any])
+        XCTAssertNil(mse["map_before"], "no mAP without --evaluate")
+        XCTAssertEqual(mse["avg_bits"] as? Double, 4)
+
+        // --avg-bits below --wbits: one clear line, non-zero exit.
+        let bad = try quantize(root, ["--method", "multipoint", "--wbits", "4", "--avg-bits", "3.5"])
+        XCTAssertEqual(bad.reason, .exit)
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--avg-bits 3.5 is below --wbits 4"), bad.stderr)
+    }
+
+    /// The JSON header of a safetensors file (8-byte little-endian length, then the JSON).
+    private func safetensorsHeader(_ url: URL) throws -> [String: Any] {
+        let data = try Data(contentsOf: url)
+        XCTAssertGreaterThan(data.count, 8)
+        let length = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as? [String: Any])
+    }
+
+    /// The oracle: coreutils `sha256sum`.
+    private func sha256sum(_ url: URL) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [url.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+    }
+}
