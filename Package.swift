@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["COpenBLAS"]),
         .target(name: "Checkpoints", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "SSD", dependencies: ["VOC", "Tensors", "Checkpoints"]),
-        .target(name: "Quantization", dependencies: ["SSD", "Tensors"]),
+        .target(name: "Quantization", dependencies: ["SSD", "Tensors", "Checkpoints"]),
         .executableTarget(name: "mpq", dependencies: [
             "VOC", "Tensors", "Checkpoints", "SSD", "Quantization",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

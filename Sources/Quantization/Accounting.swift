@@ -6,10 +6,17 @@
 /// - extra MACs `= Σ n_c d / (C d) - 1` (the common-operands layer has `Σ n_c` rows instead of `C`),
 /// - bytes `= ceil(b · Σ n_c d / 8) + 4 · Σ n_c + 4 · floatParameters` (codes packed at `b` bits, fp32 scales,
 ///   and the layer's float parameters such as the bias).
+///
+/// An outlier-channel-split layer stores rows of the expanded length `d' = (C_in + s)·k` (`dimension`) for a
+/// float layer of `C · d` weights (`originalDimension = d`): its average bits are `b · d'/d` and its extra MACs
+/// `d'/d - 1 = s / C_in`, the same definitions as multipoint's.
 public struct LayerAccounting: Sendable, Equatable {
     public let name: String
     public let channels: Int
+    /// Length of a stored code row.
     public let dimension: Int
+    /// Length of a row of the float layer (`dimension` except for OCS).
+    public let originalDimension: Int
     public let bits: Int
     /// Points per channel → number of channels with that many points.
     public let pointsHistogram: [Int: Int]
@@ -20,10 +27,12 @@ public struct LayerAccounting: Sendable, Equatable {
     /// Relative output error `Σ e_c / Σ E_c` when known (allocation with calibration data).
     public let relativeOutputError: Double?
 
-    public init(name: String, weights: QuantizedWeights, floatParameters: Int = 0, relativeOutputError: Double? = nil) {
+    public init(name: String, weights: QuantizedWeights, floatParameters: Int = 0, relativeOutputError: Double? = nil,
+                originalDimension: Int? = nil) {
         self.name = name
         channels = weights.channels
         dimension = weights.dimension
+        self.originalDimension = originalDimension ?? weights.dimension
         bits = weights.grid.bits
         pointsHistogram = weights.pointCounts.reduce(into: [:]) { $0[$1, default: 0] += 1 }
         pointCount = weights.pointCounts.reduce(0, +)
@@ -37,7 +46,7 @@ public struct LayerAccounting: Sendable, Equatable {
     }
 
     /// `C · d`, the float weight count.
-    public var weightCount: Int { channels * dimension }
+    public var weightCount: Int { channels * originalDimension }
     /// `b · Σ n_c d`.
     public var codeBits: Int { bits * pointCount * dimension }
     public var averageWeightBits: Double { Double(codeBits) / Double(weightCount) }

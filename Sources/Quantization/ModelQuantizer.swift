@@ -1,7 +1,9 @@
 import SSD
 import Tensors
 
-/// The weight method of `quantize(model:…)` (`--method`).
+/// The weight method of `quantize(model:…)` (`--method`). Budget semantics (`ModelQuantizationOptions.budget`,
+/// `--avg-bits B` on the `b`-bit grid): `multipoint`, `ocs` and `mixed` spend `B`; `rtn`, `mse` and `gptq` put
+/// every weight at `b` bits.
 public enum WeightQuantizationMethod: String, CaseIterable, Sendable, Codable {
     /// Per-channel min-max round-to-nearest.
     case rtn
@@ -9,6 +11,17 @@ public enum WeightQuantizationMethod: String, CaseIterable, Sendable, Codable {
     case mse
     /// Greedy multipoint with output-error-driven allocation (needs calibration Gram matrices).
     case multipoint
+    /// Outlier channel splitting (`OCS`) with the split ratio matched to multipoint's extra channels at `B`,
+    /// then per-channel RTN on the split layer.
+    case ocs
+    /// True per-layer mixed precision: one width per layer from `candidateBits` (MSE clipping) meeting `B`
+    /// (`MixedPrecision`), from measured sensitivities or the Gram-matrix proxy.
+    case mixed
+    /// Hessian-based sequential rounding (`GPTQ`) with the calibration Gram matrices, at `b` bits.
+    case gptq
+
+    /// Whether `--avg-bits` is a budget this method spends.
+    public var spendsBudget: Bool { self == .multipoint || self == .ocs || self == .mixed }
 }
 
 /// Settings of `quantize(model:…)`.
@@ -18,15 +31,21 @@ public struct ModelQuantizationOptions: Sendable {
     /// Activation bits; 32 keeps activations float.
     public var activationBits: Int
     public var activationCalibration: ActivationCalibration
-    /// Multipoint only: `--avg-bits` or `--max-error`; nil means one point per channel.
+    /// `.averageBits` for multipoint, ocs and mixed (nil: `weightBits`); `.maxRelativeError` for multipoint only.
     public var budget: AllocationBudget?
     public var maxPointsPerChannel: Int
     public var countScaleBits: Bool
+    /// Mixed only: layer name → width → cost (e.g. `sensitivity.json`'s mAP drops); nil uses
+    /// `MixedPrecision.proxySensitivities` on the calibration Gram matrices.
+    public var sensitivities: [String: [Int: Double]]?
+    /// Mixed only: the widths a layer may get.
+    public var candidateBits: [Int]
     public var threads: Int
 
     public init(method: WeightQuantizationMethod, weightBits: Int = 4, activationBits: Int = 8,
                 activationCalibration: ActivationCalibration = .minMax, budget: AllocationBudget? = nil,
                 maxPointsPerChannel: Int = 16, countScaleBits: Bool = false,
+                sensitivities: [String: [Int: Double]]? = nil, candidateBits: [Int] = Array(2...8),
                 threads: Int = defaultQuantizationThreads) {
         self.method = method
         self.weightBits = weightBits
@@ -35,6 +54,8 @@ public struct ModelQuantizationOptions: Sendable {
         self.budget = budget
         self.maxPointsPerChannel = maxPointsPerChannel
         self.countScaleBits = countScaleBits
+        self.sensitivities = sensitivities
+        self.candidateBits = candidateBits
         self.threads = threads
     }
 
@@ -46,10 +67,19 @@ public struct QuantizedLayer: Sendable {
     public let name: String
     /// `[O, C/groups, kh, kw]` of the original weight.
     public let weightShape: [Int]
+    /// The stored points. For an OCS-split layer the rows run over the expanded input (`inputChannelMap`).
     public let weights: QuantizedWeights
+    /// OCS: expanded input channel `t` reads input channel `inputChannelMap[t]`; nil when the layer is not split.
+    public let inputChannelMap: [Int]?
     public let bias: [Float]
     public let activation: ActivationQuantizer?
     public let accounting: LayerAccounting
+
+    /// The fake-quant weight in `weightShape` (OCS: the copies folded back), what the model runs and scores.
+    public var reconstructedWeight: [Float] {
+        weights.reconstructed(inputChannelMap: inputChannelMap, inputChannels: weightShape[1],
+                              kernelSize: weightShape[2] * weightShape[3])
+    }
 }
 
 /// A quantized SSD: the model with fake-quant weights installed, plus everything needed to save, report
@@ -66,62 +96,50 @@ public struct QuantizedModel: Sendable {
         let quantizers = Dictionary(layers.compactMap { l in l.activation.map { (l.name, $0) } },
                                     uniquingKeysWith: { a, _ in a })
         guard !quantizers.isEmpty else { return nil }
-        return { name, x in
-            guard let q = quantizers[name] else { return x }
-            var y = x
-            q.fakeQuantize(&y.data)
-            return y
+        return CalibrationStatistics.activationHook(quantizers)
+    }
+
+    /// The model with every OCS layer executed in its split form (expanded input, expanded codes × scales):
+    /// what an integer kernel runs. Equal to `model` up to float rounding.
+    public func splitExecutionModel() throws -> SSDModel {
+        var out = model
+        for l in layers {
+            guard let map = l.inputChannelMap else { continue }
+            let expanded = [l.weightShape[0], map.count, l.weightShape[2], l.weightShape[3]]
+            try out.splitInputChannels(named: l.name, weight: Tensor(shape: expanded, data: l.weights.reconstructed()),
+                                       bias: l.bias, inputChannelMap: map)
         }
+        return out
     }
 }
 
+/// The one entry point of weight (and activation) quantization: `mpq quantize`, `mpq compare`, the demo and
+/// the sensitivity runs all go through `quantize(model:statistics:skip:options:)`.
 public enum ModelQuantizer {
     /// Quantizes `model`'s convolutions (all but `skip`) with `options.method`.
     /// - Parameters:
-    ///   - statistics: calibration statistics; Gram matrices are needed for multipoint (and give every
-    ///     method its relative output error), ranges for activation quantization.
+    ///   - statistics: calibration statistics; Gram matrices are needed for multipoint, gptq and mixed without
+    ///     given sensitivities (and give every method its relative output error), ranges for activation
+    ///     quantization.
     /// - Throws: `QuantizationError` for bad settings or missing calibration data.
     public static func quantize(model: SSDModel, statistics: CalibrationStatistics?, skip: [String] = [],
                                 options: ModelQuantizationOptions) throws -> QuantizedModel {
-        let grid = try QuantGrid(bits: options.weightBits)
         if options.quantizesActivations && !QuantGrid.supportedBits.contains(options.activationBits) {
             throw QuantizationError.unsupportedBits(options.activationBits)
         }
         let (selected, kept) = try LayerSelection.split(model.quantizableLayers, skipping: skip)
         let grams = statistics?.grams ?? [:]
-        let allocationLayers: [AllocationLayer]? = try selected.allSatisfy({ grams[$0.name] != nil })
+        let views: [AllocationLayer]? = try selected.allSatisfy({ grams[$0.name] != nil })
             ? selected.map { l in
                 try AllocationLayer(name: l.name, weights: l.weights, channels: l.channels, dimension: l.dimension,
                                     grams: grams[l.name] ?? [])
             } : nil
-
-        var weights: [QuantizedWeights] = []
-        var errors: [Double?] = []
-        switch options.method {
-        case .rtn, .mse:
-            for (i, l) in selected.enumerated() {
-                let q = try WeightQuantizer.quantize(weights: l.weights, channels: l.channels, dimension: l.dimension,
-                                                     grid: grid, method: options.method == .rtn ? .rtn : .mse,
-                                                     threads: options.threads)
-                weights.append(q)
-                errors.append(allocationLayers.map { OutputError.relative($0[i], q, threads: options.threads) })
-            }
-        case .multipoint:
-            guard let layers = allocationLayers else { throw QuantizationError.missingCalibration("Gram matrices") }
-            let budget = options.budget ?? .averageBits(Double(options.weightBits))
-            let result = try MultipointAllocator.allocate(layers, options: AllocationOptions(
-                grid: grid, budget: budget, maxPointsPerChannel: options.maxPointsPerChannel,
-                countScaleBits: options.countScaleBits, threads: options.threads))
-            weights = result.layers.map(\.weights)
-            errors = result.layers.map { $0.relativeOutputError }
-        }
+        let results = try LayerMethods.quantize(selected, views: views, options: options)
 
         var quantizedModel = model
         var layers: [QuantizedLayer] = []
-        for (i, l) in selected.enumerated() {
+        for (l, r) in zip(selected, results) {
             let bias = l.conv.bias ?? [Float](repeating: 0, count: l.channels)
-            try quantizedModel.replaceConvolution(
-                named: l.name, weight: Tensor(shape: l.conv.weight.shape, data: weights[i].reconstructed()), bias: bias)
             var activation: ActivationQuantizer?
             if options.quantizesActivations {
                 guard let observer = statistics?.ranges[l.name] else {
@@ -129,10 +147,15 @@ public enum ModelQuantizer {
                 }
                 activation = try observer.quantizer(options.activationCalibration, bits: options.activationBits)
             }
-            layers.append(QuantizedLayer(
-                name: l.name, weightShape: l.conv.weight.shape, weights: weights[i], bias: bias, activation: activation,
-                accounting: LayerAccounting(name: l.name, weights: weights[i], floatParameters: l.biasCount,
-                                            relativeOutputError: errors[i])))
+            let layer = QuantizedLayer(
+                name: l.name, weightShape: l.conv.weight.shape, weights: r.weights, inputChannelMap: r.inputChannelMap,
+                bias: bias, activation: activation,
+                accounting: LayerAccounting(name: l.name, weights: r.weights, floatParameters: l.biasCount,
+                                            relativeOutputError: r.relativeOutputError,
+                                            originalDimension: l.dimension))
+            try quantizedModel.replaceConvolution(
+                named: l.name, weight: Tensor(shape: l.conv.weight.shape, data: r.reconstructed), bias: bias)
+            layers.append(layer)
         }
         let floatParameters = kept.reduce(0) { $0 + $1.conv.weight.count + $1.biasCount }
         return QuantizedModel(model: quantizedModel, layers: layers, floatLayers: kept.map(\.name),

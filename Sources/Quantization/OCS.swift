@@ -157,15 +157,10 @@ public enum OCS {
                               applied: groups == 1)
     }
 
-    /// `ŵ_{c,j,i} = s_c Σ_{t : map[t] = j} q_{c,t,i}`, summed in Double and rounded once to Float.
+    /// `ŵ_{c,j,i} = s_c · Σ_{t : map[t] = j} q_{c,t,i}` (integer sum, one Float product: exact up to that one
+    /// rounding), the formula the model file loader applies too.
     static func fold(_ q: QuantizedWeights, split: OCSSplit) -> [Float] {
-        let cIn = split.inputChannels, k = split.kernelSize, expanded = split.inputChannelMap.count
-        var sums = [Double](repeating: 0, count: split.outputChannels * cIn * k)
-        for o in 0..<split.outputChannels {
-            for (t, j) in split.inputChannelMap.enumerated() {
-                for i in 0..<k { sums[(o * cIn + j) * k + i] += Double(q.codes[(o * expanded + t) * k + i]) }
-            }
-        }
-        return sums.enumerated().map { index, sum in Float(Double(q.scales[index / (cIn * k)]) * sum) }
+        q.reconstructed(inputChannelMap: split.inputChannelMap, inputChannels: split.inputChannels,
+                        kernelSize: split.kernelSize)
     }
 }

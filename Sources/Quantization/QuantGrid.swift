@@ -43,6 +43,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible, Locali
     case nonFiniteWeights(channel: Int)
     case unknownLayer(String, known: [String])
     case missingCalibration(String)
+    /// A setting that does not fit the method (the message says what was expected).
+    case invalidSetting(String)
 
     public var description: String {
         switch self {
@@ -61,6 +63,8 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible, Locali
             return "unknown layer '\(name)': expected a conv name such as \(known.joined(separator: ", ")), or first/last"
         case .missingCalibration(let what):
             return "calibration statistics are missing \(what); run calibration on the layers first"
+        case .invalidSetting(let what):
+            return what
         case .nonFiniteWeights(let c):
             return "weights of output channel \(c) contain NaN or infinity; cannot quantize"
         }

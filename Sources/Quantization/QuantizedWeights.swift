@@ -1,3 +1,5 @@
+import SSD
+
 /// One layer's quantized weights in the multipoint form (RTN and MSE are the `n_c = 1` case).
 ///
 /// Layout: the float weights are `W [C, d]` (row `c` = output channel `c`, `d = in/groups·kh·kw` in PyTorch's
@@ -40,17 +42,18 @@ public struct QuantizedWeights: Sendable, Equatable {
 
     /// The fake-quant weights `Ŵ [C, d]`: `ŵ_c = Σ_i a_i q_i`, summed in point order in Float.
     public func reconstructed() -> [Float] {
-        var out = [Float](repeating: 0, count: channels * dimension)
-        var row = 0
-        for c in 0..<channels {
-            for _ in 0..<pointCounts[c] {
-                let a = scales[row]
-                let base = row * dimension
-                for j in 0..<dimension { out[c * dimension + j] += a * Float(codes[base + j]) }
-                row += 1
-            }
-        }
-        return out
+        QuantizedConvWeights.reconstruct(codes: codes, scales: scales, pointCounts: pointCounts, rowLength: dimension,
+                                         inputChannels: dimension, kernelSize: 1, inputChannelMap: nil)
+    }
+
+    /// The fake-quant weights of an outlier-channel-split layer folded back onto its original input channels,
+    /// `[C, C_in·k]`: this `dimension` is `inputChannelMap.count · k` and the copies of each input channel are
+    /// summed (`QuantizedConvWeights.reconstruct`, the formula the model file loader uses). Nil map: `reconstructed()`.
+    public func reconstructed(inputChannelMap map: [Int]?, inputChannels: Int, kernelSize: Int) -> [Float] {
+        guard let map else { return reconstructed() }
+        return QuantizedConvWeights.reconstruct(codes: codes, scales: scales, pointCounts: pointCounts,
+                                                rowLength: dimension, inputChannels: inputChannels,
+                                                kernelSize: kernelSize, inputChannelMap: map)
     }
 
     /// The "common operands" form: one b-bit weight matrix with `Σ n_c` rows (see `CommonOperands`).

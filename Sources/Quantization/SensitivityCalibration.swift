@@ -17,26 +17,13 @@ public struct CalibrationStatistics: Sendable {
     /// - Throws: `QuantizationError.invalidShape` for a non-finite Gram matrix.
     public static func collect(model: SSDModel, images: PreparedImages, collectGrams: Bool,
                                progress: ((Int) -> Void)? = nil) throws -> CalibrationStatistics {
-        let convs = Dictionary(model.convolutions.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
-        let state = Accumulator()
-        let hook: ConvInputHook = { name, x in
-            state.ranges[name, default: RangeObserver()].observe(x.data)
-            if collectGrams, let conv = convs[name] {
-                conv.accumulateInputGram(x, into: &state.grams[name, default: []])
-            }
-            return x
-        }
+        let calibrator = Calibrator(layers: model.quantizableLayers, grams: collectGrams, ranges: true)
         var workspace = SSDWorkspace()
         for (i, input) in images.inputs.enumerated() {
-            _ = model.forward(input, workspace: &workspace, hook: hook)
+            calibrator.observe(input, model: model, workspace: &workspace)
             progress?(i + 1)
         }
-        var grams: [String: [GramMatrix]] = [:]
-        for (name, list) in state.grams {
-            guard let conv = convs[name] else { continue }
-            grams[name] = try list.map { try GramMatrix(dimension: conv.patchLength, values: $0) }
-        }
-        return CalibrationStatistics(grams: grams, ranges: state.ranges)
+        return try calibrator.statistics()
     }
 
     public init(grams: [String: [GramMatrix]], ranges: [String: RangeObserver]) {
@@ -58,11 +45,5 @@ public struct CalibrationStatistics: Sendable {
             q.fakeQuantize(&y.data)
             return y
         }
-    }
-
-    /// The hook mutates these (it runs on the calling thread, one forward at a time).
-    private final class Accumulator {
-        var ranges: [String: RangeObserver] = [:]
-        var grams: [String: [[Double]]] = [:]
     }
 }

@@ -14,6 +14,9 @@ public struct ConvUnit: Sendable {
     public let foldedBatchNorm: String?
     /// The folded convolution: weight `[O, C / groups, kH, kW]`, bias `[O]` (always present after folding).
     public internal(set) var conv: Conv2D
+    /// Outlier channel splitting (`SSDModel.splitInputChannels`): the conv reads an expanded input whose channel
+    /// `t` is input channel `inputChannelMap[t]`; nil for an ordinary conv.
+    public internal(set) var inputChannelMap: [Int]?
 
     init(name: String, foldedBatchNorm: String?, conv: Conv2D) {
         self.name = name
@@ -23,10 +26,11 @@ public struct ConvUnit: Sendable {
 
     /// Runs the conv on `x` into `y` (storage reused), through `hook` when given.
     func run(_ x: Tensor, into y: inout Tensor, scratch: inout [Float], hook: ConvInputHook?) {
-        if let hook {
-            conv(hook(name, x), into: &y, scratch: &scratch)
+        let input = hook.map { $0(name, x) } ?? x
+        if let inputChannelMap {
+            conv(input.gatheringChannels(inputChannelMap), into: &y, scratch: &scratch)
         } else {
-            conv(x, into: &y, scratch: &scratch)
+            conv(input, into: &y, scratch: &scratch)
         }
     }
 }

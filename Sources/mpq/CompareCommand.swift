@@ -10,32 +10,41 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare quantization methods at equal size budgets: mAP, average bits, extra MACs, bytes, time.",
         discussion: """
-        Calibrates once (input Gram matrices of every conv over --calib-images images of --calib-split), then \
-        for each method and each --avg-bits budget B quantizes the weights (point width b = floor(B)) and scores \
-        the model on --split. multipoint, ocs and mixed spend the budget B; rtn, mse and gptq use b bits for every \
-        weight, i.e. LESS than the budget (their real average bits are reported). mixed uses a proxy sensitivity \
-        (each layer's relative output error from the same Gram matrices) unless --sensitivity gives a \
-        sensitivity.json (mAP drops). Activations stay float. Writes compare.json, compare.md, compare.svg \
+        Calibrates once (input Gram matrices and activation ranges of every conv over --calib-images images of \
+        --calib-split, never the scored images), then for each method and each --avg-bits budget B quantizes \
+        through the same code path as mpq quantize (point width b = floor(B)) and scores the model on --split \
+        with --abits activations (32 keeps them float; the fp32 row is always float). multipoint, ocs and mixed \
+        spend the budget B; rtn, mse and gptq use b bits for every weight, i.e. LESS than the budget (their real \
+        average bits are reported). mixed uses a proxy sensitivity (each layer's relative output error from the \
+        same Gram matrices) unless --sensitivity gives a sensitivity.json (mAP drops). Without --model / \
+        --voc-root the embedded demo detector / dataset are used. Writes compare.json, compare.md, compare.svg \
         (mAP vs average bits) and compare.html to --report.
 
         Examples:
+          mpq compare --limit 50 --report runs/compare-demo
           mpq compare --model ckpt.pth --voc-root VOCdevkit/VOC2007 --report runs/compare
-          mpq compare --model ckpt.pth --voc-root VOCdevkit/VOC2007 --methods rtn,gptq,multipoint \\\\
-              --avg-bits 3.25 --calib-images 16 --limit 100 --report runs/compare-quick
+          mpq compare --model ckpt.pth --voc-root VOCdevkit/VOC2007 --methods rtn,gptq,multipoint \\
+              --avg-bits 3.25 --abits 32 --calib-images 16 --limit 100 --report runs/compare-quick
         """
     )
 
-    @Option(help: ArgumentHelp("The float detector checkpoint.", valueName: "file"))
-    var model: String
+    @Option(help: ArgumentHelp("The float detector checkpoint (default: the embedded demo detector).",
+                               valueName: "file"))
+    var model: String?
 
-    @Option(name: .customLong("voc-root"), help: ArgumentHelp("The dataset folder.", valueName: "dir"))
-    var vocRoot: String
+    @Option(name: .customLong("voc-root"),
+            help: ArgumentHelp("The dataset folder (default: the embedded demo dataset).", valueName: "dir"))
+    var vocRoot: String?
 
     @Option(help: ArgumentHelp("Comma-separated methods: rtn, mse, gptq, ocs, mixed, multipoint.", valueName: "list"))
     var methods: String = "rtn,mse,ocs,mixed,gptq,multipoint"
 
     @Option(name: .customLong("avg-bits"), help: ArgumentHelp("Comma-separated average-bit budgets.", valueName: "list"))
     var avgBits: String = "3.25,4.25"
+
+    @Option(help: ArgumentHelp("The activation bit width for every method (2 to 8); 32 keeps activations float.",
+                               valueName: "bits"))
+    var abits: Int = 8
 
     @Option(name: .customLong("calib-images"), help: ArgumentHelp("Calibration images.", valueName: "n"))
     var calibImages: Int = 16
@@ -59,7 +68,7 @@ struct Compare: ParsableCommand {
                                valueName: "dir"))
     var report: String
 
-    static let knownMethods = ["rtn", "mse", "gptq", "ocs", "mixed", "multipoint"]
+    static let knownMethods = WeightQuantizationMethod.allCases.map(\.rawValue)
 
     var methodList: [String] { methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     var budgetList: [Double] { avgBits.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
@@ -74,6 +83,9 @@ struct Compare: ParsableCommand {
               budgetList.allSatisfy({ $0 >= 2 && $0 <= 8 }) else {
             throw ValidationError("--avg-bits takes numbers from 2 to 8 separated by commas, got '\(avgBits)'.")
         }
+        guard abits == 32 || (2...8).contains(abits) else {
+            throw ValidationError("--abits must be between 2 and 8, or 32 for float activations; got \(abits).")
+        }
         guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1.") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
@@ -81,65 +93,52 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         Runtime.setThreads(threads)
-        let (float, _) = try SSDModel.load(contentsOf: URL(fileURLWithPath: model))
-        let calibration = try EvaluationInputs.open(vocRoot: vocRoot, split: calibSplit, classes: nil)
-        let start = Date()
-        let grams = try CompareCalibration.grams(model: float, dataset: calibration, images: calibImages)
-        let layers = try ModelBaselines.layers(of: float, grams: grams)
-        Output.note("calibrated \(layers.count) convs on \(min(calibImages, calibration.imageIDs.count)) "
-            + "\(calibSplit) images in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
-        let costs = try sensitivity.map { try CompareSensitivity.load(URL(fileURLWithPath: $0)) }
-        let dataset = try EvaluationInputs.open(vocRoot: vocRoot, split: split, classes: nil)
-        guard float.classes == dataset.classes.count + 1 else {
-            throw ValidationError("\(model) detects \(float.classes - 1) classes (plus background) but "
-                + "\(dataset.classes.sourceDescription) has \(dataset.classes.count).")
-        }
+        let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
+        let dataset = try VOCDataset(root: inputs.root, split: split, classes: inputs.classes)
         let truth = try EvaluationInputs.groundTruth(dataset: dataset, threads: threads)
+        let scored = Array(truth.imageIDs.prefix(limit ?? Int.max))
+        let start = Date()
+        let calib = try SensitivityJob.calibrationSet(inputs, split: calibSplit, count: calibImages,
+                                                      excluding: Set(scored), preferCalibFile: false, threads: threads)
+        let stats = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true)
+        Output.note("calibrated \(inputs.model.convolutions.count) convs on \(calib.source) in "
+            + String(format: "%.1f s", Date().timeIntervalSince(start)))
+        let costs = try sensitivity.map { try SensitivityTable.load(URL(fileURLWithPath: $0)) }
         let folder = URL(fileURLWithPath: report)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 
-        func score(_ m: SSDModel, tag: String) throws -> Double {
+        func score(_ m: SSDModel, hook: ConvInputHook?, tag: String) throws -> Double {
             let runner = EvaluationRunner(
-                groundTruth: truth, detector: SSDImageDetector(Detector(model: m)),
+                groundTruth: truth, detector: SSDImageDetector(Detector(model: m, hook: hook)),
                 loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },
                 options: .init(split: split, resultsFolder: folder.appendingPathComponent("runs/\(tag)"), limit: limit,
-                               detectorIdentity: "\(model) \(tag) \(UUID().uuidString)"))
+                               detectorIdentity: "\(inputs.modelPath) \(tag) \(UUID().uuidString)"))
             return try runner.run().result?.mAP ?? 0
         }
         var rows: [CompareRow] = []
         let t0 = Date()
-        let fp = try score(float, tag: "fp32")
+        let fp = try score(inputs.model, hook: nil, tag: "fp32")
+        let floatParameters = inputs.model.quantizableLayers.reduce(0) { $0 + $1.conv.weight.count + $1.biasCount }
         rows.append(CompareRow(method: "fp32", budget: nil, pointBits: 32, map: fp, averageBits: 32, extraMACs: 0,
-                               modelBytes: 4 * layers.reduce(0) { $0 + $1.weightCount + $1.floatParameters },
-                               seconds: Date().timeIntervalSince(t0)))
+                               modelBytes: 4 * floatParameters, seconds: Date().timeIntervalSince(t0)))
         for budget in budgetList {
             let b = Int(budget.rounded(.down))
-            for method in methodList {
+            for name in methodList {
+                guard let method = WeightQuantizationMethod(rawValue: name) else { continue }
                 let t = Date()
-                let result: BaselineModelResult
-                switch method {
-                case "rtn": result = try ModelBaselines.uniform(layers, bits: b, method: .rtn, threads: threads)
-                case "mse": result = try ModelBaselines.uniform(layers, bits: b, method: .mse, threads: threads)
-                case "gptq": result = try ModelBaselines.gptq(layers, bits: b, threads: threads)
-                case "ocs":
-                    let f = try OCS.extraFraction(matchingAverageBits: budget, bits: b)
-                    result = try ModelBaselines.ocs(layers, bits: b, extraFraction: f, threads: threads)
-                case "mixed":
-                    result = try ModelBaselines.mixed(layers, averageBits: budget, sensitivities: costs,
-                                                      threads: threads).model
-                default: result = try ModelBaselines.multipoint(layers, bits: b, averageBits: budget, threads: threads)
-                }
-                let quantized = try ModelBaselines.install(result, into: float)
-                let map = try score(quantized, tag: "\(method)-\(budget)")
-                rows.append(CompareRow(method: method, budget: budget, pointBits: b, map: map,
-                                       averageBits: result.averageWeightBits, extraMACs: result.extraMACs,
-                                       modelBytes: result.modelBytes, seconds: Date().timeIntervalSince(t)))
-                Output.note(String(format: "%@ @ %.2f: mAP %.4f, %.3f bits", method, budget, map,
-                                   result.averageWeightBits))
+                let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, options: .init(
+                    method: method, weightBits: b, activationBits: abits,
+                    budget: method.spendsBudget ? .averageBits(budget) : nil, sensitivities: costs, threads: threads))
+                let map = try score(q.model, hook: q.activationHook, tag: "\(name)-\(budget)")
+                rows.append(CompareRow(method: name, budget: budget, pointBits: b, map: map,
+                                       averageBits: q.accounting.averageWeightBits, extraMACs: q.accounting.extraMACs,
+                                       modelBytes: q.accounting.modelBytes, seconds: Date().timeIntervalSince(t)))
+                Output.note(String(format: "%@ @ %.2f: mAP %.4f, %.3f bits", name, budget, map,
+                                   q.accounting.averageWeightBits))
             }
         }
-        let summary = CompareSummary(model: model, split: split, limit: limit, calibImages: calibImages,
-                                     calibSplit: calibSplit, rows: rows)
+        let summary = CompareSummary(model: inputs.modelPath, split: split, limit: limit, calibImages: calib.images.count,
+                                     calibSplit: calibSplit, abits: abits, rows: rows)
         try CompareReport.write(summary, to: folder)
         print(CompareReport.markdownTable(rows), terminator: "")
     }

@@ -32,68 +32,13 @@ struct CompareSummary: Codable {
     let limit: Int?
     let calibImages: Int
     let calibSplit: String
+    /// Activation bits of every quantized row (32 = float).
+    let abits: Int
     let rows: [CompareRow]
 
     enum CodingKeys: String, CodingKey {
-        case model, split, limit, rows
+        case model, split, limit, rows, abits
         case calibImages = "calib_images", calibSplit = "calib_split"
-    }
-}
-
-/// Calibration shared by every method: `H_g = Σ X_gᵀ X_g` at each conv's input over the first N images.
-enum CompareCalibration {
-    static func grams(model: SSDModel, dataset: VOCDataset, images: Int) throws -> [String: [[Double]]] {
-        let convs = Dictionary(model.convolutions.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
-        final class Box { var grams: [String: [[Double]]] = [:] }
-        let box = Box()
-        var detector = Detector(model: model)
-        var workspace = SSDWorkspace()
-        for id in dataset.imageIDs.prefix(images) {
-            let x = detector.preprocessed(try JPEGDecoder.decode(fileAt: dataset.imageURL(id)))
-            _ = model.forward(x, workspace: &workspace, hook: { name, input in
-                if let conv = convs[name] {
-                    var g = box.grams[name] ?? []
-                    conv.accumulateInputGram(input, into: &g)
-                    box.grams[name] = g
-                }
-                return input
-            })
-        }
-        return box.grams
-    }
-}
-
-/// Reads the `map_drop` table of a `sensitivity.json` (`{"layers": [{"name", "results": [{"bits", "map_drop"}]}]}`).
-enum CompareSensitivity {
-    struct FileError: LocalizedError, CustomStringConvertible {
-        let description: String
-        var errorDescription: String? { description }
-    }
-    private struct File: Decodable {
-        struct Layer: Decodable { let name: String; let results: [Result] }
-        struct Result: Decodable {
-            let bits: Int
-            let mapDrop: Double
-            enum CodingKeys: String, CodingKey { case bits, mapDrop = "map_drop" }
-        }
-        let layers: [Layer]
-    }
-
-    static func load(_ url: URL) throws -> [String: [Int: Double]] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw FileError(description: "\(url.path): cannot read the sensitivity file (\(error.localizedDescription))")
-        }
-        do {
-            let file = try JSONDecoder().decode(File.self, from: data)
-            var table: [String: [Int: Double]] = [:]
-            for layer in file.layers {
-                table[layer.name] = Dictionary(layer.results.map { ($0.bits, $0.mapDrop) }, uniquingKeysWith: { a, _ in a })
-            }
-            return table
-        } catch {
-            throw FileError(description: "\(url.path): not a sensitivity.json with layers[].results[].bits/map_drop")
-        }
     }
 }
 
@@ -168,7 +113,7 @@ enum CompareReport {
         <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style>
         </head><body><h1>\(title)</h1>
         <p>Calibration: \(summary.calibImages) images of \(escape(summary.calibSplit)); scored images: \(summary.limit.map(String.init) ?? "all").
-        rtn, mse and gptq use b = floor(budget) bits for every weight (below the budget); multipoint, ocs and mixed spend the budget.</p>
+        Activations: \(summary.abits == 32 ? "float" : "\(summary.abits) bits") (the fp32 row is float). rtn, mse and gptq use b = floor(budget) bits for every weight (below the budget); multipoint, ocs and mixed spend the budget.</p>
         \(svg(summary.rows))
         <table><tr><th>method</th><th>budget</th><th>point bits</th><th>mAP</th><th>avg bits</th><th>extra MACs</th><th>model bytes</th><th>time (s)</th></tr>
         \(rowsHTML)</table></body></html>
@@ -180,7 +125,8 @@ enum CompareReport {
         try Output.writeJSON(summary, to: folder.appendingPathComponent("compare.json").path)
         let md = "# mpq compare\n\nModel \(summary.model), split \(summary.split)"
             + (summary.limit.map { " (first \($0) images)" } ?? "") + ", calibration \(summary.calibImages) images of "
-            + "\(summary.calibSplit). rtn/mse/gptq: b = floor(budget) bits (below the budget).\n\n"
+            + "\(summary.calibSplit), activations \(summary.abits == 32 ? "float" : "\(summary.abits) bits"). "
+            + "rtn/mse/gptq: b = floor(budget) bits (below the budget).\n\n"
             + markdownTable(summary.rows)
         try Data(md.utf8).write(to: folder.appendingPathComponent("compare.md"), options: .atomic)
         try Data(svg(summary.rows).utf8).write(to: folder.appendingPathComponent("compare.svg"), options: .atomic)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoints
 import Foundation
+import Quantization
 import SSD
 import Tensors
 import VOC
@@ -18,20 +19,23 @@ struct Detect: ParsableCommand {
         architecture is recognised from the tensor names and the class count from the head shapes; BatchNorm is \
         folded at load. Each image is processed as the reference predictors do: resize to 300x300 (OpenCV \
         bilinear on 8-bit pixels), normalise, run the network, softmax, decode boxes, per-class NMS (IoU 0.45, \
-        top 200 per class). Boxes are in pixels of the original image (0-based, continuous).
+        top 200 per class). Boxes are in pixels of the original image (0-based, continuous). Without --model the \
+        embedded demo detector is used (said in one line). Quantized model files from mpq quantize run as saved.
 
         JSON shape (--json): [{"image": "<path>", "width": W, "height": H, "detections": [{"class": "dog", \
         "class_index": 11, "score": 0.93, "box": [x1, y1, x2, y2]}]}], class_index 0-based without background.
 
         Examples:
           mpq detect --model mb2-ssd-lite-mp-0_686.pth VOCdevkit/VOC2007/JPEGImages/000001.jpg
+          mpq detect VOCdevkit/MPQDemo/JPEGImages/000001.jpg
           mpq detect --model ssd300_mAP_77.43_v2.pth --draw out/ --json out/detections.json a.jpg b.jpg
           mpq detect --model model.pth --arch mb1-ssd --score-threshold 0.01 --dump-raw raw.safetensors a.jpg
         """
     )
 
-    @Option(help: ArgumentHelp("The detector checkpoint (.pth legacy or zip, or .safetensors).", valueName: "file"))
-    var model: String
+    @Option(help: ArgumentHelp("The detector checkpoint (.pth legacy or zip, .safetensors, or a quantized model "
+        + "file; default: the embedded demo detector).", valueName: "file"))
+    var model: String?
 
     @Option(help: ArgumentHelp("Force the architecture instead of recognising it from the tensor names "
         + "(mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).", valueName: "name"))
@@ -87,11 +91,17 @@ struct Detect: ParsableCommand {
 
     func run() throws {
         if let threads { Runtime.setThreads(threads) }
-        let (loaded, format, hook) = try QuantizedModelFile.load(URL(fileURLWithPath: model), architecture: arch)
+        let modelURL = try EmbeddedDemo.resolve(model: model, vocRoot: nil, datasetNeeded: false).model
+        let model = modelURL.path
+        let (loaded, format, hook) = try QuantizedModelFile.load(modelURL, architecture: arch)
         Output.note("\(model): \(loaded.architecture.rawValue), \(loaded.classes) classes (background included), "
                     + "\(format.rawValue)")
-        let names = loaded.classes == ClassList.voc.count + 1 ? ClassList.voc.names
-            : (1..<loaded.classes).map { "class \($0)" }
+        // The embedded detector's class names are the demo dataset's (the model sits in <dataset>/model/).
+        let demoClasses = self.model == nil
+            ? try? ClassList.forDataset(root: modelURL.deletingLastPathComponent().deletingLastPathComponent()) : nil
+        let names = demoClasses.flatMap { $0.count + 1 == loaded.classes ? $0.names : nil }
+            ?? (loaded.classes == ClassList.voc.count + 1 ? ClassList.voc.names
+                : (1..<loaded.classes).map { "class \($0)" })
         var detector = Detector(model: loaded, hook: hook)
         var results: [ImageResult] = []
         var usedNames = Set<String>()

@@ -62,6 +62,30 @@ enum EmbeddedDemo {
             + "repository root or pass --voc-root and --model")
     }
 
+    /// `--model` and `--voc-root` with the embedded demo model / dataset for each one omitted (every command
+    /// taking them), saying so in one line on standard error.
+    /// - Parameters:
+    ///   - datasetNeeded: false for commands without a dataset (`detect`): only the model falls back.
+    /// - Returns: the model file and the dataset folder (nil when not needed and not given).
+    /// - Throws: `DemoDataError` when the embedded data is needed but cannot be found.
+    static func resolve(model: String?, vocRoot: String?, datasetNeeded: Bool = true) throws
+        -> (model: URL, root: URL?) {
+        let missing = [model == nil ? "model" : nil, datasetNeeded && vocRoot == nil ? "dataset" : nil]
+            .compactMap { $0 }
+        var location: Location?
+        if !missing.isEmpty {
+            let found = try locate()
+            location = found
+            Output.note("using the embedded demo \(missing.joined(separator: " and ")) from \(found.root.path) "
+                + "(found via \(found.via))")
+        }
+        let root = vocRoot.map { URL(fileURLWithPath: $0) } ?? (datasetNeeded ? location?.dataset : nil)
+        guard let modelURL = model.map({ URL(fileURLWithPath: $0) }) ?? location?.model else {
+            throw DemoDataError(message: "no model given and no embedded demo model found")
+        }
+        return (modelURL, root)
+    }
+
     /// Calibration image ids: `ImageSets/Main/calib.txt` when the dataset has it, else `preferredSplit`
     /// (default trainval); only ids whose JPEG exists, never one of `excluding` (the evaluation images), at most
     /// `count`, in split order.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Quantization
 import SSD
 import Tensors
 import VOC
@@ -25,7 +26,8 @@ struct Evaluate: ParsableCommand {
         the same as one unsharded run.
 
         Default results folder: runs/<model file name without extension>/<split>, with /shard-I-of-N \
-        appended for a shard.
+        appended for a shard. Without --model / --voc-root the embedded demo detector / dataset are used (said \
+        in one line).
 
         Examples:
           mpq evaluate --model mb2-ssd-lite-mp-0_686.pth --voc-root VOCdevkit/VOC2007 \\\\
@@ -37,8 +39,9 @@ struct Evaluate: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The detector checkpoint (.pth legacy or zip, or .safetensors).", valueName: "file"))
-    var model: String
+    @Option(help: ArgumentHelp("The detector checkpoint (.pth legacy or zip, .safetensors, or a quantized model "
+        + "file from mpq quantize; default: the embedded demo detector).", valueName: "file"))
+    var model: String?
 
     @Option(help: ArgumentHelp("Force the architecture instead of recognising it from the tensor names "
         + "(mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).", valueName: "name"))
@@ -46,11 +49,11 @@ struct Evaluate: ParsableCommand {
 
     @Option(name: .customLong("voc-root"),
             help: ArgumentHelp("The dataset folder, e.g. VOCdevkit/VOC2007 (holding Annotations, ImageSets and "
-                + "JPEGImages).", valueName: "dir"))
-    var vocRoot: String
+                + "JPEGImages; default: the embedded demo dataset).", valueName: "dir"))
+    var vocRoot: String?
 
     @Option(help: ArgumentHelp("The split to run: ImageSets/Main/<name>.txt, e.g. test.", valueName: "name"))
-    var split: String
+    var split: String = "test"
 
     @Option(help: ArgumentHelp("The folder for result files, journal, summary and curves (default "
         + "runs/<model>/<split>[/shard-I-of-N]).", valueName: "dir"))
@@ -95,15 +98,16 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         Runtime.setThreads(threads)
         let shardSpec = shard.flatMap(Shard.init) ?? .all
-        let modelURL = URL(fileURLWithPath: model)
+        let (modelURL, root) = try EmbeddedDemo.resolve(model: model, vocRoot: vocRoot)
+        let model = modelURL.path
         let (loaded, format, hook) = try QuantizedModelFile.load(modelURL, architecture: arch)
-        let dataset = try EvaluationInputs.open(vocRoot: vocRoot, split: split, classes: classes)
+        let dataset = try EvaluationInputs.open(vocRoot: root?.path ?? "", split: split, classes: classes)
         guard loaded.classes == dataset.classes.count + 1 else {
             throw ClassCountMismatch(model: model, modelClasses: loaded.classes - 1,
                                      list: dataset.classes.sourceDescription, listClasses: dataset.classes.count)
         }
         let truth = try EvaluationInputs.groundTruth(dataset: dataset, threads: threads)
-        let folder = URL(fileURLWithPath: results ?? defaultResults(shard: shardSpec))
+        let folder = URL(fileURLWithPath: results ?? defaultResults(model: model, shard: shardSpec))
         Output.note("\(model): \(loaded.architecture.rawValue), \(format.rawValue); \(truth.imageIDs.count) images "
             + "in \(split); results in \(folder.path)")
         let size = (try? FileManager.default.attributesOfItem(atPath: modelURL.path)[.size] as? Int) ?? nil
@@ -124,7 +128,7 @@ struct Evaluate: ParsableCommand {
         if let json { try Output.writeJSON(EvaluationReport.JSON(result), to: json) }
     }
 
-    func defaultResults(shard: Shard) -> String {
+    func defaultResults(model: String, shard: Shard) -> String {
         let stem = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
         let base = "runs/\(stem)/\(split)"
         return shard.count > 1 ? "\(base)/shard-\(shard.index)-of-\(shard.count)" : base

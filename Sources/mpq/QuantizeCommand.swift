@@ -8,11 +8,12 @@ import VOC
 
 extension WeightQuantizationMethod: ExpressibleByArgument {}
 
-/// `mpq quantize`: calibrate, quantize (rtn, mse or multipoint), report per layer, optionally evaluate and save.
+/// `mpq quantize`: calibrate, quantize (rtn, mse, multipoint, ocs, mixed or gptq), report per layer, optionally
+/// evaluate and save.
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
-        abstract: "Quantize an SSD checkpoint (per-channel rtn, mse or multipoint weights, fake-quant activations).",
+        abstract: "Quantize an SSD checkpoint (rtn, mse, multipoint, ocs, mixed or gptq weights, fake-quant activations).",
         discussion: """
         Calibration images (Gram matrices of every conv input, activation ranges) come from --calib-split and \
         never from the evaluation split: the command refuses when the two splits are the same or share an \
@@ -21,11 +22,19 @@ struct Quantize: ParsableCommand {
         relative output error ||W X - Q X||² / ||W X||² on the calibration inputs; then the model's average bits, \
         extra MACs and size. --evaluate adds the float and quantized mAP on --split.
 
+        Methods: rtn (per-channel min-max round-to-nearest), mse (per-channel MSE-optimal clipping) and gptq \
+        (Hessian-based sequential rounding on the calibration data) put every weight at --wbits bits; multipoint \
+        (extra --wbits-bit points where the output needs them), ocs (outlier channel splitting, split ratio \
+        matched to multipoint's extra channels, then rtn) and mixed (one width from 2 to 8 bits per layer, \
+        chosen from --sensitivity or from each layer's output error) spend the --avg-bits budget. Every method \
+        saves with --out and runs from the file in mpq evaluate / mpq detect.
+
         Examples:
           mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --out runs/q.safetensors
           mpq quantize --model model.pth --voc-root VOCdevkit/VOC2007 --calib-split trainval \\\\
               --calib-images 64 --method rtn --wbits 4 --abits 8 --evaluate --split test --json -
           mpq quantize --method multipoint --wbits 3 --max-error 0.01 --skip-layers first,last --evaluate
+          mpq quantize --method mixed --avg-bits 3.5 --sensitivity runs/sens/sensitivity.json --evaluate
         """
     )
 
@@ -44,7 +53,7 @@ struct Quantize: ParsableCommand {
                                                                    valueName: "n"))
     var calibImages: Int = 64
 
-    @Option(help: "The weight method: rtn, mse or multipoint.")
+    @Option(help: "The weight method: rtn, mse, multipoint, ocs, mixed or gptq.")
     var method: WeightQuantizationMethod = .multipoint
 
     @Option(help: ArgumentHelp("The weight bit width of the grid (2 to 8).", valueName: "bits"))
@@ -54,13 +63,18 @@ struct Quantize: ParsableCommand {
     var abits: Int = 8
 
     @Option(name: .customLong("avg-bits"),
-            help: ArgumentHelp("Multipoint: the average weight bits budget (at least --wbits).", valueName: "x"))
+            help: ArgumentHelp("multipoint, ocs, mixed: the average weight bits budget (multipoint and ocs: at least "
+                + "--wbits; mixed: 2 to 8).", valueName: "x"))
     var avgBits: Double?
 
     @Option(name: .customLong("max-error"),
             help: ArgumentHelp("Multipoint: add points until each channel's relative output error is at most this.",
                                valueName: "e"))
     var maxError: Double?
+
+    @Option(help: ArgumentHelp("mixed: a sensitivity.json (mpq sensitivity) whose mAP drops choose the widths; "
+        + "without it, each layer's relative output error on the calibration data.", valueName: "file"))
+    var sensitivity: String?
 
     @Option(name: .customLong("act-calibration"),
             help: "How activation ranges are chosen: minmax, percentile (99.99%) or mse.")
@@ -114,15 +128,22 @@ struct Quantize: ParsableCommand {
         guard abits == 32 || (2...8).contains(abits) else {
             throw ValidationError("--abits must be between 2 and 8, or 32 for float activations; got \(abits).")
         }
-        if let avgBits, !(avgBits >= Double(wbits)) {
+        if method == .mixed {
+            if let avgBits, !(2...8).contains(avgBits) {
+                throw ValidationError("--avg-bits for mixed must be between 2 and 8, got \(avgBits).")
+            }
+        } else if let avgBits, !(avgBits >= Double(wbits)) {
             throw ValidationError("--avg-bits \(avgBits) is below --wbits \(wbits): every channel needs at least one "
                 + "\(wbits)-bit point, so the average cannot be under \(wbits).")
         }
         if let maxError, !(maxError > 0) { throw ValidationError("--max-error must be positive, got \(maxError).") }
         if avgBits != nil && maxError != nil { throw ValidationError("give --avg-bits or --max-error, not both.") }
-        if (avgBits != nil || maxError != nil) && method != .multipoint {
-            throw ValidationError("--avg-bits and --max-error need --method multipoint.")
+        if avgBits != nil && !method.spendsBudget {
+            throw ValidationError("--avg-bits needs --method multipoint, ocs or mixed (\(method.rawValue) puts every "
+                + "weight at --wbits bits).")
         }
+        if maxError != nil && method != .multipoint { throw ValidationError("--max-error needs --method multipoint.") }
+        if sensitivity != nil && method != .mixed { throw ValidationError("--sensitivity needs --method mixed.") }
         guard activationCalibration != nil else {
             throw ValidationError("--act-calibration takes minmax, percentile or mse; got '\(actCalibration)'.")
         }
@@ -162,7 +183,9 @@ struct Quantize: ParsableCommand {
         let skip = skipLayers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         let options = ModelQuantizationOptions(
             method: method, weightBits: wbits, activationBits: abits,
-            activationCalibration: activationCalibration ?? .minMax, budget: budget, threads: threads)
+            activationCalibration: activationCalibration ?? .minMax, budget: budget,
+            sensitivities: try sensitivity.map { try SensitivityTable.load(URL(fileURLWithPath: $0)) },
+            threads: threads)
         let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, skip: skip, options: options)
 
         var report = QuantizeReport(q, method: method.rawValue, wbits: wbits, abits: abits)

@@ -112,18 +112,8 @@ struct JobInputs {
     let classes: ClassList
 
     static func resolve(model: String?, vocRoot: String?) throws -> JobInputs {
-        var embedded: EmbeddedDemo.Location?
-        if model == nil || vocRoot == nil {
-            let location = try EmbeddedDemo.locate()
-            embedded = location
-            let what = [model == nil ? "model" : nil, vocRoot == nil ? "dataset" : nil].compactMap { $0 }
-            Output.note("using the embedded demo \(what.joined(separator: " and ")) from \(location.root.path) "
-                + "(found via \(location.via))")
-        }
-        guard let modelURL = model.map({ URL(fileURLWithPath: $0) }) ?? embedded?.model,
-              let root = vocRoot.map({ URL(fileURLWithPath: $0) }) ?? embedded?.dataset else {
-            throw DemoDataError(message: "no model or dataset given and no embedded demo data found")
-        }
+        let (modelURL, resolvedRoot) = try EmbeddedDemo.resolve(model: model, vocRoot: vocRoot)
+        guard let root = resolvedRoot else { throw DemoDataError(message: "no dataset given") }
         guard FileManager.default.fileExists(atPath: modelURL.path) else {
             throw DemoDataError(message: "\(modelURL.path): model file does not exist")
         }

@@ -3,13 +3,6 @@ import XCTest
 
 /// `mpq dataset stats|check` run as a subprocess on the real VOC samples and on broken files.
 final class DatasetCommandTests: XCTestCase {
-    private func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
     /// A one-image dataset (id `x`) whose annotation is `annotation` and whose image is the real 000001.jpg.
     private func singleImageDataset(annotation: URL) throws -> URL {
         let root = try temporaryFolder()

@@ -4,37 +4,11 @@ import XCTest
 /// `mpq evaluate` end to end with a small real checkpoint (MobileNetV2 SSD-Lite, width 0.25, 2 classes + background,
 /// from the SSD parity fixtures) on a 6-image dataset made of VOC2007 sample files 000003-000005, each twice.
 final class EvaluateCommandTests: XCTestCase {
-    static let checkpoint = RepositoryFixtures.testsFolder
-        .appendingPathComponent("SSDTests/Fixtures/parity/torch/small-mb2-w0.25-c3.pth")
-
-    private func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-eval-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
+    static let checkpoint = TestDataset.checkpoint
 
     /// Ids a000003...a000005 and b000003...b000005, class list "car, chair".
     private func dataset() throws -> URL {
-        let root = try temporaryFolder()
-        let fm = FileManager.default
-        for folder in ["Annotations", "ImageSets/Main", "JPEGImages"] {
-            try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        var ids: [String] = []
-        for prefix in ["a", "b"] {
-            for n in 3...5 {
-                let source = String(format: "%06d", n), id = prefix + source
-                try fm.copyItem(at: RepositoryFixtures.voc2007.appendingPathComponent("Annotations/\(source).xml"),
-                                to: root.appendingPathComponent("Annotations/\(id).xml"))
-                try fm.copyItem(at: RepositoryFixtures.voc2007.appendingPathComponent("JPEGImages/\(source).jpg"),
-                                to: root.appendingPathComponent("JPEGImages/\(id).jpg"))
-                ids.append(id)
-            }
-        }
-        try Data((ids.joined(separator: "\n") + "\n").utf8).write(to: root.appendingPathComponent("ImageSets/Main/test.txt"))
-        try Data("car\nchair\n".utf8).write(to: root.appendingPathComponent("labels.txt"))
-        return root
+        try makeTestDataset(splits: ["test": TestDataset.ids("a") + TestDataset.ids("b")])
     }
 
     private func evaluate(_ root: URL, _ results: URL, _ extra: [String] = []) throws -> MPQRun {

@@ -7,13 +7,6 @@ import XCTest
 /// 000002 a train; 000003 a sofa and a chair; 000004 seven cars, the first four (13,311,84,362),
 /// (362,330,500,389), (235,328,334,375), (175,327,252,364); 000005 five chairs, two difficult.
 final class EvaluateDetectionsCommandTests: XCTestCase {
-    private func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-evaldet-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
     private func write(_ text: String, _ name: String, in folder: URL) throws {
         try Data(text.utf8).write(to: folder.appendingPathComponent("comp4_det_test_\(name).txt"))
     }

@@ -5,40 +5,9 @@ import XCTest
 /// background) with a dataset made of VOC2007 sample files 000003-000005: trainval = a000003...a000005,
 /// test = b000003...b000005 (same pictures, other ids, so the splits do not overlap).
 final class QuantizeCommandTests: XCTestCase {
-    static let checkpoint = RepositoryFixtures.testsFolder
-        .appendingPathComponent("SSDTests/Fixtures/parity/torch/small-mb2-w0.25-c3.pth")
+    static let checkpoint = TestDataset.checkpoint
 
-    private func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-quantize-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
-    private func dataset() throws -> URL {
-        let root = try temporaryFolder()
-        let fm = FileManager.default
-        for folder in ["Annotations", "ImageSets/Main", "JPEGImages"] {
-            try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        for (prefix, split) in [("a", "trainval"), ("b", "test")] {
-            var ids: [String] = []
-            for n in 3...5 {
-                let source = String(format: "%06d", n), id = prefix + source
-                try fm.copyItem(at: RepositoryFixtures.voc2007.appendingPathComponent("Annotations/\(source).xml"),
-                                to: root.appendingPathComponent("Annotations/\(id).xml"))
-                try fm.copyItem(at: RepositoryFixtures.voc2007.appendingPathComponent("JPEGImages/\(source).jpg"),
-                                to: root.appendingPathComponent("JPEGImages/\(id).jpg"))
-                ids.append(id)
-            }
-            try Data((ids.joined(separator: "\n") + "\n").utf8)
-                .write(to: root.appendingPathComponent("ImageSets/Main/\(split).txt"))
-        }
-        // An "overlap" split sharing one id with test.
-        try Data("a000003\nb000004\n".utf8).write(to: root.appendingPathComponent("ImageSets/Main/overlap.txt"))
-        try Data("car\nchair\n".utf8).write(to: root.appendingPathComponent("labels.txt"))
-        return root
-    }
+    private func dataset() throws -> URL { try makeTestDataset(splits: TestDataset.calibrationAndTest) }
 
     private func quantize(_ root: URL, _ extra: [String]) throws -> MPQRun {
         try runMPQ(["quantize", "--model", Self.checkpoint.path, "--voc-root", root.path, "--calib-images", "2",

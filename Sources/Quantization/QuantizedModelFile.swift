@@ -1,6 +1,5 @@
 import Checkpoints
 import Foundation
-import Quantization
 import SSD
 import Tensors
 
@@ -13,14 +12,17 @@ import Tensors
 /// - `<name>.points` int32 `[O]`: the number of rows (points) of each output channel;
 /// - `<name>.shape`  int64 `[4]`: the original weight shape `[O, C/groups, kh, kw]`;
 /// - `<name>.bias`   f32   `[O]` (BatchNorm folded);
-/// - `<name>.act_range` f32 `[2]`: the input fake-quant range `[lo, hi]` (absent when activations stay float).
-/// Float (skipped) convs keep `<name>.weight` / `<name>.bias` as `SSDModel.foldedStateDict()` writes them, and so
+/// - `<name>.act_range` f32 `[2]`: the input fake-quant range `[lo, hi]` (absent when activations stay float);
+/// - `<name>.input_map` int32 `[C']` (OCS-split layers only): the codes' rows run over an expanded input whose
+///   channel `t` is input channel `map[t]` (`d = C'·kh·kw`); the float weight sums the copies.
+/// Mixed precision needs nothing more: every layer's codes are int8 whatever its width (metadata `layer_bits`
+/// lists the widths, in `quantized_layers` order). Float (skipped) convs keep `<name>.weight` / `<name>.bias` as `SSDModel.foldedStateDict()` writes them, and so
 /// do the non-conv tensors. `__metadata__`: format, method, wbits, abits, arch, source checkpoint SHA-256, toolkit
 /// version, activation bits.
-enum QuantizedModelFile {
-    static let format = "mpq-quantized-v1"
+public enum QuantizedModelFile {
+    public static let format = "mpq-quantized-v1"
 
-    static func stateDict(_ q: QuantizedModel, method: String, wbits: Int, abits: Int, sourceSHA256: String,
+    public static func stateDict(_ q: QuantizedModel, method: String, wbits: Int, abits: Int, sourceSHA256: String,
                           version: String) -> StateDict {
         let quantized = Set(q.layers.map(\.name))
         var dict = StateDict()
@@ -40,6 +42,9 @@ enum QuantizedModelFile {
             dict.set(l.name + ".shape", StoredTensor(int64s: l.weightShape.map { Int64($0) },
                                                      shape: [l.weightShape.count]))
             dict.set(l.name + ".bias", StoredTensor(floats: l.bias, shape: [l.bias.count]))
+            if let map = l.inputChannelMap {
+                dict.set(l.name + ".input_map", StoredTensor(int32s: map.map { Int32($0) }, shape: [map.count]))
+            }
             if let a = l.activation {
                 dict.set(l.name + ".act_range", StoredTensor(floats: [a.isUnsigned ? 0 : -a.clip, a.clip], shape: [2]))
             }
@@ -53,12 +58,13 @@ enum QuantizedModelFile {
         dict.metadata["source_sha256"] = sourceSHA256
         dict.metadata["toolkit_version"] = version
         dict.metadata["quantized_layers"] = q.layers.map(\.name).joined(separator: ",")
+        dict.metadata["layer_bits"] = q.layers.map { "\($0.weights.grid.bits)" }.joined(separator: ",")
         return dict
     }
 
     /// Loads any model file for `mpq detect` / `mpq evaluate`: a quantized file gives its reconstructed weights
     /// (Σ a·q) and a hook fake-quantizing each quantized conv's input on its saved range at the saved `abits`.
-    static func load(_ url: URL, architecture: Architecture?) throws
+    public static func load(_ url: URL, architecture: Architecture?) throws
         -> (model: SSDModel, format: CheckpointFormat, hook: ConvInputHook?) {
         let (dict, format) = try Checkpoint.load(url)
         guard dict.isQuantizedModel else {
