@@ -158,6 +158,7 @@ struct Quantize: ParsableCommand {
     func run() throws {
         Runtime.setThreads(threads)
         let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
+        let costs = try sensitivity.map { try SensitivityTable.load(URL(fileURLWithPath: $0)) }
         let evalIDs = try evaluationIDs(inputs)
         if !allowOverlap {
             if calibSplit == split {
@@ -184,7 +185,7 @@ struct Quantize: ParsableCommand {
         let options = ModelQuantizationOptions(
             method: method, weightBits: wbits, activationBits: abits,
             activationCalibration: activationCalibration ?? .minMax, budget: budget,
-            sensitivities: try sensitivity.map { try SensitivityTable.load(URL(fileURLWithPath: $0)) },
+            sensitivities: costs,
             threads: threads)
         let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, skip: skip, options: options)
 

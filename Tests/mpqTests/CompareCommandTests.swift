@@ -1,41 +1,27 @@
 import Foundation
 import XCTest
 
-/// `mpq compare` end to end: the small MobileNetV2 SSD-Lite parity checkpoint (width 0.25, car/chair) on
-/// VOC2007 sample images 000003-000005 (test = trainval), one calibration image, one scored image.
+/// `mpq compare` end to end: the small MobileNetV2 SSD-Lite parity checkpoint (width 0.25, car/chair) on the
+/// shared test dataset (calibration on trainval a000003…, scoring on test b000003…).
 final class CompareCommandTests: XCTestCase {
-    private func dataset() throws -> URL {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-compare-\(UUID().uuidString)")
-        addTeardownBlock { try? FileManager.default.removeItem(at: root) }
-        let fm = FileManager.default
-        for folder in ["Annotations", "ImageSets/Main", "JPEGImages"] {
-            try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        let ids = (3...5).map { String(format: "%06d", $0) }
-        for id in ids {
-            try fm.copyItem(at: RepositoryFixtures.voc2007.appendingPathComponent("Annotations/\(id).xml"),
-                            to: root.appendingPathComponent("Annotations/\(id).xml"))
-            try fm.copyItem(at: RepositoryFixtures.voc2007.appendingPathComponent("JPEGImages/\(id).jpg"),
-                            to: root.appendingPathComponent("JPEGImages/\(id).jpg"))
-        }
-        for split in ["test", "trainval"] {
-            try Data((ids.joined(separator: "\n") + "\n").utf8)
-                .write(to: root.appendingPathComponent("ImageSets/Main/\(split).txt"))
-        }
-        try Data("car\nchair\n".utf8).write(to: root.appendingPathComponent("labels.txt"))
-        return root
+    private func compare(_ root: URL, report: URL, _ extra: [String]) throws -> MPQRun {
+        try runMPQ(["compare", "--model", TestDataset.checkpoint.path, "--voc-root", root.path, "--threads", "1",
+                    "--report", report.path] + extra, timeout: 600)
+    }
+
+    private func json(_ report: URL) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(
+            with: Data(contentsOf: report.appendingPathComponent("compare.json"))) as? [String: Any])
     }
 
     func testCompareWritesTableJSONChartAndHTML() throws {
-        let root = try dataset()
-        let report = root.appendingPathComponent("report")
-        let run = try runMPQ(["compare", "--model", EvaluateCommandTests.checkpoint.path, "--voc-root", root.path,
-                              "--methods", "rtn,gptq,ocs,mixed,multipoint", "--avg-bits", "3.25",
-                              "--calib-images", "1", "--limit", "1", "--threads", "1", "--report", report.path],
-                             timeout: 600)
+        let root = try makeTestDataset(splits: TestDataset.calibrationAndTest)
+        let report = try temporaryFolder()
+        let run = try compare(root, report: report, ["--methods", "rtn,gptq,ocs,mixed,multipoint", "--avg-bits",
+                                                     "3.25", "--calib-images", "1", "--limit", "1"])
         XCTAssertExit(run, 0)
-        let json = try XCTUnwrap(JSONSerialization.jsonObject(
-            with: Data(contentsOf: report.appendingPathComponent("compare.json"))) as? [String: Any])
+        let json = try json(report)
+        XCTAssertEqual(json["abits"] as? Int, 8, "8-bit activations by default")
         let rows = try XCTUnwrap(json["rows"] as? [[String: Any]])
         XCTAssertEqual(rows.compactMap { $0["method"] as? String }, ["fp32", "rtn", "gptq", "ocs", "mixed", "multipoint"])
         var bits: [String: Double] = [:]
@@ -60,7 +46,38 @@ final class CompareCommandTests: XCTestCase {
         }
         let html = try String(contentsOf: report.appendingPathComponent("compare.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("<svg"))
+        XCTAssertTrue(html.contains("Activations: 8 bits"))
         XCTAssertTrue(run.stdout.contains("| multipoint | 3.25 | 3 |"))
+    }
+
+    /// `--abits` reaches every method through the same path as `mpq quantize`: compare's rtn row at --abits 32
+    /// and at --abits 8 has exactly the map_after of `mpq quantize --method rtn` with the same activation bits
+    /// (same calibration images, same scored images), its fp32 row the map_before, and the two differ.
+    func testActivationBitsMatchQuantize() throws {
+        let root = try makeTestDataset(splits: TestDataset.calibrationAndTest)
+        var compared: [Int: Double] = [:]
+        for abits in [32, 8] {
+            let report = try temporaryFolder()
+            let run = try compare(root, report: report, ["--methods", "rtn", "--avg-bits", "4", "--abits", "\(abits)",
+                                                         "--calib-images", "2"])
+            XCTAssertExit(run, 0)
+            let json = try json(report)
+            XCTAssertEqual(json["abits"] as? Int, abits)
+            let rows = try XCTUnwrap(json["rows"] as? [[String: Any]])
+            let q = try runMPQ(["quantize", "--model", TestDataset.checkpoint.path, "--voc-root", root.path,
+                                "--method", "rtn", "--wbits", "4", "--abits", "\(abits)", "--calib-images", "2",
+                                "--evaluate", "--json", "-", "--threads", "1"], timeout: 600)
+            XCTAssertExit(q, 0)
+            let quantized = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(rows.first?["map"] as? Double, try XCTUnwrap(quantized["map_before"] as? Double))
+            let rtn = try XCTUnwrap(rows.last?["map"] as? Double)
+            XCTAssertEqual(rtn, try XCTUnwrap(quantized["map_after"] as? Double), "abits \(abits)")
+            compared[abits] = rtn
+        }
+        XCTAssertNotEqual(compared[32], compared[8], "8-bit activations change the detections")
+        let bad = try compare(root, report: try temporaryFolder(), ["--abits", "16"])
+        XCTAssertExit(bad, 64)
+        XCTAssertTrue(bad.stderr.contains("--abits must be between 2 and 8, or 32"), bad.stderr)
     }
 
     func testUnknownMethodIsAValidationError() throws {

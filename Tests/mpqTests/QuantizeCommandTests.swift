@@ -122,6 +122,81 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--avg-bits 3.5 is below --wbits 4"), bad.stderr)
     }
 
+    /// ocs, mixed and gptq end to end: the JSON contract with values that follow each method's budget rule, the
+    /// saved file (OCS input maps, mixed widths) and `mpq evaluate` of the file = quantize's `map_after`.
+    func testOCSMixedAndGPTQReportSaveAndReload() throws {
+        let root = try dataset()
+        let folder = try temporaryFolder()
+        for (method, budget) in [("ocs", 4.5), ("mixed", 3.5), ("gptq", 4.0)] {
+            let out = folder.appendingPathComponent("\(method).safetensors")
+            let run = try quantize(root, ["--method", method, "--wbits", "4", "--abits", "8", "--evaluate",
+                                          "--json", "-", "--out", out.path]
+                + (method == "gptq" ? [] : ["--avg-bits", "\(budget)"]))
+            XCTAssertExit(run, 0, method)
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
+                                     run.stderr)
+            XCTAssertEqual(Set(json.keys), ["method", "wbits", "abits", "avg_bits", "extra_macs", "model_bytes",
+                                            "layers", "map_before", "map_after"], method)
+            XCTAssertEqual(json["method"] as? String, method)
+            let avg = try XCTUnwrap(json["avg_bits"] as? Double)
+            let extra = try XCTUnwrap(json["extra_macs"] as? Double)
+            XCTAssertLessThanOrEqual(avg, budget + 1e-9, "\(method): the budget is never exceeded")
+            let layers = try XCTUnwrap(json["layers"] as? [[String: Any]])
+            let layerBits = try layers.map { try XCTUnwrap($0["avg_bits"] as? Double) }
+            for layer in layers {
+                let channels = try XCTUnwrap(layer["channels"] as? Int)
+                XCTAssertEqual(layer["points"] as? [String: Int], ["1": channels], "one point per channel")
+                let err = try XCTUnwrap(layer["rel_output_error"] as? Double)
+                XCTAssertTrue(err >= 0 && err < 1, "\(method) \(err)")
+            }
+            let header = try safetensorsHeader(out)
+            let metadata = try XCTUnwrap(header["__metadata__"] as? [String: String])
+            XCTAssertEqual(metadata["method"], method)
+            let maps = header.keys.filter { $0.hasSuffix(".input_map") }
+            switch method {
+            case "ocs":
+                // Split layers hold 4·(C_in + s)/C_in bits and the extra MACs s/C_in; the depthwise ones stay at 4.
+                XCTAssertGreaterThan(avg, 4)
+                XCTAssertEqual(extra, avg / 4 - 1, accuracy: 1e-9)
+                XCTAssertEqual(maps.count, layerBits.filter { $0 > 4 }.count)
+                XCTAssertGreaterThan(maps.count, 3)
+                XCTAssertTrue(layerBits.contains(4), "depthwise convs are not split")
+            case "mixed":
+                // Whole layers at one width each, from 2 to 8 bits, averaging at most 3.5 bits.
+                XCTAssertEqual(extra, 0)
+                XCTAssertGreaterThan(avg, 3)
+                XCTAssertTrue(layerBits.allSatisfy { $0 == $0.rounded() && (2...8).contains($0) }, "\(layerBits)")
+                XCTAssertGreaterThan(Set(layerBits).count, 1)
+                XCTAssertEqual(metadata["layer_bits"], layerBits.map { "\(Int($0))" }.joined(separator: ","))
+                XCTAssertTrue(maps.isEmpty)
+            default:
+                XCTAssertEqual(avg, 4)
+                XCTAssertEqual(extra, 0)
+                XCTAssertTrue(maps.isEmpty)
+            }
+            let mapAfter = try XCTUnwrap(json["map_after"] as? Double)
+            let mapBefore = try XCTUnwrap(json["map_before"] as? Double)
+            XCTAssertTrue((0...1).contains(mapAfter) && (0...1).contains(mapBefore))
+            let reloaded = try runMPQ(["evaluate", "--model", out.path, "--voc-root", root.path, "--split", "test",
+                                       "--results", try temporaryFolder().path, "--json", "-", "--threads", "1"])
+            XCTAssertExit(reloaded, 0, method)
+            let scores = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(reloaded.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(try XCTUnwrap(scores["mAP"] as? Double), mapAfter, method)
+        }
+        // Budgets belong to the methods that spend them.
+        let gptqBudget = try quantize(root, ["--method", "gptq", "--avg-bits", "4.5"])
+        XCTAssertExit(gptqBudget, 64)
+        XCTAssertTrue(gptqBudget.stderr.contains("--avg-bits needs --method multipoint, ocs or mixed"),
+                      gptqBudget.stderr)
+        let ocsError = try quantize(root, ["--method", "ocs", "--max-error", "0.01"])
+        XCTAssertExit(ocsError, 64)
+        XCTAssertTrue(ocsError.stderr.contains("--max-error needs --method multipoint"), ocsError.stderr)
+        let badTable = try quantize(root, ["--method", "mixed", "--avg-bits", "3", "--sensitivity",
+                                           "/nonexistent/sensitivity.json"])
+        XCTAssertExit(badTable, 1)
+        XCTAssertTrue(badTable.stderr.contains("/nonexistent/sensitivity.json"), badTable.stderr)
+    }
+
     /// The JSON header of a safetensors file (8-byte little-endian length, then the JSON).
     private func safetensorsHeader(_ url: URL) throws -> [String: Any] {
         let data = try Data(contentsOf: url)
