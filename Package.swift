@@ -36,7 +36,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "VOCTests", dependencies: ["VOC"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VOCTests", dependencies: ["VOC", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SSDTests", dependencies: ["SSD"], resources: [.copy("Fixtures")]),

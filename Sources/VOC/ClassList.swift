@@ -121,23 +121,3 @@ public struct ClassList: Sendable, Equatable {
 
     public static func == (lhs: ClassList, rhs: ClassList) -> Bool { lhs.names == rhs.names && lhs.file == rhs.file }
 }
-
-/// A class list file that could not be used.
-public struct ClassListError: LocalizedError, CustomStringConvertible, Sendable, Equatable {
-    public let file: String
-    public let line: Int?
-    public let problem: String
-
-    public init(file: String, line: Int?, problem: String) {
-        self.file = file
-        self.line = line
-        self.problem = problem
-    }
-
-    public var errorDescription: String? {
-        if let line { return "\(file):\(line): \(problem)" }
-        return "\(file): \(problem)"
-    }
-
-    public var description: String { errorDescription ?? problem }
-}

@@ -120,23 +120,3 @@ public struct VOCDataset: Sendable {
         }
     }
 }
-
-/// A dataset layout problem (missing root or split file, bad split file).
-public struct DatasetError: LocalizedError, CustomStringConvertible, Sendable, Equatable {
-    public let file: String
-    public let line: Int?
-    public let problem: String
-
-    public init(file: String, line: Int?, problem: String) {
-        self.file = file
-        self.line = line
-        self.problem = problem
-    }
-
-    public var errorDescription: String? {
-        if let line { return "\(file):\(line): \(problem)" }
-        return "\(file): \(problem)"
-    }
-
-    public var description: String { errorDescription ?? problem }
-}
