@@ -128,12 +128,7 @@ public enum ModelQuantizer {
             throw QuantizationError.unsupportedBits(options.activationBits)
         }
         let (selected, kept) = try LayerSelection.split(model.quantizableLayers, skipping: skip)
-        let grams = statistics?.grams ?? [:]
-        let views: [AllocationLayer]? = try selected.allSatisfy({ grams[$0.name] != nil })
-            ? selected.map { l in
-                try AllocationLayer(name: l.name, weights: l.weights, channels: l.channels, dimension: l.dimension,
-                                    grams: grams[l.name] ?? [])
-            } : nil
+        let views = try allocationLayers(selected, statistics: statistics)
         let results = try LayerMethods.quantize(selected, views: views, options: options)
 
         var quantizedModel = model
@@ -161,5 +156,28 @@ public enum ModelQuantizer {
         return QuantizedModel(model: quantizedModel, layers: layers, floatLayers: kept.map(\.name),
                               accounting: ModelAccounting(layers: layers.map(\.accounting),
                                                           floatLayerParameters: floatParameters))
+    }
+
+    /// Mixed precision's proxy cost table for every conv of `model` (`MixedPrecision.proxySensitivities`), to
+    /// compute once and pass as `sensitivities` when several budgets are quantized.
+    /// - Throws: `QuantizationError.missingCalibration` without Gram matrices for every conv.
+    public static func proxySensitivities(model: SSDModel, statistics: CalibrationStatistics,
+                                          candidateBits: [Int] = Array(2...8),
+                                          threads: Int = defaultQuantizationThreads) throws -> [String: [Int: Double]] {
+        guard let views = try allocationLayers(model.quantizableLayers, statistics: statistics) else {
+            throw QuantizationError.missingCalibration("Gram matrices (mixed precision's proxy)")
+        }
+        return try MixedPrecision.proxySensitivities(views, candidateBits: candidateBits, threads: threads)
+    }
+
+    /// The layers with their Gram matrices, nil unless calibration gave every one of them.
+    static func allocationLayers(_ layers: [QuantizableLayer],
+                                 statistics: CalibrationStatistics?) throws -> [AllocationLayer]? {
+        let grams = statistics?.grams ?? [:]
+        guard layers.allSatisfy({ grams[$0.name] != nil }) else { return nil }
+        return try layers.map { l in
+            try AllocationLayer(name: l.name, weights: l.weights, channels: l.channels, dimension: l.dimension,
+                                grams: grams[l.name] ?? [])
+        }
     }
 }

@@ -94,6 +94,7 @@ struct Compare: ParsableCommand {
     func run() throws {
         Runtime.setThreads(threads)
         let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
+        let table = try sensitivity.map { try SensitivityTable.load(URL(fileURLWithPath: $0)) }
         let dataset = try VOCDataset(root: inputs.root, split: split, classes: inputs.classes)
         let truth = try EvaluationInputs.groundTruth(dataset: dataset, threads: threads)
         let scored = Array(truth.imageIDs.prefix(limit ?? Int.max))
@@ -103,7 +104,10 @@ struct Compare: ParsableCommand {
         let stats = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true)
         Output.note("calibrated \(inputs.model.convolutions.count) convs on \(calib.source) in "
             + String(format: "%.1f s", Date().timeIntervalSince(start)))
-        let costs = try sensitivity.map { try SensitivityTable.load(URL(fileURLWithPath: $0)) }
+        // Mixed precision's proxy costs do not depend on the budget: computed once for all of them.
+        let costs = try table
+            ?? (methodList.contains("mixed") && budgetList.count > 1
+                ? ModelQuantizer.proxySensitivities(model: inputs.model, statistics: stats, threads: threads) : nil)
         let folder = URL(fileURLWithPath: report)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 
