@@ -14,7 +14,7 @@ struct DemoJob {
     /// One quantized configuration: rtn at `wbits` (average bits = wbits) or multipoint on the `wbits` grid
     /// with a budget of `wbits + 0.25` average bits (about one extra point for every 16 channels' worth of weights).
     struct Config {
-        let method: LayerwiseQuantizer.Method
+        let method: WeightQuantizationMethod
         let wbits: Int
         var budget: Double? { method == .multipoint ? Double(wbits) + 0.25 : nil }
     }
@@ -42,8 +42,6 @@ struct DemoJob {
         let stats = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true) {
             bar.update($0, of: calib.images.count)
         }
-        let activations = try stats.activationQuantizers(bits: Self.activationBits)
-        let hook = CalibrationStatistics.activationHook(activations)
 
         bar = StepProgress("float model")
         let floatMAP = ModelScoring.meanAP(ModelScoring.detections(inputs.model, images: eval.images, progress: {
@@ -53,10 +51,12 @@ struct DemoJob {
         var runs: [DemoSummary.Run] = []
         for config in Self.configs {
             let label = "\(config.method.rawValue) w\(config.wbits)a\(Self.activationBits)"
-            let q = try LayerwiseQuantizer.quantize(inputs.model, method: config.method, bits: config.wbits,
-                                                    averageBits: config.budget, grams: stats.grams, threads: threads)
+            let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, options: .init(
+                method: config.method, weightBits: config.wbits, activationBits: Self.activationBits,
+                budget: config.budget.map { .averageBits($0) }, threads: threads))
             bar = StepProgress(label.padding(toLength: 16, withPad: " ", startingAt: 0))
-            let map = ModelScoring.meanAP(ModelScoring.detections(q.model, images: eval.images, hook: hook, progress: {
+            let map = ModelScoring.meanAP(ModelScoring.detections(q.model, images: eval.images, hook: q.activationHook,
+                                                                  progress: {
                 bar.update($0, of: eval.images.count)
             }), groundTruth: eval.truth)
             runs.append(.init(method: config.method.rawValue, wbits: config.wbits, abits: Self.activationBits,

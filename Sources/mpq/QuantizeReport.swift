@@ -59,13 +59,16 @@ struct QuantizeReport: Encodable {
                 + hist.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%9.3f", l.avgBits)
                 + (l.relOutputError.map { String(format: "%11.2e", $0) } ?? "-".leftPad(11)) + "\n"
         }
-        s += String(format: "model: %@ w%d a%d, average weight bits %.3f, extra MACs %+.2f%%, %d bytes\n",
-                    method, wbits, abits, avgBits, extraMACs * 100, modelBytes)
+        // Mixed precision has a width per layer (the layer rows above), not one --wbits.
+        let widths = method == "mixed" ? "per-layer widths" : "w\(wbits)"
+        s += String(format: "model: %@ %@ a%d, average weight bits %.3f, extra MACs %+.2f%%, %d bytes\n",
+                    method, widths, abits, avgBits, extraMACs * 100, modelBytes)
         if let mapBefore, let mapAfter {
             s += "\n" + "model".padding(toLength: 24, withPad: " ", startingAt: 0) + "mAP".leftPad(8) + "\n"
             s += "float".padding(toLength: 24, withPad: " ", startingAt: 0)
                 + String(format: "%8.2f", mapBefore * 100) + "\n"
-            s += "\(method) w\(wbits)a\(abits)".padding(toLength: 24, withPad: " ", startingAt: 0)
+            let label = method == "mixed" ? "mixed a\(abits)" : "\(method) w\(wbits)a\(abits)"
+            s += label.padding(toLength: 24, withPad: " ", startingAt: 0)
                 + String(format: "%8.2f", mapAfter * 100) + String(format: "  (%+.2f)", (mapAfter - mapBefore) * 100)
                 + "\n"
         }
