@@ -80,6 +80,15 @@ final class CompareCommandTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--abits must be between 2 and 8, or 32"), bad.stderr)
     }
 
+    func testHelpNamesMethodsActivationBitsAndExamples() throws {
+        let run = try runMPQ(["compare", "--help"])
+        XCTAssertExit(run, 0)
+        for text in ["--model <file>", "--voc-root <dir>", "--methods <list>", "--avg-bits <list>", "--abits <bits>",
+                     "--sensitivity <file>", "rtn, mse, gptq, ocs, mixed,", "embedded demo", "Examples:"] {
+            XCTAssertTrue(run.stdout.contains(text), "missing '\(text)' in:\n\(run.stdout)")
+        }
+    }
+
     func testUnknownMethodIsAValidationError() throws {
         let run = try runMPQ(["compare", "--model", "x.pth", "--voc-root", "/nonexistent", "--methods", "rtn,foo",
                               "--report", "/tmp/unused"])

@@ -197,6 +197,15 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertTrue(badTable.stderr.contains("/nonexistent/sensitivity.json"), badTable.stderr)
     }
 
+    func testHelpNamesEveryMethodAndExamples() throws {
+        let run = try runMPQ(["quantize", "--help"])
+        XCTAssertExit(run, 0)
+        for text in ["rtn, mse, multipoint, ocs, mixed or gptq", "--avg-bits <x>", "--sensitivity <file>",
+                     "--abits <bits>", "embedded demo", "Examples:"] {
+            XCTAssertTrue(run.stdout.contains(text), "missing '\(text)' in:\n\(run.stdout)")
+        }
+    }
+
     /// The JSON header of a safetensors file (8-byte little-endian length, then the JSON).
     private func safetensorsHeader(_ url: URL) throws -> [String: Any] {
         let data = try Data(contentsOf: url)
