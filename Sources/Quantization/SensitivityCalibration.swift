@@ -1,18 +1,19 @@
 import SSD
 import Tensors
 
-/// What the quantizers of the sensitivity and demo jobs learn from calibration images (never the evaluation
-/// images): per convolution, the Gram matrices `H_g = Σ X_gᵀ X_g` of its input (multipoint allocation) and the
-/// range of its input (8-bit activation fake-quant).
+/// What every quantizer learns from calibration images (never the evaluation images): per convolution, the Gram
+/// matrices `H_g = Σ X_gᵀ X_g` of its input (multipoint allocation, gptq, mixed precision's proxy, the reported
+/// output errors) and the range of its input (activation fake-quant).
 public struct CalibrationStatistics: Sendable {
     /// Conv name → one Gram matrix per group (`[d, d]` each).
     public let grams: [String: [GramMatrix]]
     /// Conv name → the observed range of its input.
     public let ranges: [String: RangeObserver]
 
-    /// Runs the float model on every calibration image, observing each conv's input.
+    /// Runs the float model once on every calibration image, observing each conv's input (`Calibrator`: heads
+    /// reading the same tensor share one `H`). The one calibration pass of quantize, compare, demo and sensitivity.
     /// - Parameters:
-    ///   - collectGrams: Gram matrices are needed by multipoint only and cost time and memory.
+    ///   - collectGrams: Gram matrices cost time and memory; rtn/mse need them only for the reported errors.
     ///   - progress: called with the number of images done.
     /// - Throws: `QuantizationError.invalidShape` for a non-finite Gram matrix.
     public static func collect(model: SSDModel, images: PreparedImages, collectGrams: Bool,
