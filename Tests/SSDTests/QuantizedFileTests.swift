@@ -75,4 +75,56 @@ final class QuantizedFileTests: XCTestCase {
             XCTAssertTrue("\(error)".contains(name + ".codes"), "\(error)")
         }
     }
+
+    /// Hand-computed: one output channel, C_in = 2, 1×1 kernel, map [0, 1, 0] (input channel 0 split once).
+    /// Row 1 (scale 0.5, codes 3, -2, 1): channel 0 gets 0.5·(3 + 1) = 2, channel 1 gets 0.5·(-2) = -1.
+    /// Row 2 (scale 0.25, codes 1, 1, -1): + 0.25·0 and + 0.25·1, so ŵ = (2, -0.75).
+    func testSplitCodesFoldOntoTheirInputChannels() {
+        let w = QuantizedConvWeights.reconstruct(codes: [3, -2, 1, 1, 1, -1], scales: [0.5, 0.25], pointCounts: [2],
+                                                 rowLength: 3, inputChannels: 2, kernelSize: 1,
+                                                 inputChannelMap: [0, 1, 0])
+        XCTAssertEqual(w, [2, -0.75])
+        XCTAssertEqual(QuantizedConvWeights.reconstruct(codes: [3, -2], scales: [0.5], pointCounts: [1], rowLength: 2,
+                                                        inputChannels: 2, kernelSize: 1, inputChannelMap: nil), [1.5, -1])
+    }
+
+    /// An OCS layer in the file (codes over C_in + 1 channels, `.input_map`) loads as the folded weight; a map
+    /// entry outside the conv's input channels is refused naming the key.
+    func testInputMapLoadsFoldedAndBadMapIsRefused() throws {
+        let original = try model()
+        let unit = try XCTUnwrap(original.convolutions.first { $0.conv.groups == 1 && $0.conv.kernelH == 3 })
+        let o = unit.conv.outChannels, cIn = unit.conv.inChannels, k = 9
+        let map = Array(0..<cIn) + [0]
+        var codes: [Int8] = [], expected = [Float](repeating: 0, count: o * cIn * k)
+        let scales = (0..<o).map { Float($0 + 1) / 64 }
+        for c in 0..<o {
+            let row = (0..<(map.count * k)).map { Int8(($0 * 7 + c * 3) % 15 - 7) }
+            codes += row
+            for j in 0..<cIn {
+                for i in 0..<k {
+                    let copies = map.indices.filter { map[$0] == j }.reduce(0) { $0 + Int(row[$1 * k + i]) }
+                    expected[(c * cIn + j) * k + i] = scales[c] * Float(copies)
+                }
+            }
+        }
+        func file(_ inputMap: [Int]) throws -> URL {
+            var dict = original.foldedStateDict()
+            _ = dict.remove(unit.name + ".weight")
+            dict.set(unit.name + ".codes", StoredTensor(int8s: codes, shape: [o, map.count * k]))
+            dict.set(unit.name + ".scales", StoredTensor(floats: scales, shape: [o]))
+            dict.set(unit.name + ".points", StoredTensor(int32s: [Int32](repeating: 1, count: o), shape: [o]))
+            dict.set(unit.name + ".shape", StoredTensor(int64s: unit.conv.weight.shape.map { Int64($0) }, shape: [4]))
+            dict.set(unit.name + ".input_map", StoredTensor(int32s: inputMap.map { Int32($0) }, shape: [inputMap.count]))
+            dict.metadata["format"] = StateDict.quantizedFormat
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("q-\(UUID().uuidString).safetensors")
+            addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+            try SafeTensors.write(dict, to: url)
+            return url
+        }
+        let loaded = try SSDModel.load(contentsOf: try file(map)).model
+        XCTAssertEqual(loaded.convolutions.first { $0.name == unit.name }?.conv.weight.data, expected)
+        XCTAssertThrowsError(try SSDModel.load(contentsOf: try file(Array(0..<cIn) + [cIn]))) {
+            XCTAssertTrue("\($0)".contains(unit.name + ".input_map"), "\($0)")
+        }
+    }
 }
