@@ -87,21 +87,30 @@ public struct SensitivityReport: Sendable, Equatable, Codable {
 /// confined to that one layer with a budget of `b + multipointExtraBits` average bits (default 0.25, the same
 /// extra as the demo's 4.25 / 3.25 budgets), using the calibration Gram matrices.
 ///
-/// Activations stay in float: the question is which layers' weights hurt. Every run re-executes the whole
-/// network from the image (see `SensitivityRunner.run`).
+/// Activations stay in float: the question is which layers' weights hurt. Since only one layer changes, a run
+/// starts from the cached float activations before that layer's stage rather than from the image (see
+/// `ActivationCache`); `cacheActivations: false` re-runs every image from the start (same results).
 public struct SensitivityRunner {
     public struct Options: Sendable {
         public var bits: [Int]
         public var method: LayerwiseQuantizer.Method
         public var multipointExtraBits: Double
         public var threads: Int
+        /// Start each run at the layer's stage from cached float activations (false: from the image).
+        public var cacheActivations: Bool
+        /// The most the cached activations of all evaluation and calibration images may hold together; a stage
+        /// whose activations do not fit is started from an earlier stage's.
+        public var activationCacheBytes: Int
 
         public init(bits: [Int], method: LayerwiseQuantizer.Method = .rtn, multipointExtraBits: Double = 0.25,
-                    threads: Int = defaultQuantizationThreads) {
+                    threads: Int = defaultQuantizationThreads, cacheActivations: Bool = true,
+                    activationCacheBytes: Int = 2 << 30) {
             self.bits = bits
             self.method = method
             self.multipointExtraBits = multipointExtraBits
             self.threads = threads
+            self.cacheActivations = cacheActivations
+            self.activationCacheBytes = activationCacheBytes
         }
     }
 
@@ -150,27 +159,57 @@ public struct SensitivityRunner {
         return box.macs
     }
 
+    /// The float states of the evaluation and the calibration images, with the budget split by image count.
+    private func caches(evaluation: [HeadOutputs], calibration: [HeadOutputs]) -> (ActivationCache, ActivationCache) {
+        let floats = ActivationCache.stateFloats(model)
+        let total = max(1, evaluationImages.count + calibrationImages.count)
+        let budget = options.cacheActivations ? options.activationCacheBytes : 0
+        func cache(_ images: PreparedImages, _ outputs: [HeadOutputs]) -> ActivationCache {
+            ActivationCache(model: model, inputs: images.inputs, complete: outputs, stateFloats: floats,
+                            budgetBytes: Int(Double(budget) * Double(images.count) / Double(total)))
+        }
+        return (cache(evaluationImages, evaluation), cache(calibrationImages, calibration))
+    }
+
     /// - Throws: `QuantizationError` (unsupported bits, multipoint without Gram matrices).
     public func run(layers names: [String]? = nil, progress: ((Progress) -> Void)? = nil) throws -> SensitivityReport {
         let start = Date()
-        let floatMAP = ModelScoring.meanAP(ModelScoring.detections(model, images: evaluationImages),
+        let floatEval = ModelScoring.headOutputs(model, images: evaluationImages)
+        let floatMAP = ModelScoring.meanAP(floatEval.indices.map { ModelScoring.detections(model, outputs: floatEval[$0],
+                                                                                            size: evaluationImages.sizes[$0]) },
                                            groundTruth: groundTruth)
         let floatOutputs = ModelScoring.headOutputs(model, images: calibrationImages)
+        var (evalCache, calibCache) = caches(evaluation: floatEval, calibration: floatOutputs)
         let macs = Self.macs(model)
+        // Execution order, so the caches only move forward.
         let units = model.convolutions.filter { names?.contains($0.name) ?? true }
         let total = units.count * options.bits.count
         var done = 0
         var layers: [LayerSensitivity] = []
+        var head = HeadOutputs(priors: model.priors.count, classes: model.classes)
         for unit in units {
+            guard let stage = model.stage(ofConvolution: unit.name) else {
+                throw QuantizationError.invalidShape("no stage runs \(unit.name)")
+            }
+            evalCache.move(toRunStage: stage)
+            calibCache.move(toRunStage: stage)
             var results: [SensitivityResult] = []
             for bits in options.bits {
                 let q = try LayerwiseQuantizer.quantize(model, layers: [unit.name], method: options.method, bits: bits,
                                                         averageBits: Double(bits) + options.multipointExtraBits,
                                                         grams: grams, threads: options.threads)
-                let map = ModelScoring.meanAP(ModelScoring.detections(q.model, images: evaluationImages),
-                                              groundTruth: groundTruth)
-                let sqnr = ModelScoring.sqnr(reference: floatOutputs,
-                                             quantized: ModelScoring.headOutputs(q.model, images: calibrationImages))
+                var detections: [[Detection]] = []
+                for i in 0..<evaluationImages.count {
+                    evalCache.outputs(of: q.model, stage: stage, image: i, into: &head)
+                    detections.append(ModelScoring.detections(q.model, outputs: head, size: evaluationImages.sizes[i]))
+                }
+                let map = ModelScoring.meanAP(detections, groundTruth: groundTruth)
+                var quantized: [HeadOutputs] = []
+                for i in 0..<calibrationImages.count {
+                    calibCache.outputs(of: q.model, stage: stage, image: i, into: &head)
+                    quantized.append(head)
+                }
+                let sqnr = ModelScoring.sqnr(reference: floatOutputs, quantized: quantized)
                 results.append(SensitivityResult(bits: bits, map: map, mapDrop: floatMAP - map,
                                                  sqnrDB: sqnr.isFinite ? sqnr : nil))
                 done += 1
@@ -180,5 +219,22 @@ public struct SensitivityRunner {
             layers.append(LayerSensitivity(name: unit.name, params: params, macs: macs[unit.name] ?? 0, results: results))
         }
         return SensitivityReport(layers: layers, mapFP32: floatMAP)
+    }
+
+    /// The most memory the cached activations take for this runner's images and options (bytes): per image the
+    /// largest state past the image (`ForwardState.floatCount`) that fits the budget. The images and the float
+    /// head outputs of every image (kept with or without the cache) are not counted.
+    public func activationCachePeakBytes() -> Int {
+        guard options.cacheActivations else { return 0 }
+        let floats = ActivationCache.stateFloats(model).dropFirst()
+        let total = max(1, evaluationImages.count + calibrationImages.count)
+        var peak = 0
+        for images in [evaluationImages.count, calibrationImages.count] {
+            let budget = Int(Double(options.activationCacheBytes) * Double(images) / Double(total))
+                / MemoryLayout<Float>.size
+            let largest = floats.filter { $0 * images <= budget }.max() ?? 0
+            peak += largest * images * MemoryLayout<Float>.size
+        }
+        return peak
     }
 }

@@ -74,12 +74,16 @@ public enum ModelScoring {
         var out: [[Detection]] = []
         for (i, input) in images.inputs.enumerated() {
             model.forward(input, into: &head, workspace: &workspace, hook: hook)
-            let (scores, boxes) = model.scoresAndBoxes(head)
-            out.append(model.detections(scores: scores, boxes: boxes, width: images.sizes[i].width,
-                                        height: images.sizes[i].height))
+            out.append(detections(model, outputs: head, size: images.sizes[i]))
             progress?(i + 1)
         }
         return out
+    }
+
+    /// Detections of one image's raw head outputs, in the pixel coordinates of an image of `size`.
+    public static func detections(_ model: SSDModel, outputs: HeadOutputs, size: (width: Int, height: Int)) -> [Detection] {
+        let (scores, boxes) = model.scoresAndBoxes(outputs)
+        return model.detections(scores: scores, boxes: boxes, width: size.width, height: size.height)
     }
 
     /// VOC mAP of per-image detections against `groundTruth` (whose image ids must be `images.ids`, in order).

@@ -102,17 +102,44 @@ struct MobileNetV1SSD: SSDNetwork {
         heads.regression[i].visitConvolutions(body)
     }
 
-    func forward(_ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?) {
-        ws.step(stem, hook: hook)
-        for (i, block) in blocks.enumerated() {
-            ws.step(block.depthwise, hook: hook)
-            ws.step(block.pointwise, hook: hook)
-            if i + 1 == Self.sourceBlock { heads.run(source: 0, ws.current, into: &out, workspace: &ws, hook: hook) }
+    /// Stages: the stem, each block (heads 0 after block 11), heads 1, then each extra followed by its heads.
+    enum Stage {
+        case stem, block(Int), extra(Int), heads(Int)
+    }
+
+    static let stages: [Stage] = {
+        var stages: [Stage] = [.stem]
+        for i in blockStrides.indices {
+            stages.append(.block(i))
+            if i + 1 == sourceBlock { stages.append(.heads(0)) }
         }
-        heads.run(source: 1, ws.current, into: &out, workspace: &ws, hook: hook)
-        for (i, extra) in extras.enumerated() {
-            extra.run(&ws, hook: hook)
-            heads.run(source: i + 2, ws.current, into: &out, workspace: &ws, hook: hook)
+        stages.append(.heads(1))
+        for i in 0..<4 { stages += [.extra(i), .heads(i + 2)] }
+        return stages
+    }()
+
+    var stageCount: Int { Self.stages.count }
+
+    func stage(_ k: Int) -> ForwardStage {
+        switch Self.stages[k] {
+        case .stem: return ForwardStage(convolutions: [stem.name], headSource: nil)
+        case let .block(i): return ForwardStage(convolutions: blocks[i].convolutionNames, headSource: nil)
+        case let .extra(i): return ForwardStage(convolutions: extras[i].convolutionNames, headSource: nil)
+        case let .heads(i): return heads.stage(source: i)
+        }
+    }
+
+    func runStage(_ k: Int, _ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?) {
+        switch Self.stages[k] {
+        case .stem:
+            ws.step(stem, hook: hook)
+        case let .block(i):
+            ws.step(blocks[i].depthwise, hook: hook)
+            ws.step(blocks[i].pointwise, hook: hook)
+        case let .extra(i):
+            extras[i].run(&ws, hook: hook)
+        case let .heads(i):
+            heads.run(source: i, ws.current, into: &out, workspace: &ws, hook: hook)
         }
     }
 }

@@ -41,14 +41,12 @@ struct InvertedResidual: ConvContainer, Sendable {
                                 residual: stride == 1 && inChannels == project.conv.outChannels)
     }
 
-    /// `current <- block(current)`. With `tap`, the expansion output is handed out before the depthwise conv
-    /// (mb2-ssd-lite's first source lives inside block 14).
-    func run(_ ws: inout SSDWorkspace, hook: ConvInputHook?, tap: (inout SSDWorkspace) -> Void = { _ in }) {
+    /// `current <- block(current)`.
+    func run(_ ws: inout SSDWorkspace, hook: ConvInputHook?) {
         // Buffers: input stays in `spare` (for the residual) until the projection writes `current`.
         if let expand {
             expand.run(ws.current, into: &ws.spare, scratch: &ws.scratch, hook: hook)
             swap(&ws.current, &ws.spare)             // current = hidden, spare = input
-            tap(&ws)
             depthwise.run(ws.current, into: &ws.extra, scratch: &ws.scratch, hook: hook)
         } else {
             swap(&ws.current, &ws.spare)             // spare = input
@@ -56,6 +54,20 @@ struct InvertedResidual: ConvContainer, Sendable {
         }
         project.run(ws.extra, into: &ws.current, scratch: &ws.scratch, hook: hook)
         if residual { addInPlace(&ws.current, ws.spare) }
+    }
+
+    /// `current <- expansion(current)`: the first half of a block split around its expansion output (mb2-ssd-lite's
+    /// first source lives inside block 14). Only for blocks without a residual, whose input is not needed later.
+    func runExpansion(_ ws: inout SSDWorkspace, hook: ConvInputHook?) {
+        precondition(!residual, "a residual block cannot be split after its expansion")
+        if let expand { ws.step(expand, hook: hook) }
+    }
+
+    /// `current <- project(depthwise(current))`: the second half of a split block.
+    func runAfterExpansion(_ ws: inout SSDWorkspace, hook: ConvInputHook?) {
+        precondition(!residual, "a residual block cannot be split after its expansion")
+        depthwise.run(ws.current, into: &ws.extra, scratch: &ws.scratch, hook: hook)
+        project.run(ws.extra, into: &ws.current, scratch: &ws.scratch, hook: hook)
     }
 }
 
@@ -139,21 +151,46 @@ struct MobileNetV2SSDLite: SSDNetwork {
         }
     }
 
-    func forward(_ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?) {
-        ws.step(stem, hook: hook)
-        let heads = self.heads
-        for (i, block) in blocks.enumerated() {
-            if i + 1 == Self.sourceBlock {
-                block.run(&ws, hook: hook) { ws in heads.run(source: 0, ws.current, into: &out, workspace: &ws, hook: hook) }
-            } else {
-                block.run(&ws, hook: hook)
-            }
+    /// Stages: the stem, each block, `last`, each extra, each source's heads. Block 14 is split after its
+    /// expansion, whose output is source 0: `expansion(13)`, heads 0, `afterExpansion(13)`.
+    enum Stage {
+        case stem, block(Int), expansion(Int), afterExpansion(Int), last, extra(Int), heads(Int)
+    }
+
+    static let stages: [Stage] = {
+        var stages: [Stage] = [.stem]
+        for i in blockStrides.indices {
+            stages += i + 1 == sourceBlock ? [.expansion(i), .heads(0), .afterExpansion(i)] : [.block(i)]
         }
-        ws.step(last, hook: hook)
-        heads.run(source: 1, ws.current, into: &out, workspace: &ws, hook: hook)
-        for (i, extra) in extras.enumerated() {
-            extra.run(&ws, hook: hook)
-            heads.run(source: i + 2, ws.current, into: &out, workspace: &ws, hook: hook)
+        stages += [.last, .heads(1)]
+        for i in 0..<4 { stages += [.extra(i), .heads(i + 2)] }
+        return stages
+    }()
+
+    var stageCount: Int { Self.stages.count }
+
+    func stage(_ k: Int) -> ForwardStage {
+        switch Self.stages[k] {
+        case .stem: return ForwardStage(convolutions: [stem.name], headSource: nil)
+        case let .block(i): return ForwardStage(convolutions: blocks[i].convolutionNames, headSource: nil)
+        case let .expansion(i): return ForwardStage(convolutions: blocks[i].expand.convolutionNames, headSource: nil)
+        case let .afterExpansion(i):
+            return ForwardStage(convolutions: [blocks[i].depthwise.name, blocks[i].project.name], headSource: nil)
+        case .last: return ForwardStage(convolutions: [last.name], headSource: nil)
+        case let .extra(i): return ForwardStage(convolutions: extras[i].convolutionNames, headSource: nil)
+        case let .heads(i): return heads.stage(source: i)
+        }
+    }
+
+    func runStage(_ k: Int, _ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?) {
+        switch Self.stages[k] {
+        case .stem: ws.step(stem, hook: hook)
+        case let .block(i): blocks[i].run(&ws, hook: hook)
+        case let .expansion(i): blocks[i].runExpansion(&ws, hook: hook)
+        case let .afterExpansion(i): blocks[i].runAfterExpansion(&ws, hook: hook)
+        case .last: ws.step(last, hook: hook)
+        case let .extra(i): extras[i].run(&ws, hook: hook)
+        case let .heads(i): heads.run(source: i, ws.current, into: &out, workspace: &ws, hook: hook)
         }
     }
 }

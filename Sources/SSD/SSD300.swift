@@ -58,15 +58,23 @@ struct SSD300: SSDNetwork {
         heads.regression[i].visitConvolutions(body)
     }
 
-    func forward(_ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?) {
-        base.run(0..<VGGBase.conv4_3End, &ws, hook: hook)
-        l2Norm(ws.current, weight: l2NormWeight, eps: 1e-10, into: &ws.source)
-        heads.run(source: 0, ws.source, into: &out, workspace: &ws, hook: hook)
-        base.run(VGGBase.conv4_3End..<base.slots.count, &ws, hook: hook)
-        heads.run(source: 1, ws.current, into: &out, workspace: &ws, hook: hook)
-        for (k, unit) in extras.enumerated() {
-            ws.step(unit, hook: hook)
-            if k % 2 == 1 { heads.run(source: k / 2 + 2, ws.current, into: &out, workspace: &ws, hook: hook) }
+    var stageCount: Int { VGGStage.stages(extras: extras.count).count }
+
+    func stage(_ k: Int) -> ForwardStage {
+        VGGStage.stages(extras: extras.count)[k].describe(base: base, heads: heads, extra: { [extras[$0].name] })
+    }
+
+    func runStage(_ k: Int, _ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?) {
+        switch VGGStage.stages(extras: extras.count)[k] {
+        case let .base(range):
+            base.run(range, &ws, hook: hook)
+        case .heads(0):
+            l2Norm(ws.current, weight: l2NormWeight, eps: 1e-10, into: &ws.source)
+            heads.run(source: 0, ws.source, into: &out, workspace: &ws, hook: hook)
+        case let .heads(i):
+            heads.run(source: i, ws.current, into: &out, workspace: &ws, hook: hook)
+        case let .extra(k):
+            ws.step(extras[k], hook: hook)
         }
     }
 }

@@ -2,18 +2,22 @@ import Tensors
 import VOC
 
 /// A network of one of the four architectures (internal: `SSDModel` is the public face).
-protocol SSDNetwork: ConvContainer, Sendable {
+protocol SSDNetwork: ConvContainer, StagedNetwork, Sendable {
     var architecture: Architecture { get }
     /// Classes including background.
     var classes: Int { get }
-    /// Runs the network on `ws.current` (`[1, 3, 300, 300]`) and fills `out`.
-    func forward(_ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?)
     /// Parameters outside the convolutions (source normalisations), as `(key, values [C])`.
     var otherTensors: [(String, [Float])] { get }
 }
 
 extension SSDNetwork {
     var otherTensors: [(String, [Float])] { [] }
+
+    /// Runs the network on `ws.current` (`[1, 3, 300, 300]`) and fills `out`: every stage in order, so the
+    /// staged and the plain forward pass are one code path.
+    func forward(_ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?) {
+        for k in 0..<stageCount { runStage(k, &ws, into: &out, hook: hook) }
+    }
 }
 
 /// A loaded SSD detector: architecture, class count, priors and the network with BatchNorm folded.

@@ -58,6 +58,25 @@ struct VGGBase: ConvContainer, Sendable {
         }
     }
 
+    /// The entries split into one range per conv (with its ReLU and any pools after it), so each stage of a VGG
+    /// network runs one conv and the activation it hands on is pooled (smaller) where a pool follows. The ranges
+    /// break at `conv4_3End` (source 0 is taken before pool4).
+    static let convRanges: [Range<Int>] = {
+        var ranges: [Range<Int>] = [], start = 0
+        for i in layout.indices where layout[i] == "R" {
+            var end = i + 1
+            while end < layout.count, end != conv4_3End, ["M", "Ceil", "P5"].contains(layout[end]) { end += 1 }
+            ranges.append(start..<end)
+            start = end
+        }
+        return ranges
+    }()
+
+    /// The conv names in `range`.
+    func convolutionNames(_ range: Range<Int>) -> [String] {
+        slots[range].compactMap { if case let .conv(unit) = $0 { return unit.name } else { return nil } }
+    }
+
     /// Runs entries `range` on `ws.current`.
     func run(_ range: Range<Int>, _ ws: inout SSDWorkspace, hook: ConvInputHook?) {
         for slot in slots[range] {
@@ -128,15 +147,62 @@ struct VGG16SSD: SSDNetwork {
         heads.regression[i].visitConvolutions(body)
     }
 
-    func forward(_ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?) {
-        base.run(0..<VGGBase.conv4_3End, &ws, hook: hook)
-        sourceNorm.apply(ws.current, into: &ws.source)
-        heads.run(source: 0, ws.source, into: &out, workspace: &ws, hook: hook)
-        base.run(VGGBase.conv4_3End..<base.slots.count, &ws, hook: hook)
-        heads.run(source: 1, ws.current, into: &out, workspace: &ws, hook: hook)
-        for (i, extra) in extras.enumerated() {
-            extra.run(&ws, hook: hook)
-            heads.run(source: i + 2, ws.current, into: &out, workspace: &ws, hook: hook)
+    var stageCount: Int { VGGStage.stages(extras: extras.count).count }
+
+    func stage(_ k: Int) -> ForwardStage {
+        VGGStage.stages(extras: extras.count)[k].describe(base: base, heads: heads,
+                                                          extra: { extras[$0].convolutionNames })
+    }
+
+    func runStage(_ k: Int, _ ws: inout SSDWorkspace, into out: inout HeadOutputs, hook: ConvInputHook?) {
+        switch VGGStage.stages(extras: extras.count)[k] {
+        case let .base(range):
+            base.run(range, &ws, hook: hook)
+        case .heads(0):
+            sourceNorm.apply(ws.current, into: &ws.source)
+            heads.run(source: 0, ws.source, into: &out, workspace: &ws, hook: hook)
+        case let .heads(i):
+            heads.run(source: i, ws.current, into: &out, workspace: &ws, hook: hook)
+        case let .extra(i):
+            extras[i].run(&ws, hook: hook)
+        }
+    }
+}
+
+/// The stages of both VGG networks: one per base conv (`VGGBase.convRanges`), heads 0 after conv4_3 (they
+/// normalise the source themselves, so a state there holds only conv4_3's output), heads 1 after fc7, then each
+/// extra (a conv pair for qfgaohao, a single conv for amdegroot) with the heads of the sources it ends.
+enum VGGStage: Equatable {
+    case base(Range<Int>), extra(Int), heads(Int)
+
+    /// `extras` = 4 (pairs, each a source) or 8 (single convs, odd ones sources).
+    static func stages(extras: Int) -> [VGGStage] {
+        extras == 4 ? pairStages : singleStages
+    }
+
+    private static let pairStages = build(extras: 4)
+    private static let singleStages = build(extras: 8)
+
+    private static func build(extras: Int) -> [VGGStage] {
+        var stages: [VGGStage] = []
+        for range in VGGBase.convRanges {
+            stages.append(.base(range))
+            if range.upperBound == VGGBase.conv4_3End { stages.append(.heads(0)) }
+        }
+        stages.append(.heads(1))
+        let perSource = extras / 4
+        for i in 0..<extras {
+            stages.append(.extra(i))
+            if (i + 1) % perSource == 0 { stages.append(.heads(i / perSource + 2)) }
+        }
+        return stages
+    }
+
+    func describe(base: VGGBase, heads: DetectionHeads, extra: (Int) -> [String]) -> ForwardStage {
+        switch self {
+        case let .base(range): return ForwardStage(convolutions: base.convolutionNames(range), headSource: nil)
+        case let .extra(i): return ForwardStage(convolutions: extra(i), headSource: nil)
+        case let .heads(i): return heads.stage(source: i)
         }
     }
 }

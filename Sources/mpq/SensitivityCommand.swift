@@ -17,7 +17,9 @@ struct Sensitivity: ParsableCommand {
         float) and the detector is scored: the mAP drop on the first --eval-images images of --split, and the \
         SQNR of the raw detector outputs (class logits and box offsets) on --calib-images calibration images \
         from --calib-split (never the evaluation images). rtn = per-channel round-to-nearest; multipoint = \
-        the multipoint allocation confined to that layer at a budget of bits + 0.25 average bits.
+        the multipoint allocation confined to that layer at a budget of bits + 0.25 average bits. Each run \
+        starts from the float activations cached at that layer, not from the image (--no-activation-cache \
+        turns this off; the results are the same).
 
         Writes into --report: sensitivity.json, sensitivity.csv, sensitivity.md (ranked, most sensitive \
         first), sensitivity_map_drop.svg, sensitivity_heatmap.svg and report.html. Without --model and \
@@ -66,6 +68,11 @@ struct Sensitivity: ParsableCommand {
     @Option(help: "The number of threads; results do not depend on it.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(name: .customLong("no-activation-cache"),
+          help: ArgumentHelp("Run every image from the start for each layer instead of from the cached float "
+              + "activations at the layer (same results, slower; for timing the cache)."))
+    var noActivationCache = false
+
     static func parseBits(_ text: String) throws -> [Int] {
         let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         var out: [Int] = []
@@ -95,7 +102,8 @@ struct Sensitivity: ParsableCommand {
         let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
         let settings = try SensitivityJob(inputs: inputs, split: split, bits: Self.parseBits(bits), method: method,
                                           evalImages: evalImages, calibImages: calibImages, calibSplit: calibSplit,
-                                          preferCalibFile: false, threads: threads)
+                                          preferCalibFile: false, threads: threads,
+                                          cacheActivations: !noActivationCache)
         let result = try settings.run()
         try SensitivityReportFiles.write(result.report, settings: result.settings, to: URL(fileURLWithPath: report))
         print(SensitivityJob.terminalTable(result.report, top: 10), terminator: "")

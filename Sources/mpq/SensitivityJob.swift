@@ -15,6 +15,8 @@ struct SensitivityJob {
     /// The demo calibrates on `ImageSets/Main/calib.txt` when present.
     let preferCalibFile: Bool
     let threads: Int
+    /// Resume each run from cached float activations (`--no-activation-cache` turns it off).
+    var cacheActivations = true
 
     struct Result {
         let report: SensitivityReport
@@ -59,7 +61,11 @@ struct SensitivityJob {
         }
         let runner = SensitivityRunner(model: inputs.model, evaluationImages: eval.images, groundTruth: eval.truth,
                                        calibrationImages: calib.images, grams: grams,
-                                       options: .init(bits: bits, method: method, threads: threads))
+                                       options: .init(bits: bits, method: method, threads: threads,
+                                                      cacheActivations: cacheActivations))
+        let cacheMB = Double(runner.activationCachePeakBytes()) / 1_048_576
+        Output.note(cacheActivations ? String(format: "sensitivity: activation cache up to %.0f MB", cacheMB)
+                        : "sensitivity: activation cache off, every run starts from the image")
         let bar = StepProgress("sensitivity")
         let report = try runner.run { p in bar.update(p.done, of: p.total, detail: p.layer) }
         let seconds = Date().timeIntervalSince(start)
@@ -71,6 +77,7 @@ struct SensitivityJob {
                 : "multipoint (allocation within the layer, bits + 0.25 average bits)"),
             ("bits", bits.map(String.init).joined(separator: ", ")),
             ("activations", "float (weights only)"),
+            ("activation cache", cacheActivations ? "on (runs start at the layer)" : "off (runs start at the image)"),
             ("wall time", String(format: "%.1f s", seconds)),
         ]
         return Result(report: report, settings: settings, seconds: seconds)

@@ -9,11 +9,7 @@ final class ModelAPITests: XCTestCase {
     /// A small torch-saved model and its first image: mb2 (3 classes) by default, mb1 (5 classes, fastest in debug
     /// builds) where the test does not depend on mb2's structure.
     func smallModel(_ name: String = "small-mb2-w0.25-c3") throws -> (SSDModel, Tensor) {
-        let c = try ParityFixtures.testCase(name)
-        let (dict, _) = try Checkpoint.load(try ParityFixtures.parity.appendingPathComponent(try XCTUnwrap(c.file)))
-        let model = try SSDModel(loading: dict, file: c.name)
-        let image = try XCTUnwrap(try ParityFixtures.manifest().images.first)
-        return (model, try ParityFixtures.input(image, arch: model.architecture))
+        try ParityFixtures.smallModel(name)
     }
 
     func testHookSeesEveryConvInExecutionOrderAndIdentityHookChangesNothing() throws {

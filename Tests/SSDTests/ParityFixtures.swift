@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import Tensors
 import VOC
@@ -92,6 +93,16 @@ enum ParityFixtures {
     static func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         precondition(a.count == b.count, "length \(a.count) vs \(b.count)")
         return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+
+    /// A small torch-saved model of the fixtures and the first image, normalised for its architecture.
+    static func smallModel(_ name: String) throws -> (SSDModel, Tensor) {
+        let c = try testCase(name)
+        guard let file = c.file else { throw CocoaError(.fileNoSuchFile) }
+        let (dict, _) = try Checkpoint.load(try parity.appendingPathComponent(file))
+        let model = try SSDModel(loading: dict, file: c.name)
+        guard let image = try manifest().images.first else { throw CocoaError(.fileNoSuchFile) }
+        return (model, try input(image, arch: model.architecture))
     }
 
     static var heavyTestsEnabled: Bool { ProcessInfo.processInfo.environment["MPQ_HEAVY_TESTS"] == "1" }
