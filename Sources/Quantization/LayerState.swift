@@ -4,6 +4,8 @@ final class LayerState {
     let layer: AllocationLayer
     let grid: QuantGrid
     let threads: Int
+    /// Channels whose last computed point did not lower `e_c` (threshold mode stops giving them points).
+    var stalled: Set<Int> = []
     /// Greedy points computed so far per channel (≥ `accepted[c]`).
     var points: [ChannelPoints]
     /// `errors[c][n-1] = e_c(n)` for every computed point count `n`.
@@ -16,12 +18,14 @@ final class LayerState {
     private let workspace: GreedyWorkspace
 
     /// Computes `E_c` and every channel's first point with its error.
-    init(layer: AllocationLayer, grid: QuantGrid, threads: Int) {
+    init(layer: AllocationLayer, grid: QuantGrid, first: MultipointFirstPoint = .minMax, threads: Int) {
         self.layer = layer
         self.grid = grid
         self.threads = threads
         let d = layer.dimension
-        points = (0..<layer.channels).map { c in ChannelPoints(weights: layer.weights[c * d..<(c + 1) * d]) }
+        points = (0..<layer.channels).map { c in
+            ChannelPoints(weights: layer.weights[c * d..<(c + 1) * d], first: first)
+        }
         errors = [[Double]](repeating: [], count: layer.channels)
         accepted = [Int](repeating: 1, count: layer.channels)
         workspace = GreedyWorkspace(dimension: d, grid: grid)
@@ -63,11 +67,12 @@ final class LayerState {
         errors[c].append(e)
     }
 
-    /// Channels whose relative error `e_c(n_c) / E_c` exceeds `threshold` and may still grow.
+    /// Channels whose relative error `e_c(n_c) / E_c` exceeds `threshold` and may still grow (not `stalled`).
     func channelsAbove(_ threshold: Double, maxPoints: Int) -> [Int] {
         (0..<layer.channels).filter { c in
             let n = accepted[c]
-            return n < maxPoints && energies[c] > 0 && errors[c][n - 1] / energies[c] > threshold
+            return n < maxPoints && energies[c] > 0 && !stalled.contains(c)
+                && errors[c][n - 1] / energies[c] > threshold
         }
     }
 

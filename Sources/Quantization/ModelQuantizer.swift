@@ -7,7 +7,8 @@ public enum WeightQuantizationMethod: String, CaseIterable, Sendable, Codable {
     case rtn
     /// Per-channel MSE-optimal clipping (exact).
     case mse
-    /// Greedy multipoint with output-error-driven allocation (needs calibration Gram matrices).
+    /// Multipoint (RTN's min-max first point, then exact greedy steps) with output-error-driven allocation
+    /// (needs calibration Gram matrices).
     case multipoint
 }
 
@@ -22,11 +23,13 @@ public struct ModelQuantizationOptions: Sendable {
     public var budget: AllocationBudget?
     public var maxPointsPerChannel: Int
     public var countScaleBits: Bool
+    /// Multipoint only: each channel's first point (`--first-point`, default RTN's min-max point).
+    public var firstPoint: MultipointFirstPoint
     public var threads: Int
 
     public init(method: WeightQuantizationMethod, weightBits: Int = 4, activationBits: Int = 8,
                 activationCalibration: ActivationCalibration = .minMax, budget: AllocationBudget? = nil,
-                maxPointsPerChannel: Int = 16, countScaleBits: Bool = false,
+                maxPointsPerChannel: Int = 16, countScaleBits: Bool = false, firstPoint: MultipointFirstPoint = .minMax,
                 threads: Int = defaultQuantizationThreads) {
         self.method = method
         self.weightBits = weightBits
@@ -35,6 +38,7 @@ public struct ModelQuantizationOptions: Sendable {
         self.budget = budget
         self.maxPointsPerChannel = maxPointsPerChannel
         self.countScaleBits = countScaleBits
+        self.firstPoint = firstPoint
         self.threads = threads
     }
 
@@ -111,7 +115,7 @@ public enum ModelQuantizer {
             let budget = options.budget ?? .averageBits(Double(options.weightBits))
             let result = try MultipointAllocator.allocate(layers, options: AllocationOptions(
                 grid: grid, budget: budget, maxPointsPerChannel: options.maxPointsPerChannel,
-                countScaleBits: options.countScaleBits, threads: options.threads))
+                countScaleBits: options.countScaleBits, firstPoint: options.firstPoint, threads: options.threads))
             weights = result.layers.map(\.weights)
             errors = result.layers.map { $0.relativeOutputError }
         }
