@@ -15,7 +15,8 @@ public enum MultipointFirstPoint: String, Sendable, CaseIterable, Codable {
 /// The points of one weight vector, grown one at a time on the residual.
 ///
 /// `r_0 = w`; point 1 is chosen by `MultipointFirstPoint`, every later point `i` is the exact greedy step
-/// `(a_i, q_i) = argmin ||r_{i-1} - a q||²` (see `GreedyWorkspace`). Scales are rounded to fp32 (what is
+/// `(a_i, q_i) = argmin ||r_{i-1} - a q||²` (see `GreedyWorkspace`; the allocator may refit the scale of a
+/// point that would raise the output error, `refitLastPoint`). Scales are rounded to fp32 (what is
 /// stored), and `r_i = r_{i-1} - a_i q_i` is computed in Double from the stored fp32 scale, so `r_n = w - ŵ^(n)`
 /// is the true residual of the stored code. From point 2 on, `q = 0` is feasible, so
 /// `||r_i|| ≤ ||r_{i-1}||`: the residual norm never increases (the min-max first point never increases it
@@ -61,6 +62,20 @@ struct ChannelPoints {
         scales.append(stored)
         let scale = Double(stored)
         for j in 0..<d { residual[j] -= scale * Double(codes[start + j]) }
+    }
+
+    /// Replaces the newest point's scale (and negates its codes if asked): `r ← r + a_old·q - a·q'`. The
+    /// allocator's output-error repair (see `LayerState`).
+    mutating func refitLastPoint(scale: Float, negate: Bool) {
+        let d = residual.count, start = codes.count - d
+        precondition(start >= 0 && !scales.isEmpty, "no point to refit")
+        let old = Double(scales[scales.count - 1]), new = Double(scale)
+        for j in 0..<d {
+            residual[j] += old * Double(codes[start + j])
+            if negate { codes[start + j] = -codes[start + j] }
+            residual[j] -= new * Double(codes[start + j])
+        }
+        scales[scales.count - 1] = scale
     }
 
     /// Squared L2 norm of the residual, `||w - ŵ||²`.

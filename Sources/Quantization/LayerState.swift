@@ -56,7 +56,7 @@ final class LayerState {
         let values = Self.forms(layer: layer, channels: channels, threads: threads) { c, row in
             snapshot[c].residual.withUnsafeBufferPointer { r in for j in 0..<d { row[j] = r[j] } }
         }
-        for (i, c) in channels.enumerated() { errors[c].append(values[i]) }
+        for (i, c) in channels.enumerated() { errors[c].append(repairedError(c, values[i])) }
     }
 
     /// Adds the next point to one channel and computes its error alone (the heap loop's lazy step).
@@ -64,7 +64,39 @@ final class LayerState {
         points[c].addPoint(using: workspace)
         let gram = layer.grams[layer.group(of: c)]
         let e = points[c].residual.withUnsafeBufferPointer { QuadraticForms.single($0, gram: gram, threads: threads) }
-        errors[c].append(e)
+        errors[c].append(repairedError(c, e))
+    }
+
+    /// `e` is the error after channel `c`'s newest point. A greedy point minimises the L2 residual, not the
+    /// H-weighted one, so a later point (n ≥ 2) can raise `e_c`; such a point keeps its codes `q` and gets the
+    /// output-optimal scale instead: with `e(a) = e_prev - 2a·qᵀHr + a²·qᵀHq` (`r` the residual before it),
+    /// `a* = qᵀHr / qᵀHq`, stored as `|a*|` (fp32) with the sign folded into `q`. `qᵀHr` is recovered from the
+    /// two errors, `qᵀHr = (e_prev - e + a²·qᵀHq) / (2a)`, so the repair costs one more quadratic form. `a = 0`
+    /// is feasible, so the repaired error never exceeds `e_prev`; if it cannot lower it, the point gets
+    /// `a = 0` (gain 0: the allocator never gives it). Returns the error of the point as stored.
+    private func repairedError(_ c: Int, _ e: Double) -> Double {
+        let n = points[c].count
+        guard n >= 2, e >= errors[c][n - 2] else { return e }
+        let previous = errors[c][n - 2]
+        let d = layer.dimension
+        let gram = layer.grams[layer.group(of: c)]
+        let q = points[c].codes[(n - 1) * d..<n * d].map { Double($0) }
+        let qq = q.withUnsafeBufferPointer { QuadraticForms.single($0, gram: gram, threads: threads) }
+        let a = Double(points[c].scales[n - 1])
+        guard qq > 0, a > 0 else {
+            points[c].refitLastPoint(scale: 0, negate: false)
+            return previous
+        }
+        let qr = (previous - e + a * a * qq) / (2 * a)
+        points[c].refitLastPoint(scale: Float(Swift.abs(qr) / qq), negate: qr < 0)
+        let repaired = points[c].residual.withUnsafeBufferPointer {
+            QuadraticForms.single($0, gram: gram, threads: threads)
+        }
+        guard repaired < previous else {
+            points[c].refitLastPoint(scale: 0, negate: false)
+            return previous
+        }
+        return repaired
     }
 
     /// Channels whose relative error `e_c(n_c) / E_c` exceeds `threshold` and may still grow (not `stalled`).

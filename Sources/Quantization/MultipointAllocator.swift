@@ -3,7 +3,8 @@
 ///
 /// Every channel starts with one point — by default RTN's min-max point (`AllocationOptions.firstPoint`), so a
 /// channel's one-point output error is exactly RTN's; its later points are the exact greedy steps on the
-/// residual. The error of channel `c` with `n` points is its output error
+/// residual, except that a greedy point that would raise the output error gets its scale refit for `H`
+/// (`LayerState.repairedError`). The error of channel `c` with `n` points is its output error
 /// `e_c(n) = (w_c - ŵ_c^(n))ᵀ H_g(c) (w_c - ŵ_c^(n))`, normalised by its layer's output energy
 /// `E_l = Σ_c w_cᵀ H w_c` so that layers are comparable (their sum over a layer is the layer's relative
 /// output error). Adding point `n+1` costs `b·d_c` bits (`+ 32` if scales are counted) and gains
@@ -13,12 +14,12 @@
 ///   one is popped and accepted if it still fits the bit budget `floor(B · Σ_c d_c)`, otherwise the channel is
 ///   retired (its cost never shrinks, so it never fits later). On acceptance the channel's following greedy
 ///   point and its error are computed lazily and pushed. The loop ends when the heap is empty: the budget
-///   is never exceeded and no further point fits. Points whose gain is ≤ 0 (a greedy L2 point can, rarely,
-///   raise the H-weighted error; or the channel is already exact) are never given. Priority ties are broken
-///   by layer then channel index, so the result is deterministic.
+///   is never exceeded and no further point fits. Points whose gain is ≤ 0 (the channel is exact, or even the
+///   repaired scale cannot lower its error) are never given. Priority ties are broken by layer then channel
+///   index, so the result is deterministic.
 /// - `maxRelativeError(ε)`: every channel independently receives points until `e_c / E_c ≤ ε`
 ///   (`E_c = w_cᵀ H w_c`; a channel with `E_c = 0` is done) or it reaches `maxPointsPerChannel`, or its next
-///   greedy point would not lower `e_c` (that point is not given and the channel stops, as in budget mode).
+///   point has gain 0 (not given; the channel stops, as in budget mode).
 ///
 /// In both modes `e_c` therefore never increases with the points a channel is given, and never exceeds RTN's
 /// with the default first point.
@@ -62,7 +63,7 @@ public enum MultipointAllocator {
                     state.addPoints(to: active)
                     for c in active {
                         let n = state.accepted[c]
-                        // A greedy L2 point can (rarely) raise e_c; it is not given, and the channel stops there.
+                        // A point that cannot lower e_c even with its repaired scale (gain 0) is not given.
                         guard state.errors[c][n] < state.errors[c][n - 1] else {
                             state.stalled.insert(c)
                             continue

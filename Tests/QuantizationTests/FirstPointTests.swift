@@ -29,7 +29,8 @@ final class FirstPointTests: XCTestCase {
 
     /// Hand-computed, b = 2, H = I, w = (1, .5, .5, .5). Min-max: s = 1, q = round(w) = (1, 1, 1, 1) (ties away
     /// from zero), e_1 = 3·0.25 = 0.75 (the MSE point would be a = 0.625, e = 0.1875). Point 2 on
-    /// r = (0, -.5, -.5, -.5) is exact: a = 0.5, q = (0, -1, -1, -1), e_2 = 0. Threshold 0.05: 0.75/1.75 > 0.05 → 2 points.
+    /// r = (0, -.5, -.5, -.5) is exact: a = 0.5, q = (0, -1, -1, -1), e_2 = 0.
+    /// Threshold 0.05: 0.75/1.75 > 0.05 → 2 points.
     func testMinMaxFirstPointHandComputed() throws {
         let identity = try GramMatrix(dimension: 4, values: (0..<16).map { $0 / 4 == $0 % 4 ? 1 : 0 })
         let layer = try AllocationLayer(name: "B", weights: [1, 0.5, 0.5, 0.5], channels: 1, dimension: 4,
@@ -77,39 +78,58 @@ final class FirstPointTests: XCTestCase {
         }
     }
 
-    /// Threshold mode never gives a point that raises e_c: with e(n) from the fixed-count quantizer (naive δᵀHδ),
-    /// each channel gets exactly the smallest n with e(n)/E_c ≤ ε, or where e(n+1) ≥ e(n) (it stalls), or the cap.
-    /// Rank-deficient H makes stalls happen (a greedy L2 point can raise the H-weighted error); at least one must.
-    func testThresholdModeStopsWhereAPointWouldRaiseTheError() throws {
-        var stalls = 0
-        let cap = 5, threshold = 1e-4
+    /// Later points never raise e_c, checked point by point against oracles: for every channel and point
+    /// i ≥ 2, the greedy step on the stored residual r_{i-1} (`GreedyStep.solve`) is recomputed; if it lowers
+    /// δᵀHδ the stored point must be exactly it, otherwise (a "repair") the stored point must use the same codes
+    /// (up to sign) and a scale that no scale of a dense scan beats (brute force), or be zero. Rank-deficient H
+    /// makes repairs happen; at least one must. Reported errors equal the naive δᵀHδ of the stored code.
+    func testLaterPointsNeverRaiseTheOutputError() throws {
+        var repairs = 0
+        let cap = 5
         for seed in UInt64(0)..<6 {
             let layers = try randomLayers(seed: 2 * seed + 1)
             let grid = try QuantGrid(bits: 2 + Int(seed % 3))
             let result = try MultipointAllocator.allocate(layers, options: AllocationOptions(
-                grid: grid, budget: .maxRelativeError(threshold), maxPointsPerChannel: cap, threads: 1))
-            var usedBits = 0
+                grid: grid, budget: .maxRelativeError(1e-300), maxPointsPerChannel: cap, threads: 1))
             for (l, layer) in layers.enumerated() {
-                let d = layer.dimension
+                let d = layer.dimension, q = result.layers[l].weights
                 for c in 0..<layer.channels {
                     let h = layer.grams[c / (layer.channels / layer.grams.count)]
-                    let w = Array(layer.weights[c * d..<(c + 1) * d])
-                    let energy = layer.channelEnergy(c)
-                    let e = try (1...cap).map { try multipointOutputError(w, points: $0, first: .minMax, grid: grid, gram: h) }
-                    var expected = 1
-                    while expected < cap && energy > 0 && e[expected - 1] / energy > threshold {
-                        if e[expected] >= e[expected - 1] { stalls += 1; break }
-                        expected += 1
+                    let offset = q.rowOffsets[c]
+                    var r = (0..<d).map {
+                        Double(layer.weights[c * d + $0]) - Double(q.scales[offset]) * Double(q.codes[offset * d + $0])
                     }
-                    XCTAssertEqual(result.layers[l].weights.pointCounts[c], expected, "seed \(seed) L\(l) c\(c)")
-                    XCTAssertEqual(result.layers[l].channelErrors[c], e[expected - 1],
-                                   accuracy: 1e-9 * Swift.max(energy, 1e-12))
-                    usedBits += expected * d * grid.bits
+                    var previous = quadraticForm(r, h)
+                    for i in 1..<q.pointCounts[c] {
+                        let scale = Double(q.scales[offset + i])
+                        let codes = Array(q.codes[(offset + i) * d..<(offset + i + 1) * d])
+                        let greedy = GreedyStep.solve(r, grid: grid)
+                        func e(_ a: Double, _ k: [Int8]) -> Double {
+                            quadraticForm((0..<d).map { r[$0] - a * Double(k[$0]) }, h)
+                        }
+                        func e(_ a: Double) -> Double { e(a, codes) }
+                        let eGreedy = e(Double(Float(greedy.scale)), greedy.codes)
+                        let stored = e(scale)
+                        let slack = 1e-9 * Swift.max(previous, 1e-12)
+                        if eGreedy < previous {
+                            XCTAssertEqual(codes, greedy.codes, "seed \(seed) L\(l) c\(c) point \(i + 1)")
+                            XCTAssertEqual(Float(scale), Float(greedy.scale))
+                        } else {
+                            repairs += 1
+                            XCTAssertTrue(scale == 0 || codes == greedy.codes || codes == greedy.codes.map { -$0 })
+                            let top = 4 * Swift.max(Swift.abs(greedy.scale), scale)
+                            for k in 0...4000 { XCTAssertGreaterThanOrEqual(e(top * Double(k) / 4000), stored - slack) }
+                        }
+                        XCTAssertLessThanOrEqual(stored, previous + slack, "seed \(seed) L\(l) c\(c) point \(i + 1)")
+                        for j in 0..<d { r[j] -= scale * Double(codes[j]) }
+                        previous = stored
+                    }
+                    XCTAssertEqual(result.layers[l].channelErrors[c], previous,
+                                   accuracy: 1e-9 * Swift.max(layer.channelEnergy(c), 1e-12))
                 }
             }
-            XCTAssertEqual(result.usedBits, usedBits)
         }
-        XCTAssertGreaterThan(stalls, 0, "no greedy point raised the output error: the stall rule is untested")
+        XCTAssertGreaterThan(repairs, 0, "no greedy point raised the output error: the repair is untested")
     }
 }
 
