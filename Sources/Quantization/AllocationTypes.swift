@@ -49,12 +49,16 @@ public struct AllocationOptions: Sendable {
     /// `false`: the budget counts weight bits only, `b·Σ n_c d_c / Σ d_c` (DESIGN's formula); `true`: each
     /// point also costs its fp32 scale, `(b·Σ n_c d_c + 32·Σ n_c) / Σ d_c`.
     public var countScaleBits: Bool
+    /// Each channel's first point (default `.minMax`, RTN's point; `.mse` is DESIGN's greedy step verbatim).
+    public var firstPoint: MultipointFirstPoint
     public var threads: Int
 
     public init(grid: QuantGrid, budget: AllocationBudget, maxPointsPerChannel: Int = 16,
-                countScaleBits: Bool = false, threads: Int = defaultQuantizationThreads) {
+                countScaleBits: Bool = false, firstPoint: MultipointFirstPoint = .minMax,
+                threads: Int = defaultQuantizationThreads) {
         self.grid = grid
         self.budget = budget
+        self.firstPoint = firstPoint
         self.maxPointsPerChannel = maxPointsPerChannel
         self.countScaleBits = countScaleBits
         self.threads = threads

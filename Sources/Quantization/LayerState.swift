@@ -4,6 +4,8 @@ final class LayerState {
     let layer: AllocationLayer
     let grid: QuantGrid
     let threads: Int
+    /// Channels whose last computed point did not lower `e_c` (threshold mode stops giving them points).
+    var stalled: Set<Int> = []
     /// Greedy points computed so far per channel (≥ `accepted[c]`).
     var points: [ChannelPoints]
     /// `errors[c][n-1] = e_c(n)` for every computed point count `n`.
@@ -16,12 +18,14 @@ final class LayerState {
     private let workspace: GreedyWorkspace
 
     /// Computes `E_c` and every channel's first point with its error.
-    init(layer: AllocationLayer, grid: QuantGrid, threads: Int) {
+    init(layer: AllocationLayer, grid: QuantGrid, first: MultipointFirstPoint = .minMax, threads: Int) {
         self.layer = layer
         self.grid = grid
         self.threads = threads
         let d = layer.dimension
-        points = (0..<layer.channels).map { c in ChannelPoints(weights: layer.weights[c * d..<(c + 1) * d]) }
+        points = (0..<layer.channels).map { c in
+            ChannelPoints(weights: layer.weights[c * d..<(c + 1) * d], first: first)
+        }
         errors = [[Double]](repeating: [], count: layer.channels)
         accepted = [Int](repeating: 1, count: layer.channels)
         workspace = GreedyWorkspace(dimension: d, grid: grid)
@@ -52,7 +56,7 @@ final class LayerState {
         let values = Self.forms(layer: layer, channels: channels, threads: threads) { c, row in
             snapshot[c].residual.withUnsafeBufferPointer { r in for j in 0..<d { row[j] = r[j] } }
         }
-        for (i, c) in channels.enumerated() { errors[c].append(values[i]) }
+        for (i, c) in channels.enumerated() { errors[c].append(repairedError(c, values[i])) }
     }
 
     /// Adds the next point to one channel and computes its error alone (the heap loop's lazy step).
@@ -60,14 +64,47 @@ final class LayerState {
         points[c].addPoint(using: workspace)
         let gram = layer.grams[layer.group(of: c)]
         let e = points[c].residual.withUnsafeBufferPointer { QuadraticForms.single($0, gram: gram, threads: threads) }
-        errors[c].append(e)
+        errors[c].append(repairedError(c, e))
     }
 
-    /// Channels whose relative error `e_c(n_c) / E_c` exceeds `threshold` and may still grow.
+    /// `e` is the error after channel `c`'s newest point. A greedy point minimises the L2 residual, not the
+    /// H-weighted one, so a later point (n ≥ 2) can raise `e_c`; such a point keeps its codes `q` and gets the
+    /// output-optimal scale instead: with `e(a) = e_prev - 2a·qᵀHr + a²·qᵀHq` (`r` the residual before it),
+    /// `a* = qᵀHr / qᵀHq`, stored as `|a*|` (fp32) with the sign folded into `q`. `qᵀHr` is recovered from the
+    /// two errors, `qᵀHr = (e_prev - e + a²·qᵀHq) / (2a)`, so the repair costs one more quadratic form. `a = 0`
+    /// is feasible, so the repaired error never exceeds `e_prev`; if it cannot lower it, the point gets
+    /// `a = 0` (gain 0: the allocator never gives it). Returns the error of the point as stored.
+    private func repairedError(_ c: Int, _ e: Double) -> Double {
+        let n = points[c].count
+        guard n >= 2, e >= errors[c][n - 2] else { return e }
+        let previous = errors[c][n - 2]
+        let d = layer.dimension
+        let gram = layer.grams[layer.group(of: c)]
+        let q = points[c].codes[(n - 1) * d..<n * d].map { Double($0) }
+        let qq = q.withUnsafeBufferPointer { QuadraticForms.single($0, gram: gram, threads: threads) }
+        let a = Double(points[c].scales[n - 1])
+        guard qq > 0, a > 0 else {
+            points[c].refitLastPoint(scale: 0, negate: false)
+            return previous
+        }
+        let qr = (previous - e + a * a * qq) / (2 * a)
+        points[c].refitLastPoint(scale: Float(Swift.abs(qr) / qq), negate: qr < 0)
+        let repaired = points[c].residual.withUnsafeBufferPointer {
+            QuadraticForms.single($0, gram: gram, threads: threads)
+        }
+        guard repaired < previous else {
+            points[c].refitLastPoint(scale: 0, negate: false)
+            return previous
+        }
+        return repaired
+    }
+
+    /// Channels whose relative error `e_c(n_c) / E_c` exceeds `threshold` and may still grow (not `stalled`).
     func channelsAbove(_ threshold: Double, maxPoints: Int) -> [Int] {
         (0..<layer.channels).filter { c in
             let n = accepted[c]
-            return n < maxPoints && energies[c] > 0 && errors[c][n - 1] / energies[c] > threshold
+            return n < maxPoints && energies[c] > 0 && !stalled.contains(c)
+                && errors[c][n - 1] / energies[c] > threshold
         }
     }
 

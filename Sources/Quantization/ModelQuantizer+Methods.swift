@@ -46,7 +46,7 @@ enum LayerMethods {
             let budget = options.budget ?? .averageBits(Double(options.weightBits))
             let result = try MultipointAllocator.allocate(calibrated("multipoint"), options: AllocationOptions(
                 grid: grid, budget: budget, maxPointsPerChannel: options.maxPointsPerChannel,
-                countScaleBits: options.countScaleBits, threads: threads))
+                countScaleBits: options.countScaleBits, firstPoint: options.firstPoint, threads: threads))
             return result.layers.map(allocated)
         case .ocs:
             let f = try OCS.extraFraction(matchingAverageBits: try averageBits(options), bits: options.weightBits)

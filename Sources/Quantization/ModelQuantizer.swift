@@ -9,7 +9,8 @@ public enum WeightQuantizationMethod: String, CaseIterable, Sendable, Codable {
     case rtn
     /// Per-channel MSE-optimal clipping (exact).
     case mse
-    /// Greedy multipoint with output-error-driven allocation (needs calibration Gram matrices).
+    /// Multipoint (RTN's min-max first point, then exact greedy steps) with output-error-driven allocation
+    /// (needs calibration Gram matrices).
     case multipoint
     /// Outlier channel splitting (`OCS`) with the split ratio matched to multipoint's extra channels at `B`,
     /// then per-channel RTN on the split layer.
@@ -40,12 +41,15 @@ public struct ModelQuantizationOptions: Sendable {
     public var sensitivities: [String: [Int: Double]]?
     /// Mixed only: the widths a layer may get.
     public var candidateBits: [Int]
+    /// Multipoint only: each channel's first point (`--first-point`, default RTN's min-max point).
+    public var firstPoint: MultipointFirstPoint
     public var threads: Int
 
     public init(method: WeightQuantizationMethod, weightBits: Int = 4, activationBits: Int = 8,
                 activationCalibration: ActivationCalibration = .minMax, budget: AllocationBudget? = nil,
                 maxPointsPerChannel: Int = 16, countScaleBits: Bool = false,
                 sensitivities: [String: [Int: Double]]? = nil, candidateBits: [Int] = Array(2...8),
+                firstPoint: MultipointFirstPoint = .minMax,
                 threads: Int = defaultQuantizationThreads) {
         self.method = method
         self.weightBits = weightBits
@@ -56,6 +60,7 @@ public struct ModelQuantizationOptions: Sendable {
         self.countScaleBits = countScaleBits
         self.sensitivities = sensitivities
         self.candidateBits = candidateBits
+        self.firstPoint = firstPoint
         self.threads = threads
     }
 

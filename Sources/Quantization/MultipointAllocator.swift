@@ -1,7 +1,10 @@
 /// Adaptive allocation of multipoint points across all channels of all layers ("more points where the
 /// output needs them").
 ///
-/// Every channel starts with one greedy point. The error of channel `c` with `n` points is its output error
+/// Every channel starts with one point — by default RTN's min-max point (`AllocationOptions.firstPoint`), so a
+/// channel's one-point output error is exactly RTN's; its later points are the exact greedy steps on the
+/// residual, except that a greedy point that would raise the output error gets its scale refit for `H`
+/// (`LayerState.repairedError`). The error of channel `c` with `n` points is its output error
 /// `e_c(n) = (w_c - ŵ_c^(n))ᵀ H_g(c) (w_c - ŵ_c^(n))`, normalised by its layer's output energy
 /// `E_l = Σ_c w_cᵀ H w_c` so that layers are comparable (their sum over a layer is the layer's relative
 /// output error). Adding point `n+1` costs `b·d_c` bits (`+ 32` if scales are counted) and gains
@@ -11,11 +14,15 @@
 ///   one is popped and accepted if it still fits the bit budget `floor(B · Σ_c d_c)`, otherwise the channel is
 ///   retired (its cost never shrinks, so it never fits later). On acceptance the channel's following greedy
 ///   point and its error are computed lazily and pushed. The loop ends when the heap is empty: the budget
-///   is never exceeded and no further point fits. Points whose gain is ≤ 0 (a greedy L2 point can, rarely,
-///   raise the H-weighted error; or the channel is already exact) are never given. Priority ties are broken
-///   by layer then channel index, so the result is deterministic.
+///   is never exceeded and no further point fits. Points whose gain is ≤ 0 (the channel is exact, or even the
+///   repaired scale cannot lower its error) are never given. Priority ties are broken by layer then channel
+///   index, so the result is deterministic.
 /// - `maxRelativeError(ε)`: every channel independently receives points until `e_c / E_c ≤ ε`
-///   (`E_c = w_cᵀ H w_c`; a channel with `E_c = 0` is done) or it reaches `maxPointsPerChannel`.
+///   (`E_c = w_cᵀ H w_c`; a channel with `E_c = 0` is done) or it reaches `maxPointsPerChannel`, or its next
+///   point has gain 0 (not given; the channel stops, as in budget mode).
+///
+/// In both modes `e_c` therefore never increases with the points a channel is given, and never exceeds RTN's
+/// with the default first point.
 public enum MultipointAllocator {
     public static func allocate(_ layers: [AllocationLayer], options: AllocationOptions) throws -> AllocationResult {
         guard options.maxPointsPerChannel >= 1 else {
@@ -38,7 +45,9 @@ public enum MultipointAllocator {
             guard e.isFinite, e > 0 else { throw QuantizationError.invalidMaxError(e) }
         }
 
-        let states = layers.map { LayerState(layer: $0, grid: options.grid, threads: options.threads) }
+        let states = layers.map {
+            LayerState(layer: $0, grid: options.grid, first: options.firstPoint, threads: options.threads)
+        }
         var usedBits = minimumBits
         switch options.budget {
         case .averageBits:
@@ -52,8 +61,16 @@ public enum MultipointAllocator {
                 var active = state.channelsAbove(threshold, maxPoints: options.maxPointsPerChannel)
                 while !active.isEmpty {
                     state.addPoints(to: active)
-                    for c in active { state.accepted[c] += 1 }
-                    usedBits += active.reduce(0) { s, _ in s + state.layer.dimension * b + scaleBits }
+                    for c in active {
+                        let n = state.accepted[c]
+                        // A point that cannot lower e_c even with its repaired scale (gain 0) is not given.
+                        guard state.errors[c][n] < state.errors[c][n - 1] else {
+                            state.stalled.insert(c)
+                            continue
+                        }
+                        state.accepted[c] += 1
+                        usedBits += state.layer.dimension * b + scaleBits
+                    }
                     active = state.channelsAbove(threshold, maxPoints: options.maxPointsPerChannel)
                 }
             }

@@ -4,14 +4,15 @@
 ///   happens by construction). One point per channel.
 /// - `mse`: the MSE-optimal clipping scale, `s* = argmin_s ||w - s·clip(round(w/s), -M, M)||²` (clip range
 ///   `s·M`), found **exactly** with the breakpoint sweep of `GreedyWorkspace` (not a grid search). This is
-///   by construction the same point as multipoint's first greedy point, so `mse` is multipoint with
-///   `n_c = 1` everywhere; `||w - ŵ_mse|| ≤ ||w - ŵ_rtn||` always, since RTN's scale is one candidate.
-/// - `multipoint(points: n)`: `n` greedy points per channel (the allocation in `MultipointAllocator`
-///   chooses `n_c` per channel instead).
+///   DESIGN's first greedy step, so `mse` is multipoint with `first: .mse` and `n_c = 1` everywhere;
+///   `||w - ŵ_mse|| ≤ ||w - ŵ_rtn||` always, since RTN's scale is one candidate.
+/// - `multipoint(points: n, first:)`: `n` points per channel, the first one by `first` (default: RTN's
+///   min-max point, so one point is exactly `rtn`), then greedy steps on the residual (the allocation in
+///   `MultipointAllocator` chooses `n_c` per channel instead).
 public enum WeightMethod: Sendable, Equatable {
     case rtn
     case mse
-    case multipoint(points: Int)
+    case multipoint(points: Int, first: MultipointFirstPoint = .minMax)
 }
 
 public enum WeightQuantizer {
@@ -25,11 +26,12 @@ public enum WeightQuantizer {
                                 threads: Int = defaultQuantizationThreads) throws -> QuantizedWeights {
         try validate(weights: weights, channels: channels, dimension: dimension)
         let n: Int
+        let first: MultipointFirstPoint
         switch method {
-        case .rtn, .mse: n = 1
-        case .multipoint(let points):
+        case .rtn, .mse: (n, first) = (1, .mse)
+        case .multipoint(let points, let firstPoint):
             guard points >= 1 else { throw QuantizationError.invalidShape("multipoint needs ≥ 1 point, got \(points)") }
-            n = points
+            (n, first) = (points, firstPoint)
         }
         var scales = [Float](repeating: 0, count: channels * n)
         var codes = [Int8](repeating: 0, count: channels * n * dimension)
@@ -47,7 +49,7 @@ public enum WeightQuantizer {
                             if method == .rtn {
                                 sp.base[c] = roundToNearest(w, grid: grid, codes: out)
                             } else {
-                                var channel = ChannelPoints(weights: w)
+                                var channel = ChannelPoints(weights: w, first: first)
                                 for _ in 0..<n { channel.addPoint(using: workspace) }
                                 for i in 0..<n { sp.base[c * n + i] = channel.scales[i] }
                                 for i in 0..<(n * dimension) { out[i] = channel.codes[i] }

@@ -6,7 +6,8 @@ final class AllocationTests: XCTestCase {
         try GramMatrix(dimension: d, values: (0..<(d * d)).map { $0 / d == $0 % d ? 1 : 0 })
     }
 
-    /// Two layers, b = 2 (ternary), H = I so e_c is the plain squared error. Hand-computed greedy points:
+    /// Two layers, b = 2 (ternary), H = I so e_c is the plain squared error, with DESIGN's MSE first point
+    /// (`firstPoint: .mse`; the min-max default is checked in `FirstPointTests`). Hand-computed greedy points:
     /// - A0 = (1, 0.34): point 1 a = 1, q = (1,0), e1 = 0.1156; point 2 a = 0.34, q = (0,1), e2 ≈ 0.
     /// - A1 = (1, 1): point 1 is exact, e1 = 0 (never gets more).
     /// - B = (1, .5, .5, .5): point 1 a = 0.625, q = (1,1,1,1), e1 = 0.375² + 3·0.125² = 0.1875;
@@ -26,7 +27,7 @@ final class AllocationTests: XCTestCase {
     func testBudgetIsMetExactlyOnHandCountedExample() throws {
         let grid = try QuantGrid(bits: 2)
         let full = try MultipointAllocator.allocate(handLayers(), options: AllocationOptions(
-            grid: grid, budget: .averageBits(3.0), threads: 1))
+            grid: grid, budget: .averageBits(3.0), firstPoint: .mse, threads: 1))
         XCTAssertEqual(full.layers[0].weights.pointCounts, [1, 1])
         XCTAssertEqual(full.layers[1].weights.pointCounts, [2])
         XCTAssertEqual(full.budgetBits, 24)
@@ -36,7 +37,7 @@ final class AllocationTests: XCTestCase {
         XCTAssertEqual(full.layers[1].relativeOutputError, 0.046875 / 1.75, accuracy: 1e-7)
 
         let tight = try MultipointAllocator.allocate(handLayers(), options: AllocationOptions(
-            grid: grid, budget: .averageBits(2.9), threads: 1))
+            grid: grid, budget: .averageBits(2.9), firstPoint: .mse, threads: 1))
         XCTAssertEqual(tight.layers[0].weights.pointCounts, [2, 1])
         XCTAssertEqual(tight.layers[1].weights.pointCounts, [1])
         XCTAssertEqual(tight.budgetBits, 23)
@@ -49,7 +50,7 @@ final class AllocationTests: XCTestCase {
     /// A1 exact; B leaves 0.1875/1.75 = 0.107 → 2 points leave 0.046875/1.75 = 0.027 ≤ ε.
     func testThresholdModeOnHandCountedExample() throws {
         let result = try MultipointAllocator.allocate(handLayers(), options: AllocationOptions(
-            grid: try QuantGrid(bits: 2), budget: .maxRelativeError(0.05), threads: 1))
+            grid: try QuantGrid(bits: 2), budget: .maxRelativeError(0.05), firstPoint: .mse, threads: 1))
         XCTAssertEqual(result.layers[0].weights.pointCounts, [2, 1])
         XCTAssertEqual(result.layers[1].weights.pointCounts, [2])
         XCTAssertNil(result.budgetBits)
@@ -71,6 +72,7 @@ final class AllocationTests: XCTestCase {
     /// the greedy points and of e_c = δᵀHδ), reported errors match, and the result is thread-count independent.
     func testRandomModelsMeetBudgetAndNoPointFits() throws {
         for seed in UInt64(0)..<4 {
+            let first: MultipointFirstPoint = seed < 2 ? .minMax : .mse
             var rng = SeededRNG(seed: 100 + seed)
             let grid = try QuantGrid(bits: 3 + Int(seed % 2))
             var layers: [AllocationLayer] = []
@@ -82,7 +84,7 @@ final class AllocationTests: XCTestCase {
                                                   dimension: d, grams: grams))
             }
             let options = AllocationOptions(grid: grid, budget: .averageBits(Double(grid.bits) + 1.3),
-                                            maxPointsPerChannel: 5, threads: 1)
+                                            maxPointsPerChannel: 5, firstPoint: first, threads: 1)
             let result = try MultipointAllocator.allocate(layers, options: options)
             var parallelOptions = options
             parallelOptions.threads = 4
@@ -107,27 +109,15 @@ final class AllocationTests: XCTestCase {
                     let n = result.layers[l].weights.pointCounts[c]
                     let h = layer.grams[c / (layer.channels / layer.grams.count)]
                     let w = Array(layer.weights[c * d..<(c + 1) * d])
-                    let eN = try outputError(w, points: n, grid: grid, gram: h)
+                    let eN = try multipointOutputError(w, points: n, first: first, grid: grid, gram: h)
                     XCTAssertEqual(result.layers[l].channelErrors[c], eN, accuracy: 1e-9 * max(eN, 1e-6))
                     if n < options.maxPointsPerChannel {
-                        let gain = eN - (try outputError(w, points: n + 1, grid: grid, gram: h))
+                        let gain = eN - (try multipointOutputError(w, points: n + 1, first: first, grid: grid, gram: h))
                         if gain > 1e-12 * eN { XCTAssertGreaterThan(used + grid.bits * d, budget, "L\(l) c\(c)") }
                     }
                 }
             }
         }
-    }
-
-    /// e = δᵀ H δ with δ = w - ŵ^(n) recomputed naively (points from the fixed-count quantizer).
-    private func outputError(_ w: [Float], points n: Int, grid: QuantGrid, gram: GramMatrix) throws -> Double {
-        let d = w.count
-        let q = try WeightQuantizer.quantize(weights: w, channels: 1, dimension: d, grid: grid,
-                                             method: .multipoint(points: n), threads: 1)
-        var delta = w.map { Double($0) }
-        for i in 0..<n { for j in 0..<d { delta[j] -= Double(q.scales[i]) * Double(q.codes[i * d + j]) } }
-        var e = 0.0
-        for i in 0..<d { for j in 0..<d { e += delta[i] * gram.values[i * d + j] * delta[j] } }
-        return e
     }
 
     /// Hand-computed Gram: X = [[1, 2], [3, 4]] → XᵀX = [[1+9, 2+12], [2+12, 4+16]] = [[10, 14], [14, 20]].

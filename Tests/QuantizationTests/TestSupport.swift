@@ -37,3 +37,23 @@ func squaredError(_ r: [Double], scale a: Double, codes q: [Int8]) -> Double {
 }
 
 func squaredNorm(_ r: [Double]) -> Double { r.reduce(0) { $0 + $1 * $1 } }
+
+/// `vᵀ H v`, summed naively in Double.
+func quadraticForm(_ v: [Double], _ gram: GramMatrix) -> Double {
+    let d = v.count
+    var e = 0.0
+    for i in 0..<d { for j in 0..<d { e += v[i] * gram.values[i * d + j] * v[j] } }
+    return e
+}
+
+/// e = δᵀ H δ with δ = w - ŵ^(n) recomputed naively (points from the fixed-count quantizer, summed in Double
+/// from the stored fp32 scales and codes).
+func multipointOutputError(_ w: [Float], points n: Int, first: MultipointFirstPoint, grid: QuantGrid,
+                           gram: GramMatrix) throws -> Double {
+    let d = w.count
+    let q = try WeightQuantizer.quantize(weights: w, channels: 1, dimension: d, grid: grid,
+                                         method: .multipoint(points: n, first: first), threads: 1)
+    var delta = w.map { Double($0) }
+    for i in 0..<n { for j in 0..<d { delta[j] -= Double(q.scales[i]) * Double(q.codes[i * d + j]) } }
+    return quadraticForm(delta, gram)
+}

@@ -30,8 +30,9 @@ final class WeightQuantizerTests: XCTestCase {
         XCTAssertEqual(q.pointCounts, [1])
     }
 
-    /// Property: for many seeds, the one-point (= MSE-clipping) error never exceeds RTN's, the residual never
-    /// grows with more points, and the MSE scale beats every scale of a dense scan (an independent oracle).
+    /// Property: for many seeds, the MSE-clipping error never exceeds RTN's, the MSE scale beats every scale of
+    /// a dense scan (an independent oracle), multipoint's one point is RTN's (or MSE's with `first: .mse`)
+    /// exactly, and the residual never grows with more points.
     func testOnePointBeatsRTNAndResidualNeverIncreases() throws {
         var rng = SeededRNG(seed: 42)
         for seed in 0..<28 {
@@ -50,15 +51,21 @@ final class WeightQuantizerTests: XCTestCase {
                 XCTAssertLessThanOrEqual(mseErrors[c], rtnErrors[c] + slack, "seed \(seed) channel \(c)")
                 XCTAssertLessThanOrEqual(mseErrors[c], denseScanBest(channel, grid: grid) + slack)
             }
-            var previous = channelErrors(w, mse)
-            for n in 2...4 {
-                let multi = try WeightQuantizer.quantize(weights: w, channels: 3, dimension: d, grid: grid,
-                                                         method: .multipoint(points: n))
-                let errors = channelErrors(w, multi)
-                for c in 0..<3 {
-                    XCTAssertLessThanOrEqual(errors[c], previous[c] * (1 + 1e-6) + 1e-20, "seed \(seed) n \(n)")
+            // Both first-point rules: one point is exactly `rtn` (minmax) or `mse`, then the residual never grows.
+            for (first, start) in [(MultipointFirstPoint.minMax, rtn), (.mse, mse)] {
+                let one = try WeightQuantizer.quantize(weights: w, channels: 3, dimension: d, grid: grid,
+                                                       method: .multipoint(points: 1, first: first))
+                XCTAssertEqual(one, start, "seed \(seed) \(first)")
+                var previous = channelErrors(w, one)
+                for n in 2...4 {
+                    let multi = try WeightQuantizer.quantize(weights: w, channels: 3, dimension: d, grid: grid,
+                                                             method: .multipoint(points: n, first: first))
+                    let errors = channelErrors(w, multi)
+                    for c in 0..<3 {
+                        XCTAssertLessThanOrEqual(errors[c], previous[c] * (1 + 1e-6) + 1e-20, "seed \(seed) n \(n)")
+                    }
+                    previous = errors
                 }
-                previous = errors
             }
         }
     }

@@ -120,6 +120,11 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertEqual(bad.reason, .exit)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--avg-bits 3.5 is below --wbits 4"), bad.stderr)
+        // --first-point only applies to multipoint.
+        let firstPoint = try quantize(root, ["--method", "rtn", "--first-point", "mse"])
+        XCTAssertEqual(firstPoint.reason, .exit)
+        XCTAssertNotEqual(firstPoint.status, 0)
+        XCTAssertTrue(firstPoint.stderr.contains("--first-point needs --method multipoint"), firstPoint.stderr)
     }
 
     /// ocs, mixed and gptq end to end: the JSON contract with values that follow each method's budget rule, the
