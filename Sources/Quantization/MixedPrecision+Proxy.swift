@@ -8,7 +8,7 @@ extension MixedPrecision {
     /// - Returns: layer name → width → cost.
     /// - Throws: `QuantizationError` for an unsupported width.
     public static func proxySensitivities(_ layers: [AllocationLayer], candidateBits: [Int],
-                                          method: WeightMethod = .mse,
+                                          method: WeightMethod = .rtn,
                                           threads: Int = defaultQuantizationThreads) throws -> [String: [Int: Double]] {
         var table: [String: [Int: Double]] = [:]
         for layer in layers {

@@ -80,7 +80,7 @@ enum LayerMethods {
             return try zip(layers, allocation.bits).enumerated().map { i, pair in
                 plain(i, try WeightQuantizer.quantize(weights: pair.0.weights, channels: pair.0.channels,
                                                       dimension: pair.0.dimension, grid: try QuantGrid(bits: pair.1),
-                                                      method: .mse, threads: threads))
+                                                      method: .rtn, threads: threads))
             }
         }
     }

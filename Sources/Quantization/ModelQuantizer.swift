@@ -15,8 +15,9 @@ public enum WeightQuantizationMethod: String, CaseIterable, Sendable, Codable {
     /// Outlier channel splitting (`OCS`) with the split ratio matched to multipoint's extra channels at `B`,
     /// then per-channel RTN on the split layer.
     case ocs
-    /// True per-layer mixed precision: one width per layer from `candidateBits` (MSE clipping) meeting `B`
-    /// (`MixedPrecision`), from measured sensitivities or the Gram-matrix proxy.
+    /// True per-layer mixed precision: one width per layer from `candidateBits` meeting `B` (`MixedPrecision`),
+    /// costs from measured sensitivities or the Gram-matrix proxy; each layer per-channel min-max RTN at its
+    /// width (on the demo RTN beats MSE clipping at every width: `notes/multipoint-first-point.md`).
     case mixed
     /// Hessian-based sequential rounding (`GPTQ`) with the calibration Gram matrices, at `b` bits.
     case gptq
