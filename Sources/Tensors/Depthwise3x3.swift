@@ -110,23 +110,30 @@ private func fillPhases(x: UnsafePointer<Float>, geometry g: ConvGeometry, layou
         return
     }
     // Phase (rp, cp), row i, column k holds padded (2i + rp, 2k + cp), i.e. input (2i + rp - 1, 2k + cp - 1).
+    // One pass per input row splits it into its even-phase (input column 2k - 1) and odd-phase (2k) rows.
     let rows = layout.phaseCount / s
-    for phase in 0..<4 {
-        let rp = phase / 2, cp = phase % 2
-        let base = work + phase * layout.phaseCount
-        // Columns k with 0 <= 2k + cp - 1 < W.
-        let valid = validRange(offset: cp - 1, stride: 2, extent: w, outExtent: s)
-        for i in 0..<rows {
-            let dst = base + i * s
-            let r = 2 * i + rp - 1
-            if r < 0 || r >= h {
-                dst.update(repeating: 0, count: s)
-                continue
-            }
-            let src = x + r * w + cp - 1   // src[2k] = input (r, 2k + cp - 1)
-            for k in 0..<valid.lowerBound { dst[k] = 0 }
-            for k in valid { dst[k] = src[2 * k] }
-            for k in valid.upperBound..<s { dst[k] = 0 }
+    let evenEnd = validRange(offset: -1, stride: 2, extent: w, outExtent: s).upperBound
+    let oddEnd = validRange(offset: 0, stride: 2, extent: w, outExtent: s).upperBound
+    let both = min(evenEnd, oddEnd)
+    for pr in 0..<(2 * rows) {
+        let rp = pr % 2, i = pr / 2
+        let even = work + 2 * rp * layout.phaseCount + i * s, odd = even + layout.phaseCount
+        let r = pr - 1
+        if r < 0 || r >= h {
+            even.update(repeating: 0, count: s)
+            odd.update(repeating: 0, count: s)
+            continue
+        }
+        let src = x + r * w
+        even[0] = 0
+        odd[0] = src[0]
+        for k in 1..<max(1, both) {
+            even[k] = src[2 * k - 1]
+            odd[k] = src[2 * k]
+        }
+        for k in max(1, both)..<s {
+            even[k] = k < evenEnd ? src[2 * k - 1] : 0
+            odd[k] = k < oddEnd ? src[2 * k] : 0
         }
     }
 }

@@ -19,7 +19,8 @@ enum PatchPlan: Equatable {
         } else if k * n <= PatchPlan.fullLimit {
             self = .full
         } else {
-            self = .chunked(width: (max(128, (1 << 18) / k) + 15) / 16 * 16)
+            // Whole 32-column strips of the packed kernel (and 16-column OpenBLAS tiles).
+            self = .chunked(width: (max(128, (1 << 18) / k) + 31) / 32 * 32)
         }
     }
 

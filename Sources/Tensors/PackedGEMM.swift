@@ -1,4 +1,5 @@
 // Our own GEMM for convolutions: weights packed once, bias and activation fused, no per-call packing.
+import Foundation
 
 /// A convolution weight `[M, K]` packed for `packedGEMM`: row blocks of `PackedWeight.rows`, each stored
 /// k-major (`[block][k][r]`) so that one k-step's weights are contiguous, the last block zero-padded.
@@ -7,6 +8,28 @@
 /// on MobileNet's small-K / small-M 1x1 convolutions costs as much as the arithmetic.
 struct PackedWeight: Sendable {
     static let rows = 6
+    /// On in optimised builds. The debug build runs GEMM convolutions on OpenBLAS: unoptimised SIMD code
+    /// is 5–30x slower than OpenBLAS there, which would make the full-size parity tests take many minutes
+    /// (the kernel itself is tested directly, and `MPQ_GEMM=packed` forces it on). `MPQ_GEMM=openblas`
+    /// turns it off in any build (for A/B measurements).
+    static let enabled: Bool = {
+        switch ProcessInfo.processInfo.environment["MPQ_GEMM"] {
+        case "packed": return true
+        case "openblas": return false
+        default:
+            #if DEBUG
+            return false
+            #else
+            return true
+            #endif
+        }
+    }()
+    /// Deeper layers stay on OpenBLAS: measured slower here at K = 4608 (VGG's 512-channel 3x3 convs,
+    /// ~145 vs ~170 GFLOP/s per core), on par or faster up to K = 2304 (see notes/runtime-performance.md).
+    static let maxDepth = 2304
+
+    /// Whether a convolution with this patch length and groups runs on the packed kernel.
+    static func handles(patchLength k: Int, groups: Int) -> Bool { enabled && groups == 1 && k <= maxDepth }
     let m: Int, k: Int
     let data: [Float]
 
@@ -25,63 +48,84 @@ struct PackedWeight: Sendable {
 
 /// Columns per micro-kernel strip (two 16-lane vectors).
 let packedStripWidth = 32
+/// K-steps per pass over a strip: a 256 x 32 panel (32 KB) stays in L1 while every row block reads it.
+let packedDepth = 256
 
 /// `C[o, j] = act(bias[o] + sum_k W[o, k] * B[k, j])` for rows `rows` and columns `cols` of `C`.
 ///
 /// `b` is `[K, ldb]` row-major (an input plane or a patch matrix), `c` `[M, ldc]`. Every output is
-/// the bias followed by the K products in k order, fused multiply-adds, then clamped: the same
-/// operations whatever the tiling and whoever runs it, so results do not depend on the thread count.
-/// `rows` must start on a `PackedWeight.rows` boundary. `tail` is `K * packedStripWidth +
-/// PackedWeight.rows * packedStripWidth` floats of scratch for a last strip narrower than 32 columns.
+/// the bias followed by the K products in k order, fused multiply-adds, then clamped; a long K is cut
+/// into passes of `packedDepth` whose partial sums wait in `C` (a float, as in the register), so the
+/// operations are the same whatever the tiling and whoever runs it: results do not depend on the
+/// thread count. `rows` must start on a `PackedWeight.rows` boundary. `work` holds
+/// `packedWorkCount(k:rows:)` floats.
 func packedGEMM(_ w: PackedWeight, bias: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
                 c: UnsafeMutablePointer<Float>, ldc: Int, rows: Range<Int>, cols: Range<Int>,
-                activation: Activation, tail: UnsafeMutablePointer<Float>) {
+                activation: Activation, work: UnsafeMutablePointer<Float>) {
     precondition(rows.lowerBound % PackedWeight.rows == 0, "row tiles start on a block boundary")
     let (lower, upper) = activation.bounds
     let k = w.k, rb = PackedWeight.rows, sw = packedStripWidth
+    let panel = work, narrow = work + packedDepth * sw   // narrow: the last strip's outputs, [rows, sw]
+    // Loop order: depth passes outermost, so one pass's weights (rows x 256) stay in L2 while every
+    // strip of the tile streams past them (strip-outermost re-read all of a large K x M weight per strip).
     w.data.withUnsafeBufferPointer { wb in
         guard let wp = wb.baseAddress else { return }
-        var j = cols.lowerBound
-        while j < cols.upperBound {
-            let width = min(sw, cols.upperBound - j)
-            // A narrow last strip runs on a zero-padded copy and lands in a temporary block.
-            let full = width == sw
-            if !full {
-                for kk in 0..<k {
-                    let dst = tail + kk * sw
-                    dst.update(from: b + kk * ldb + j, count: width)
-                    (dst + width).update(repeating: 0, count: sw - width)
-                }
-            }
-            let bStrip = full ? b + j : UnsafePointer(tail)
-            let bStride = full ? ldb : sw
-            var o = rows.lowerBound
-            while o < rows.upperBound {
-                let n = min(rb, rows.upperBound - o)
-                let out = full ? c + o * ldc + j : tail + k * sw
-                let outStride = full ? ldc : sw
-                microKernel6x32(a: wp + (o / rb) * k * rb, b: bStrip, ldb: bStride, k: k, bias: bias + o,
-                                rows: n, c: out, ldc: outStride, lower: lower, upper: upper)
+        var kb = 0
+        while kb < k {
+            let depth = min(packedDepth, k - kb)
+            let first = kb == 0, last = kb + depth == k
+            var j = cols.lowerBound
+            while j < cols.upperBound {
+                let width = min(sw, cols.upperBound - j)
+                let full = width == sw
+                // The last, narrower strip runs on a zero-padded copy and lands in `narrow`.
                 if !full {
-                    for r in 0..<n { (c + (o + r) * ldc + j).update(from: out + r * sw, count: width) }
+                    for kk in 0..<depth {
+                        let dst = panel + kk * sw
+                        dst.update(from: b + (kb + kk) * ldb + j, count: width)
+                        (dst + width).update(repeating: 0, count: sw - width)
+                    }
                 }
-                o += rb
+                let bPass = full ? b + kb * ldb + j : UnsafePointer(panel)
+                let bStride = full ? ldb : sw
+                let out = full ? c + j : narrow - rows.lowerBound * sw
+                let outStride = full ? ldc : sw
+                var o = rows.lowerBound
+                while o < rows.upperBound {
+                    microKernel6x32(a: wp + (o / rb) * k * rb + kb * rb, b: bPass, ldb: bStride, k: depth,
+                                    bias: first ? bias + o : nil, rows: min(rb, rows.upperBound - o),
+                                    c: out + o * outStride, ldc: outStride,
+                                    lower: last ? lower : -.infinity, upper: last ? upper : .infinity)
+                    o += rb
+                }
+                if last && !full {
+                    for o in rows { (c + o * ldc + j).update(from: out + o * outStride, count: width) }
+                }
+                j += sw
             }
-            j += sw
+            kb += depth
         }
     }
 }
 
+/// Scratch floats `packedGEMM` needs for a tile of `rows` rows.
+func packedWorkCount(k: Int, rows: Int) -> Int { (packedDepth + rows) * packedStripWidth }
+
 /// Six rows by 32 columns: 12 vector accumulators, two vector loads and six broadcasts per k-step.
+/// Starts from `bias` (first pass) or from the partial sums in `c`; clamps to `[lower, upper]`.
 @inline(__always)
 private func microKernel6x32(a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, k: Int,
-                             bias: UnsafePointer<Float>, rows: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                             bias: UnsafePointer<Float>?, rows: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                              lower: Float, upper: Float) {
     typealias V = SIMD16<Float>
-    // Rows past `rows` belong to the zero padding of the last block: their bias reads stay in bounds.
-    @inline(__always) func seed(_ r: Int) -> V { V(repeating: r < rows ? bias[r] : 0) }
-    var c00 = seed(0), c01 = c00, c10 = seed(1), c11 = c10, c20 = seed(2), c21 = c20
-    var c30 = seed(3), c31 = c30, c40 = seed(4), c41 = c40, c50 = seed(5), c51 = c50
+    // Rows past `rows` belong to the zero padding of the last block: never read or written.
+    @inline(__always) func seed(_ r: Int, _ half: Int) -> V {
+        guard r < rows else { return V() }
+        if let bias { return V(repeating: bias[r]) }
+        return UnsafeRawPointer(c + r * ldc).loadUnaligned(fromByteOffset: half * 64, as: V.self)
+    }
+    var c00 = seed(0, 0), c01 = seed(0, 1), c10 = seed(1, 0), c11 = seed(1, 1), c20 = seed(2, 0), c21 = seed(2, 1)
+    var c30 = seed(3, 0), c31 = seed(3, 1), c40 = seed(4, 0), c41 = seed(4, 1), c50 = seed(5, 0), c51 = seed(5, 1)
     var ap = a
     var bp = UnsafeRawPointer(b)
     let bStep = ldb * MemoryLayout<Float>.stride
@@ -97,13 +141,14 @@ private func microKernel6x32(a: UnsafePointer<Float>, b: UnsafePointer<Float>, l
         ap += PackedWeight.rows
         bp += bStep
     }
+    let clamp = lower > -.infinity || upper < .infinity
     @inline(__always) func store(_ r: Int, _ v0: V, _ v1: V) {
         guard r < rows else { return }
         let p = c + r * ldc
         UnsafeMutableRawPointer(p).storeBytes(of: v0, as: V.self)
         UnsafeMutableRawPointer(p).storeBytes(of: v1, toByteOffset: 64, as: V.self)
         // A scalar loop the optimiser turns into two vector min/max (the SIMD clamp helpers are out-of-line calls).
-        for i in 0..<packedStripWidth { p[i] = min(max(p[i], lower), upper) }
+        if clamp { for i in 0..<packedStripWidth { p[i] = min(max(p[i], lower), upper) } }
     }
     store(0, c00, c01); store(1, c10, c11); store(2, c20, c21)
     store(3, c30, c31); store(4, c40, c41); store(5, c50, c51)
@@ -123,9 +168,13 @@ struct PackedGrid {
         let target = max(1, min(32, m * n * k / 1_000_000))
         let strips = (n + packedStripWidth - 1) / packedStripWidth
         let blocks = (m + PackedWeight.rows - 1) / PackedWeight.rows
-        // Prefer column chunks (each reads its input columns once); cut rows when columns run out.
-        let cp = min(target, strips)
-        let rp = min(blocks, max(1, target / cp))
+        // Every column part re-reads the whole weight (m x k) and every row part the whole input
+        // (k x n): pick the split into ~target pieces that reads the least.
+        var (rp, cp) = (1, min(target, strips))
+        for r in 1...min(target, blocks) {
+            let c = min(strips, (target + r - 1) / r)
+            if m * c + n * r < m * cp + n * rp { (rp, cp) = (r, c) }
+        }
         colWidth = (strips + cp - 1) / cp * packedStripWidth
         rowWidth = (blocks + rp - 1) / rp * PackedWeight.rows
         colParts = (n + colWidth - 1) / colWidth
@@ -141,19 +190,4 @@ struct PackedGrid {
 }
 
 /// Scratch floats `packedConvolution` needs per worker.
-func packedTailCount(k: Int) -> Int { (k + PackedWeight.rows) * packedStripWidth }
-
-/// `Y = act(bias + W * B)` for one image, B `[K, N]` with row stride `ldb`, Y `[M, N]`, in parallel pieces.
-func packedConvolution(_ w: PackedWeight, bias: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
-                       y: UnsafeMutablePointer<Float>, n: Int, activation: Activation,
-                       scratch: UnsafeMutablePointer<Float>) {
-    let grid = PackedGrid(m: w.m, n: n, k: w.k)
-    let tailCount = packedTailCount(k: w.k)
-    let box = UncheckedBox((bias, b, y, scratch))
-    Runtime.parallelFor(pieces: grid.pieces) { piece, worker in
-        let (bias, b, y, scratch) = box.value
-        let (rows, cols) = grid.tile(piece)
-        packedGEMM(w, bias: bias, b: b, ldb: ldb, c: y, ldc: n, rows: rows, cols: cols, activation: activation,
-                   tail: scratch + worker * tailCount)
-    }
-}
+func packedScratchCount(_ grid: PackedGrid, k: Int) -> Int { packedWorkCount(k: k, rows: grid.rowWidth) }

@@ -75,7 +75,8 @@ final class ConvOracleTests: XCTestCase {
         for (stride, padding, dilation, k) in [(1, 1, 1, 3), (2, 1, 1, 3), (1, 0, 1, 3), (2, 2, 2, 3), (1, 2, 1, 5), (3, 1, 1, 3)] {
             // Odd and even sides (stride-2 phases), single rows/columns, and MobileNet's 38/19/10 planes.
             for (h, w) in [(19, 19), (10, 7), (3, 3), (5, 4), (6, 17), (1, 1), (2, 9), (38, 38), (10, 10), (7, 1),
-                           (1, 6), (21, 20)] where h + 2 * padding >= dilation * (k - 1) + 1 {
+                           (1, 6), (21, 20)]
+            where min(h, w) + 2 * padding >= dilation * (k - 1) + 1 {
                 let c = 7
                 let activation = [Activation.identity, .relu, .relu6][(h + w) % 3]
                 let x = randomTensor([2, c, h, w], &rng)
