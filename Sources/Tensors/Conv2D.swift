@@ -65,7 +65,7 @@ public final class Conv2D: Sendable {
             kernel = .im2col
         }
         let patchLength = weight.shape[1] * kernelH * kernelW
-        packed = kernel != .depthwise && PackedWeight.handles(patchLength: patchLength, groups: groups)
+        packed = kernel != .depthwise && PackedWeight.handles(m: o, patchLength: patchLength, groups: groups)
             ? weight.data.withUnsafeBufferPointer { PackedWeight($0.baseAddress!, m: o, k: patchLength) } : nil
     }
 
