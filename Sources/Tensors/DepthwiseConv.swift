@@ -18,18 +18,23 @@ func depthwiseConv(x: UnsafePointer<Float>, batch: Int, channels: Int, geometry 
     let xBox = UncheckedBox(x), yBox = UncheckedBox(y), wBox = UncheckedBox(weight), bBox = UncheckedBox(bias)
     let layout = isDepthwise3x3(g) ? Depthwise3x3Layout(g) : nil
     let sBox = UncheckedBox(scratch)
-    Runtime.parallelFor(pieces: planes) { plane, worker in
-        let c = plane % channels
-        if let layout, let sp = sBox.value {
-            depthwise3x3Plane(x: xBox.value + plane * g.height * g.width, geometry: g, layout: layout,
-                              weight: wBox.value + c * 9, bias: bBox.value[c], activation: activation,
-                              y: yBox.value + plane * g.outHeight * g.outWidth,
-                              work: sp + worker * layout.scratchCount)
-            return
+    // Pieces of ~32 K outputs: a piece per plane made the 10x10-and-smaller layers pay a thread hand-off
+    // for a few hundred outputs.
+    let perPiece = max(1, (1 << 15) / max(1, g.outHeight * g.outWidth))
+    Runtime.parallelFor(pieces: (planes + perPiece - 1) / perPiece) { piece, worker in
+        for plane in piece * perPiece..<min(planes, (piece + 1) * perPiece) {
+            let c = plane % channels
+            if let layout, let sp = sBox.value {
+                depthwise3x3Plane(x: xBox.value + plane * g.height * g.width, geometry: g, layout: layout,
+                                  weight: wBox.value + c * 9, bias: bBox.value[c], activation: activation,
+                                  y: yBox.value + plane * g.outHeight * g.outWidth,
+                                  work: sp + worker * layout.scratchCount)
+                continue
+            }
+            depthwisePlane(x: xBox.value + plane * g.height * g.width, geometry: g,
+                           weight: wBox.value + c * g.kernelH * g.kernelW, bias: bBox.value[c],
+                           activation: activation, y: yBox.value + plane * g.outHeight * g.outWidth)
         }
-        depthwisePlane(x: xBox.value + plane * g.height * g.width, geometry: g,
-                       weight: wBox.value + c * g.kernelH * g.kernelW, bias: bBox.value[c],
-                       activation: activation, y: yBox.value + plane * g.outHeight * g.outWidth)
     }
 }
 

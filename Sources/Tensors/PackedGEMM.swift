@@ -24,17 +24,17 @@ struct PackedWeight: Sendable {
             #endif
         }
     }()
-    /// Deep layers with many outputs stay on OpenBLAS: measured slower here at K = 4608, M = 512 (VGG's
-    /// 512-channel 3x3 convs, ~145 vs ~170 GFLOP/s per core), on par or faster up to K = 2304. Narrow
-    /// layers (SSD heads, M <= 128) are faster on the packed kernel at any depth: OpenBLAS repacks
-    /// their whole patch matrix for a handful of rows (see notes/runtime-performance.md).
+    /// Layers both deep (K > 2304) and wide (M > 512) stay on OpenBLAS: VGG's dilated conv6 (K = 4608,
+    /// M = 1024) measured 164–170 vs 183 GFLOP/s per core there; every other VGG and MobileNet layer
+    /// measured faster on the packed kernel (see notes/runtime-performance.md).
     static let maxDepth = 2304
-    static let maxDeepRows = 128
+    static let maxDeepRows = 512
 
     /// Whether a convolution with `m` outputs, this patch length and groups runs on the packed kernel.
     static func handles(m: Int, patchLength k: Int, groups: Int) -> Bool {
         enabled && groups == 1 && (k <= maxDepth || m <= maxDeepRows)
     }
+
     let m: Int, k: Int
     let data: [Float]
 

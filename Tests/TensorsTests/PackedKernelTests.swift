@@ -109,9 +109,10 @@ final class PackedKernelTests: XCTestCase {
     }
 
     func testDeepLayersStayOnOpenBLAS() {
-        XCTAssertEqual(PackedWeight.handles(m: 512, patchLength: 2304, groups: 1), PackedWeight.enabled)
+        XCTAssertEqual(PackedWeight.handles(m: 1024, patchLength: 2304, groups: 1), PackedWeight.enabled)
+        XCTAssertEqual(PackedWeight.handles(m: 512, patchLength: 4608, groups: 1), PackedWeight.enabled)
         XCTAssertEqual(PackedWeight.handles(m: 84, patchLength: 9216, groups: 1), PackedWeight.enabled)
-        XCTAssertFalse(PackedWeight.handles(m: 512, patchLength: 4608, groups: 1))
+        XCTAssertFalse(PackedWeight.handles(m: 1024, patchLength: 4608, groups: 1))
         XCTAssertFalse(PackedWeight.handles(m: 6, patchLength: 18, groups: 3))
     }
 }
