@@ -84,7 +84,7 @@ func depthwise3x3Plane(x: UnsafePointer<Float>, geometry g: ConvGeometry, layout
         acc.addProduct(w0, p0[j]); acc.addProduct(w1, p1[j]); acc.addProduct(w2, p2[j])
         acc.addProduct(w3, p3[j]); acc.addProduct(w4, p4[j]); acc.addProduct(w5, p5[j])
         acc.addProduct(w6, p6[j]); acc.addProduct(w7, p7[j]); acc.addProduct(w8, p8[j])
-        flat[j] = min(max(acc, lower), upper)
+        flat[j] = clamped(acc, lower, upper)
     }
     let ow = g.outWidth
     for oy in 0..<g.outHeight {
