@@ -30,6 +30,8 @@ public final class Conv2D: Sendable {
     let kernel: Kernel
     /// Bias with nil replaced by zeros, so the epilogue has no branch.
     let biasOrZero: [Float]
+    /// The weight packed for `packedGEMM` (every ungrouped GEMM convolution), which then replaces OpenBLAS.
+    let packed: PackedWeight?
 
     /// Creates a convolution.
     /// - Parameters:
@@ -62,6 +64,9 @@ public final class Conv2D: Sendable {
         } else {
             kernel = .im2col
         }
+        let patchLength = weight.shape[1] * kernelH * kernelW
+        packed = kernel != .depthwise && PackedWeight.handles(m: o, patchLength: patchLength, groups: groups)
+            ? weight.data.withUnsafeBufferPointer { PackedWeight($0.baseAddress!, m: o, k: patchLength) } : nil
     }
 
     /// The same convolution with another weight and bias (e.g. fake-quantized), same hyper-parameters.
@@ -124,7 +129,35 @@ public final class Conv2D: Sendable {
                 }
             }
         case .pointwise, .im2col:
-            gemmConv(x, geometry: g, into: &y, scratch: &scratch)
+            if let packed {
+                packedConv(x, packed, geometry: g, into: &y, scratch: &scratch)
+            } else {
+                gemmConv(x, geometry: g, into: &y, scratch: &scratch)
+            }
+        }
+    }
+
+    /// Ungrouped GEMM convolutions through the packed-weight kernel (see `packedConvImage`).
+    private func packedConv(_ x: Tensor, _ packed: PackedWeight, geometry g: ConvGeometry, into y: inout Tensor,
+                            scratch: inout [Float]) {
+        let n = g.outHeight * g.outWidth, hw = g.height * g.width
+        let plan = PatchPlan(pointwise: kernel == .pointwise, patchLength: g.patchLength, columns: n)
+        let needed = packedConvScratchCount(plan, weight: packed, columns: n)
+        if scratch.count < needed { scratch = [Float](repeating: 0, count: needed) }
+        let c = inChannels, o = outChannels, activation = self.activation
+        x.data.withUnsafeBufferPointer { xb in
+            y.data.withUnsafeMutableBufferPointer { yb in
+                scratch.withUnsafeMutableBufferPointer { sb in
+                    biasOrZero.withUnsafeBufferPointer { bb in
+                        guard let xp = xb.baseAddress, let yp = yb.baseAddress, let sp = sb.baseAddress,
+                              let bp = bb.baseAddress else { return }
+                        for image in 0..<x.shape[0] {
+                            packedConvImage(packed, bias: bp, x: xp + image * c * hw, geometry: g, plan: plan,
+                                            y: yp + image * o * n, activation: activation, scratch: sp)
+                        }
+                    }
+                }
+            }
         }
     }
 

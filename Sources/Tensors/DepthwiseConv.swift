@@ -8,7 +8,7 @@
 ///   - weight: `[C, 1, kH, kW]`.
 ///   - bias: `[C]`.
 ///   - y: `[batch, C, OH, OW]`, fully overwritten.
-///   - scratch: `depthwiseScratchCount` floats (per-worker room for the 3x3 stride-2 kernel).
+///   - scratch: `depthwiseScratchCount` floats (per-worker room for the 3x3 kernel).
 /// Each output is `bias + sum_{ky, kx} w[ky, kx] * x[...]` accumulated in (ky, kx) order, the
 /// same for every thread count.
 func depthwiseConv(x: UnsafePointer<Float>, batch: Int, channels: Int, geometry g: ConvGeometry,
@@ -16,20 +16,25 @@ func depthwiseConv(x: UnsafePointer<Float>, batch: Int, channels: Int, geometry 
                    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
     let planes = batch * channels
     let xBox = UncheckedBox(x), yBox = UncheckedBox(y), wBox = UncheckedBox(weight), bBox = UncheckedBox(bias)
-    let fast = isDepthwise3x3(g)
+    let layout = isDepthwise3x3(g) ? Depthwise3x3Layout(g) : nil
     let sBox = UncheckedBox(scratch)
-    Runtime.parallelFor(pieces: planes) { plane, worker in
-        let c = plane % channels
-        if fast, let sp = sBox.value {
-            depthwise3x3Plane(x: xBox.value + plane * g.height * g.width, geometry: g,
-                              weight: wBox.value + c * 9, bias: bBox.value[c],
-                              activation: activation, y: yBox.value + plane * g.outHeight * g.outWidth,
-                              deinterleaved: g.stride == 2 ? sp + worker * g.height * g.width : sp)
-            return
+    // Pieces of ~32 K outputs: a piece per plane made the 10x10-and-smaller layers pay a thread hand-off
+    // for a few hundred outputs.
+    let perPiece = max(1, (1 << 15) / max(1, g.outHeight * g.outWidth))
+    Runtime.parallelFor(pieces: (planes + perPiece - 1) / perPiece) { piece, worker in
+        for plane in piece * perPiece..<min(planes, (piece + 1) * perPiece) {
+            let c = plane % channels
+            if let layout, let sp = sBox.value {
+                depthwise3x3Plane(x: xBox.value + plane * g.height * g.width, geometry: g, layout: layout,
+                                  weight: wBox.value + c * 9, bias: bBox.value[c], activation: activation,
+                                  y: yBox.value + plane * g.outHeight * g.outWidth,
+                                  work: sp + worker * layout.scratchCount)
+                continue
+            }
+            depthwisePlane(x: xBox.value + plane * g.height * g.width, geometry: g,
+                           weight: wBox.value + c * g.kernelH * g.kernelW, bias: bBox.value[c],
+                           activation: activation, y: yBox.value + plane * g.outHeight * g.outWidth)
         }
-        depthwisePlane(x: xBox.value + plane * g.height * g.width, geometry: g,
-                       weight: wBox.value + c * g.kernelH * g.kernelW, bias: bBox.value[c],
-                       activation: activation, y: yBox.value + plane * g.outHeight * g.outWidth)
     }
 }
 
@@ -62,5 +67,5 @@ private func depthwisePlane(x: UnsafePointer<Float>, geometry g: ConvGeometry, w
 
 /// Scratch floats `depthwiseConv` needs for `planes` planes of this geometry.
 func depthwiseScratchCount(_ g: ConvGeometry, planes: Int) -> Int {
-    isDepthwise3x3(g) && g.stride == 2 ? g.height * g.width * Runtime.workers(forPieces: planes) : 1
+    isDepthwise3x3(g) ? Depthwise3x3Layout(g).scratchCount * Runtime.workers(forPieces: planes) : 1
 }

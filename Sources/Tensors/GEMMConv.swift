@@ -19,7 +19,9 @@ enum PatchPlan: Equatable {
         } else if k * n <= PatchPlan.fullLimit {
             self = .full
         } else {
-            self = .chunked(width: (max(128, (1 << 18) / k) + 15) / 16 * 16)
+            // Whole 32-column strips of the packed kernel (and 16-column OpenBLAS tiles), ~1 MB of patches:
+            // at K = 4608 a 64-column chunk (1.2 MB) stays in L2, measured 13% faster than 128 columns.
+            self = .chunked(width: (max(64, (1 << 18) / k) + 31) / 32 * 32)
         }
     }
 

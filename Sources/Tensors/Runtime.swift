@@ -49,6 +49,7 @@ public enum Runtime {
             for p in 0..<pieces { body(p, 0) }
             return
         }
+        if pool.run(pieces: pieces, workers: workers, body) { return }
         let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
@@ -61,6 +62,9 @@ public enum Runtime {
             }
         }
     }
+
+    /// Helpers for all but the caller's share of the machine's cores (created on first parallel use).
+    private static let pool = WorkerPool(helpers: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
 
     /// How many workers `parallelFor(pieces:)` will use; size per-worker scratch with this.
     public static func workers(forPieces pieces: Int) -> Int { max(1, min(threads, pieces)) }

@@ -267,6 +267,8 @@ struct BenchReport: Codable {
     var forwardCPUMs = 0.0
     var gflops = 0.0
     var peakRSSMB = 0.0
+    /// OpenBLAS's kernel family (see `BLASCore`): the GEMM speed depends on it.
+    var blasCore = BLASCore.current
 
     init(threads: Int, runs: Int, model: String, architecture: String) {
         self.threads = threads
@@ -278,11 +280,11 @@ struct BenchReport: Codable {
     enum CodingKeys: String, CodingKey {
         case threads, runs, model, architecture, image, gflops
         case forwardMs = "forward_ms", pipelineMs = "pipeline_ms", peakRSSMB = "peak_rss_mb"
-        case forwardCPUMs = "forward_cpu_ms"
+        case forwardCPUMs = "forward_cpu_ms", blasCore = "blas_core"
     }
 
     var text: String {
-        var lines = ["\(architecture) (\(model)), \(threads) thread(s), \(runs) runs"]
+        var lines = ["\(architecture) (\(model)), \(threads) thread(s), \(runs) runs, OpenBLAS \(blasCore) kernels"]
         lines.append(String(format: "forward:  median %.2f ms  min %.2f  max %.2f  (%.1f GFLOP/s; %.2f ms CPU per pass)",
                             forwardMs.median, forwardMs.min, forwardMs.max, gflops, forwardCPUMs))
         if let p = pipelineMs {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Tensors
 
 /// The `mpq` command-line tool: quantize SSD detectors and score them on PASCAL VOC.
 /// Thin by design: each subcommand parses, calls a module, prints.
@@ -27,4 +28,9 @@ struct MPQ: ParsableCommand {
             Quantize.self,
         ]
     )
+
+    static func main() {
+        BLASCore.reexecIfBetterKernelsExist()   // once, before any output; see BLASCore
+        main(nil)
+    }
 }

@@ -73,17 +73,21 @@ final class ConvOracleTests: XCTestCase {
     func testDepthwiseMatchesOracle() {
         var rng = SeededGenerator(seed: 7)
         for (stride, padding, dilation, k) in [(1, 1, 1, 3), (2, 1, 1, 3), (1, 0, 1, 3), (2, 2, 2, 3), (1, 2, 1, 5), (3, 1, 1, 3)] {
-            for (h, w) in [(19, 19), (10, 7), (3, 3), (5, 4), (6, 17), (1, 1), (2, 9)] where h + 2 * padding >= dilation * (k - 1) + 1 {
+            // Odd and even sides (stride-2 phases), single rows/columns, and MobileNet's 38/19/10 planes.
+            for (h, w) in [(19, 19), (10, 7), (3, 3), (5, 4), (6, 17), (1, 1), (2, 9), (38, 38), (10, 10), (7, 1),
+                           (1, 6), (21, 20)]
+            where min(h, w) + 2 * padding >= dilation * (k - 1) + 1 {
                 let c = 7
+                let activation = [Activation.identity, .relu, .relu6][(h + w) % 3]
                 let x = randomTensor([2, c, h, w], &rng)
                 let wt = randomTensor([c, 1, k, k], &rng)
                 let bias = (0..<c).map { _ in Float.random(in: -1...1, using: &rng) }
                 let conv = Conv2D(weight: wt, bias: bias, stride: stride, padding: padding, dilation: dilation,
-                                  groups: c, activation: .relu6)
+                                  groups: c, activation: activation)
                 XCTAssertEqual(conv.kernel, .depthwise)
                 let want = directConv(x, weight: wt, bias: bias, stride: stride, padding: padding,
-                                      dilation: dilation, groups: c, activation: .relu6)
-                assertClose(conv(x), want, "depthwise s\(stride) p\(padding) d\(dilation) k\(k) \(h)x\(w)")
+                                      dilation: dilation, groups: c, activation: activation)
+                assertClose(conv(x), want, "depthwise s\(stride) p\(padding) d\(dilation) k\(k) \(h)x\(w) \(activation)")
             }
         }
     }

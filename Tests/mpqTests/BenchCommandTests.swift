@@ -28,6 +28,7 @@ final class BenchCommandTests: XCTestCase {
         }
         XCTAssertGreaterThan(try XCTUnwrap(json["gflops"] as? Double), 0)
         XCTAssertGreaterThan(try XCTUnwrap(json["peak_rss_mb"] as? Double), 1)
+        XCTAssertFalse(try XCTUnwrap(json["blas_core"] as? String).isEmpty)
     }
 
     func testBadInputIsAValidationErrorOrAClearFileError() throws {
