@@ -42,6 +42,8 @@ public struct SSDWorkspace {
     var source = Tensor(shape: [0], data: [])
     var headHidden = Tensor(shape: [0], data: [])
     var headOut = Tensor(shape: [0], data: [])
+    /// The regression head's output when both heads of a source run from one patch matrix.
+    var pairedHeadOut = Tensor(shape: [0], data: [])
     var scratch: [Float] = []
 
     public init() {}
@@ -125,18 +127,43 @@ struct DetectionHeads: ConvContainer, Sendable {
 
     mutating func visitConvolutions(_ body: (inout ConvUnit) -> Void) {
         // Execution order: per source, classification then regression.
-        for i in classification.indices {
-            classification[i].visitConvolutions(body)
-            regression[i].visitConvolutions(body)
-        }
+        for i in classification.indices { visitSource(i, body) }
+    }
+
+    /// Visits both heads of source `i`, classification first.
+    mutating func visitSource(_ i: Int, _ body: (inout ConvUnit) -> Void) {
+        classification[i].visitConvolutions(body)
+        regression[i].visitConvolutions(body)
     }
 
     /// Runs both heads of `source` on `x`.
     func run(source i: Int, _ x: Tensor, into out: inout HeadOutputs, workspace ws: inout SSDWorkspace,
              hook: ConvInputHook?) {
+        if hook == nil, let (cls, reg) = sharedPatchPair(source: i) {
+            Conv2D.convolve(cls, reg, sharingPatchesOf: x, into: &ws.headOut, &ws.pairedHeadOut, scratch: &ws.scratch)
+            HeadOutputs.scatter(ws.headOut, rowLength: classes, offset: offsets[i], into: &out.confidences)
+            HeadOutputs.scatter(ws.pairedHeadOut, rowLength: 4, offset: offsets[i], into: &out.locations)
+            return
+        }
+        runSeparately(source: i, x, into: &out, workspace: &ws, hook: hook)
+    }
+
+    /// Both heads of `source` one after the other, each laying out its own patches (what a hook needs: it sees,
+    /// and may replace, each conv's input).
+    func runSeparately(source i: Int, _ x: Tensor, into out: inout HeadOutputs, workspace ws: inout SSDWorkspace,
+                       hook: ConvInputHook?) {
         classification[i].run(x, rowLength: classes, offset: offsets[i], into: &out.confidences, workspace: &ws,
                               hook: hook)
         regression[i].run(x, rowLength: 4, offset: offsets[i], into: &out.locations, workspace: &ws, hook: hook)
+    }
+
+    /// The two convs of `source` when they read the same windows of the same input (plain heads with equal
+    /// geometry, neither reading a channel-split input): then one patch matrix serves both.
+    func sharedPatchPair(source i: Int) -> (Conv2D, Conv2D)? {
+        guard case let .plain(cls) = classification[i], case let .plain(reg) = regression[i],
+              cls.inputChannelMap == nil, reg.inputChannelMap == nil, cls.conv.sharesPatches(with: reg.conv)
+        else { return nil }
+        return (cls.conv, reg.conv)
     }
 
     /// Loads `count` head pairs. `inChannels[i]` are the sources' channels; the class count comes from the

@@ -45,68 +45,94 @@ struct GEMMConvOperands: @unchecked Sendable {
     let scratch: UnsafeMutablePointer<Float>?
 }
 
+/// One convolution reading a (possibly shared) patch matrix on the OpenBLAS path.
+struct GEMMTarget {
+    let weight: UnsafePointer<Float>   // [O, K]
+    let bias: UnsafePointer<Float>     // [O]
+    let y: UnsafeMutablePointer<Float> // [N, O, OH, OW]
+    let outChannels: Int
+    let activation: Activation
+}
+
 /// Runs a (grouped) convolution through OpenBLAS: for each image and group, `Y_g = W_g * P_g` with
 /// `P_g` the patch matrix, the bias seeded into `Y_g` and the activation applied per tile while it is
 /// in cache.
 func gemmConvolution(_ op: GEMMConvOperands, batch: Int, groups: Int, outChannels: Int, geometry g: ConvGeometry,
                      plan: PatchPlan, activation: Activation) {
+    gemmConvolution(x: op.x, scratch: op.scratch,
+                    targets: [GEMMTarget(weight: op.weight, bias: op.bias, y: op.y, outChannels: outChannels,
+                                         activation: activation)],
+                    batch: batch, groups: groups, geometry: g, plan: plan)
+}
+
+/// `gemmConvolution` for several convolutions of the same geometry on the same input: each (image, group)
+/// patch matrix is laid out once and every target multiplies it, with the same calls as alone (same bits).
+func gemmConvolution(x: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>?, targets: [GEMMTarget],
+                     batch: Int, groups: Int, geometry g: ConvGeometry, plan: PatchPlan) {
     Runtime.prepareBLAS()
-    let og = outChannels / groups, k = g.patchLength
+    let k = g.patchLength
     let n = g.outHeight * g.outWidth, hw = g.height * g.width
     let inChannels = g.channels * groups
     for image in 0..<batch {
         for group in 0..<groups {
-            let xg = op.x + (image * inChannels + group * g.channels) * hw
-            let yg = op.y + (image * outChannels + group * og) * n
-            let wg = op.weight + group * og * k
-            let bg = op.bias + group * og
-            let xBox = UncheckedBox(xg), yBox = UncheckedBox(yg), wBox = UncheckedBox(wg), bBox = UncheckedBox(bg)
+            let xg = x + (image * inChannels + group * g.channels) * hw
+            // This image's and group's slice of every target: rows, weight, bias, output.
+            let parts = targets.map { t in
+                let og = t.outChannels / groups
+                return (rows: og, w: t.weight + group * og * k, b: t.bias + group * og,
+                        y: t.y + (image * t.outChannels + group * og) * n, activation: t.activation)
+            }
+            let box = UncheckedBox((xg, parts))
             // One tile: seed the bias (sgemm beta = 1 adds onto it; OpenBLAS would spend the same pass
             // zeroing C for beta = 0), multiply-accumulate, then activate while the tile is in cache.
-            let tile = { (rows: Range<Int>, cols: Range<Int>, patches: UnsafePointer<Float>, ldp: Int) in
-                let yg = yBox.value
+            let tile = { (p: Int, rows: Range<Int>, cols: Range<Int>, patches: UnsafePointer<Float>, ldp: Int) in
+                let part = box.value.1[p]
                 for o in rows {
-                    let row = yg + o * n, b = bBox.value[o]
+                    let row = part.y + o * n, b = part.b[o]
                     for j in cols { row[j] = b }
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(cols.count), Int32(k),
-                            1, wBox.value + rows.lowerBound * k, Int32(k), patches, Int32(ldp),
-                            1, yg + rows.lowerBound * n + cols.lowerBound, Int32(n))
-                if activation != .identity {
-                    for o in rows { activation.apply(yg + o * n + cols.lowerBound, count: cols.count) }
+                            1, part.w + rows.lowerBound * k, Int32(k), patches, Int32(ldp),
+                            1, part.y + rows.lowerBound * n + cols.lowerBound, Int32(n))
+                if part.activation != .identity {
+                    for o in rows { part.activation.apply(part.y + o * n + cols.lowerBound, count: cols.count) }
                 }
             }
             // Small-k GEMMs are memory-bound: keep each output tile within ~256 KB (L2) for the epilogue.
             let tileLimit = k < 256 ? 1 << 16 : Int.max
             switch plan {
             case .direct:
-                let grid = TileGrid(m: og, n: n, k: k, maxTileElements: tileLimit)
-                Runtime.parallelFor(pieces: grid.pieces) { piece, _ in
-                    let (rows, cols) = grid.tile(piece)
-                    tile(rows, cols, xBox.value + cols.lowerBound, hw)
+                for p in parts.indices {
+                    let grid = TileGrid(m: parts[p].rows, n: n, k: k, maxTileElements: tileLimit)
+                    Runtime.parallelFor(pieces: grid.pieces) { piece, _ in
+                        let (rows, cols) = grid.tile(piece)
+                        tile(p, rows, cols, box.value.0 + cols.lowerBound, hw)
+                    }
                 }
             case .full:
-                guard let scratch = op.scratch else { return }
+                guard let scratch else { return }
                 let sBox = UncheckedBox(scratch)
                 let chunks = TileGrid(m: 1, n: n, k: 4_000_000)   // column chunks for a parallel im2col
                 Runtime.parallelFor(pieces: chunks.pieces) { piece, _ in
                     let cols = chunks.tile(piece).cols
-                    im2col(xBox.value, g, cols: cols, ld: n, into: sBox.value + cols.lowerBound)
+                    im2col(box.value.0, g, cols: cols, ld: n, into: sBox.value + cols.lowerBound)
                 }
-                let grid = TileGrid(m: og, n: n, k: k, maxTileElements: tileLimit)
-                Runtime.parallelFor(pieces: grid.pieces) { piece, _ in
-                    let (rows, cols) = grid.tile(piece)
-                    tile(rows, cols, sBox.value + cols.lowerBound, n)
+                for p in parts.indices {
+                    let grid = TileGrid(m: parts[p].rows, n: n, k: k, maxTileElements: tileLimit)
+                    Runtime.parallelFor(pieces: grid.pieces) { piece, _ in
+                        let (rows, cols) = grid.tile(piece)
+                        tile(p, rows, cols, sBox.value + cols.lowerBound, n)
+                    }
                 }
             case .chunked(let width):
-                guard let scratch = op.scratch else { return }
+                guard let scratch else { return }
                 let sBox = UncheckedBox(scratch)
                 let pieces = (n + width - 1) / width
                 Runtime.parallelFor(pieces: pieces) { piece, worker in
                     let cols = piece * width..<min(n, (piece + 1) * width)
                     let patches = sBox.value + worker * k * width
-                    im2col(xBox.value, g, cols: cols, into: patches)
-                    tile(0..<og, cols, patches, cols.count)
+                    im2col(box.value.0, g, cols: cols, into: patches)
+                    for p in box.value.1.indices { tile(p, 0..<box.value.1[p].rows, cols, patches, cols.count) }
                 }
             }
         }

@@ -27,19 +27,46 @@ func packedConvScratchCount(_ plan: PatchPlan, weight w: PackedWeight, columns n
     }
 }
 
+/// Scratch floats for several convolutions sharing one patch matrix (the most any one of them needs).
+func packedConvScratchCount(_ plan: PatchPlan, weights: [PackedWeight], columns n: Int) -> Int {
+    weights.map { packedConvScratchCount(plan, weight: $0, columns: n) }.max() ?? 0
+}
+
 /// One chunked piece's scratch: its patch columns, then `packedGEMM`'s work area for all rows.
 private func chunkRegion(_ w: PackedWeight, width: Int) -> Int {
     w.k * width + packedWorkCount(k: w.k, rows: (w.m + PackedWeight.rows - 1) / PackedWeight.rows * PackedWeight.rows)
+}
+
+/// One convolution reading a (possibly shared) patch matrix: its weight, bias, output `[M, OH * OW]` and
+/// activation.
+struct PackedTarget {
+    let w: PackedWeight
+    let bias: UnsafePointer<Float>
+    let y: UnsafeMutablePointer<Float>
+    let activation: Activation
 }
 
 /// One image of an ungrouped convolution: `x` `[C, H, W]` to `y` `[O, OH * OW]`, through `plan`.
 func packedConvImage(_ w: PackedWeight, bias: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
                      plan: PatchPlan, y: UnsafeMutablePointer<Float>, activation: Activation,
                      scratch: UnsafeMutablePointer<Float>) {
-    let n = g.outHeight * g.outWidth, k = w.k
+    packedConvImage([PackedTarget(w: w, bias: bias, y: y, activation: activation)], x: x, geometry: g, plan: plan,
+                    scratch: scratch)
+}
+
+/// One image of several ungrouped convolutions of the same geometry on the same input (an SSD source's two
+/// heads): the patches are laid out once and every target multiplies them. Each target gets the bits it
+/// would get alone, since `packedGEMM`'s sums do not depend on the tiling.
+func packedConvImage(_ targets: [PackedTarget], x: UnsafePointer<Float>, geometry g: ConvGeometry, plan: PatchPlan,
+                     scratch: UnsafeMutablePointer<Float>) {
+    let n = g.outHeight * g.outWidth, k = g.patchLength
+    precondition(targets.allSatisfy { $0.w.k == k }, "every target reads the same patches")
     switch plan {
     case .direct:
-        packedConvolution(w, bias: bias, b: x, ldb: n, y: y, n: n, activation: activation, scratch: scratch)
+        for t in targets {
+            packedConvolution(t.w, bias: t.bias, b: x, ldb: n, y: t.y, n: n, activation: t.activation,
+                              scratch: scratch)
+        }
     case .full:
         let box = UncheckedBox((x, scratch))
         let chunks = TileGrid(m: 1, n: n, k: 4_000_000)   // column chunks for a parallel im2col
@@ -47,18 +74,22 @@ func packedConvImage(_ w: PackedWeight, bias: UnsafePointer<Float>, x: UnsafePoi
             let cols = chunks.tile(piece).cols
             im2col(box.value.0, g, cols: cols, ld: n, into: box.value.1 + cols.lowerBound)
         }
-        packedConvolution(w, bias: bias, b: scratch, ldb: n, y: y, n: n, activation: activation,
-                          scratch: scratch + k * n)
+        for t in targets {
+            packedConvolution(t.w, bias: t.bias, b: scratch, ldb: n, y: t.y, n: n, activation: t.activation,
+                              scratch: scratch + k * n)
+        }
     case .chunked(let width):
-        let region = chunkRegion(w, width: width)
-        let box = UncheckedBox((x, bias, y, scratch))
+        let region = targets.map { chunkRegion($0.w, width: width) }.max() ?? 0
+        let box = UncheckedBox((x, targets, scratch))
         Runtime.parallelFor(pieces: (n + width - 1) / width) { piece, worker in
-            let (x, bias, y, scratch) = box.value
+            let (x, targets, scratch) = box.value
             let cols = piece * width..<min(n, (piece + 1) * width)
             let patches = scratch + worker * region
             im2col(x, g, cols: cols, into: patches)
-            packedGEMM(w, bias: bias, b: patches, ldb: cols.count, c: y + cols.lowerBound, ldc: n, rows: 0..<w.m,
-                       cols: 0..<cols.count, activation: activation, work: patches + k * width)
+            for t in targets {
+                packedGEMM(t.w, bias: t.bias, b: patches, ldb: cols.count, c: t.y + cols.lowerBound, ldc: n,
+                           rows: 0..<t.w.m, cols: 0..<cols.count, activation: t.activation, work: patches + k * width)
+            }
         }
     }
 }
