@@ -35,6 +35,31 @@ struct ExtraPair: ConvContainer, Sendable {
         ws.step(reduce, hook: hook)
         ws.step(expand, hook: hook)
     }
+
+    /// qfgaohao's extras `extras.0`, `extras.1`, … after `channels` inputs, one per `(stride, padding)` of the
+    /// expanding conv; each output is a source, its channels appended to `sources`.
+    static func loadChain(_ strides: [(stride: Int, padding: Int)], inChannels channels: Int, sources: inout [Int],
+                          loader: inout WeightLoader) throws -> [ExtraPair] {
+        var channels = channels
+        var extras: [ExtraPair] = []
+        for (i, (stride, padding)) in strides.enumerated() {
+            let extra = try load("extras.\(i)", inChannels: channels, stride: stride, padding: padding, loader: &loader)
+            channels = extra.expand.conv.outChannels
+            sources.append(channels)
+            extras.append(extra)
+        }
+        return extras
+    }
+}
+
+extension DetectionHeads {
+    /// qfgaohao's plain heads (`classification_headers.i`, `regression_headers.i`, 3x3 pad 1) on `sources`.
+    static func loadPlain(inChannels sources: [Int], architecture: Architecture, loader: inout WeightLoader) throws
+        -> DetectionHeads {
+        try load(classificationPrefix: "classification_headers", regressionPrefix: "regression_headers",
+                 inChannels: sources, architecture: architecture, separable: { _ in false }, kernel: { _ in 3 },
+                 loader: &loader)
+    }
 }
 
 /// qfgaohao MobileNetV1 SSD: `base_net` (conv_bn + 13 depthwise-separable blocks), `extras` (4 pairs, 3x3
@@ -71,35 +96,22 @@ struct MobileNetV1SSD: SSDNetwork {
             blocks.append(DepthwiseSeparable(depthwise: dw, pointwise: pw))
         }
         sources.append(channels)
-        extras = []
-        for i in 0..<4 {
-            let extra = try ExtraPair.load("extras.\(i)", inChannels: channels, stride: 2, padding: 1, loader: &loader)
-            channels = extra.expand.conv.outChannels
-            sources.append(channels)
-            extras.append(extra)
-        }
-        heads = try DetectionHeads.load(classificationPrefix: "classification_headers",
-                                        regressionPrefix: "regression_headers", inChannels: sources,
-                                        architecture: .mb1SSD, separable: { _ in false }, kernel: { _ in 3 },
-                                        loader: &loader)
+        extras = try ExtraPair.loadChain(Array(repeating: (2, 1), count: 4), inChannels: channels, sources: &sources,
+                                         loader: &loader)
+        heads = try DetectionHeads.loadPlain(inChannels: sources, architecture: .mb1SSD, loader: &loader)
     }
 
     mutating func visitConvolutions(_ body: (inout ConvUnit) -> Void) {
         body(&stem)
         for i in blocks.indices {
             blocks[i].visitConvolutions(body)
-            if i + 1 == Self.sourceBlock { visitHeads(0, body) }
+            if i + 1 == Self.sourceBlock { heads.visitSource(0, body) }
         }
-        visitHeads(1, body)
+        heads.visitSource(1, body)
         for i in extras.indices {
             extras[i].visitConvolutions(body)
-            visitHeads(i + 2, body)
+            heads.visitSource(i + 2, body)
         }
-    }
-
-    private mutating func visitHeads(_ i: Int, _ body: (inout ConvUnit) -> Void) {
-        heads.classification[i].visitConvolutions(body)
-        heads.regression[i].visitConvolutions(body)
     }
 
     /// Stages: the stem, each block (heads 0 after block 11), heads 1, then each extra followed by its heads.

@@ -133,8 +133,7 @@ struct MobileNetV2SSDLite: SSDNetwork {
         for i in blocks.indices {
             if i + 1 == Self.sourceBlock {
                 blocks[i].expand.visitConvolutions(body)
-                heads.classification[0].visitConvolutions(body)
-                heads.regression[0].visitConvolutions(body)
+                heads.visitSource(0, body)
                 body(&blocks[i].depthwise)
                 body(&blocks[i].project)
             } else {
@@ -142,12 +141,10 @@ struct MobileNetV2SSDLite: SSDNetwork {
             }
         }
         body(&last)
-        heads.classification[1].visitConvolutions(body)
-        heads.regression[1].visitConvolutions(body)
+        heads.visitSource(1, body)
         for i in extras.indices {
             extras[i].visitConvolutions(body)
-            heads.classification[i + 2].visitConvolutions(body)
-            heads.regression[i + 2].visitConvolutions(body)
+            heads.visitSource(i + 2, body)
         }
     }
 

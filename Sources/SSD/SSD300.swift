@@ -35,27 +35,11 @@ struct SSD300: SSDNetwork {
     }
 
     mutating func visitConvolutions(_ body: (inout ConvUnit) -> Void) {
-        var head = 0
-        for i in base.slots.indices {
-            if i == VGGBase.conv4_3End {
-                visitHeads(0, body)
-                head = 1
-            }
-            if case var .conv(unit) = base.slots[i] {
-                body(&unit)
-                base.slots[i] = .conv(unit)
-            }
-        }
-        visitHeads(head, body)
+        base.visitConvolutions(withHeads: &heads, body)
         for k in extras.indices {
             body(&extras[k])
-            if k % 2 == 1 { visitHeads(k / 2 + 2, body) }
+            if k % 2 == 1 { heads.visitSource(k / 2 + 2, body) }
         }
-    }
-
-    private mutating func visitHeads(_ i: Int, _ body: (inout ConvUnit) -> Void) {
-        heads.classification[i].visitConvolutions(body)
-        heads.regression[i].visitConvolutions(body)
     }
 
     var stageCount: Int { VGGStage.stages(extras: extras.count).count }

@@ -77,6 +77,18 @@ struct VGGBase: ConvContainer, Sendable {
         slots[range].compactMap { if case let .conv(unit) = $0 { return unit.name } else { return nil } }
     }
 
+    /// Visits the base convs in execution order with the heads of sources 0 (after conv4_3) and 1 (after fc7).
+    mutating func visitConvolutions(withHeads heads: inout DetectionHeads, _ body: (inout ConvUnit) -> Void) {
+        for i in slots.indices {
+            if i == Self.conv4_3End { heads.visitSource(0, body) }
+            if case var .conv(unit) = slots[i] {
+                body(&unit)
+                slots[i] = .conv(unit)
+            }
+        }
+        heads.visitSource(1, body)
+    }
+
     /// Runs entries `range` on `ws.current`.
     func run(_ range: Range<Int>, _ ws: inout SSDWorkspace, hook: ConvInputHook?) {
         for slot in slots[range] {
@@ -106,45 +118,19 @@ struct VGG16SSD: SSDNetwork {
         let (base, conv4_3, fc7) = try VGGBase.load("base_net", loader: &loader)
         self.base = base
         sourceNorm = try SourceNormalization.load("source_layer_add_ons.0", channels: conv4_3, loader: &loader)
-        var channels = fc7
         var sources = [conv4_3, fc7]
-        extras = []
-        for (i, (stride, padding)) in [(2, 1), (2, 1), (1, 0), (1, 0)].enumerated() {
-            let extra = try ExtraPair.load("extras.\(i)", inChannels: channels, stride: stride, padding: padding,
-                                           loader: &loader)
-            channels = extra.expand.conv.outChannels
-            sources.append(channels)
-            extras.append(extra)
-        }
-        heads = try DetectionHeads.load(classificationPrefix: "classification_headers",
-                                        regressionPrefix: "regression_headers", inChannels: sources,
-                                        architecture: .vgg16SSD, separable: { _ in false }, kernel: { _ in 3 },
-                                        loader: &loader)
+        extras = try ExtraPair.loadChain([(2, 1), (2, 1), (1, 0), (1, 0)], inChannels: fc7, sources: &sources,
+                                         loader: &loader)
+        heads = try DetectionHeads.loadPlain(inChannels: sources, architecture: .vgg16SSD, loader: &loader)
     }
 
     mutating func visitConvolutions(_ body: (inout ConvUnit) -> Void) {
         // Execution order: conv1_1 … conv4_3, heads 0, the rest of the base, heads 1, extras with their heads.
-        var head = 0
-        for i in base.slots.indices {
-            if i == VGGBase.conv4_3End {
-                visitHeads(0, body)
-                head = 1
-            }
-            if case var .conv(unit) = base.slots[i] {
-                body(&unit)
-                base.slots[i] = .conv(unit)
-            }
-        }
-        visitHeads(head, body)
+        base.visitConvolutions(withHeads: &heads, body)
         for i in extras.indices {
             extras[i].visitConvolutions(body)
-            visitHeads(i + 2, body)
+            heads.visitSource(i + 2, body)
         }
-    }
-
-    private mutating func visitHeads(_ i: Int, _ body: (inout ConvUnit) -> Void) {
-        heads.classification[i].visitConvolutions(body)
-        heads.regression[i].visitConvolutions(body)
     }
 
     var stageCount: Int { VGGStage.stages(extras: extras.count).count }
