@@ -62,7 +62,7 @@ public struct OCSLayerResult: Sendable {
 /// (halving is exact in floating point). Repeating on the channel that holds the layer's current largest
 /// `|w|` (ties: lowest expanded channel index; a copy may be split again) shrinks the weight range, so the
 /// per-output-channel scale of the following RTN quantization gets finer for the channels that held outliers.
-/// This is the paper's plain split (halving); its "quantization-aware" split variant is not implemented.
+/// This is the paper's plain split (halving); the paper's "quantization-aware" split variant is not offered.
 ///
 /// **Equal size.** The expand ratio is `s / C_in` split channels per layer, matched to multipoint's extra
 /// channels: multipoint at average bits `B` with `b`-bit points has extra fraction `f = B/b - 1`
