@@ -99,12 +99,23 @@ func packedGEMM(_ w: PackedWeight, bias: UnsafePointer<Float>, b: UnsafePointer<
                 let bStride = pack ? sw : ldb
                 let out = full ? c + j : narrow - rows.lowerBound * sw
                 let outStride = full ? ldc : sw
+                // A last strip of at most 16 columns runs one vector wide: with 32 it cost a whole strip
+                // (N = 100, the 10x10 layers: 4 strips' work for 3.1).
+                let twoVectors = width > sw / 2
                 var o = rows.lowerBound
                 while o < rows.upperBound {
-                    microKernel6x32(a: wp + (o / rb) * k * rb + kb * rb, b: bPass, ldb: bStride, k: depth,
-                                    bias: first ? bias + o : nil, rows: min(rb, rows.upperBound - o),
-                                    c: out + o * outStride, ldc: outStride,
-                                    lower: last ? lower : -.infinity, upper: last ? upper : .infinity)
+                    let a = wp + (o / rb) * k * rb + kb * rb, rowCount = min(rb, rows.upperBound - o)
+                    let lo = last ? lower : -.infinity, hi = last ? upper : .infinity
+                    // Two call sites with constant widths, so each inlined copy drops the other's branches.
+                    if twoVectors {
+                        microKernel6x32(a: a, b: bPass, ldb: bStride, k: depth, bias: first ? bias + o : nil,
+                                        rows: rowCount, c: out + o * outStride, ldc: outStride,
+                                        lower: lo, upper: hi, twoVectors: true)
+                    } else {
+                        microKernel6x32(a: a, b: bPass, ldb: bStride, k: depth, bias: first ? bias + o : nil,
+                                        rows: rowCount, c: out + o * outStride, ldc: outStride,
+                                        lower: lo, upper: hi, twoVectors: false)
+                    }
                     o += rb
                 }
                 if last && !full {
@@ -121,15 +132,16 @@ func packedGEMM(_ w: PackedWeight, bias: UnsafePointer<Float>, b: UnsafePointer<
 func packedWorkCount(k: Int, rows: Int) -> Int { (packedDepth + rows) * packedStripWidth + 16 }
 
 /// Six rows by 32 columns: 12 vector accumulators, two vector loads and six broadcasts per k-step.
-/// Starts from `bias` (first pass) or from the partial sums in `c`; clamps to `[lower, upper]`.
+/// Starts from `bias` (first pass) or from the partial sums in `c`; clamps to `[lower, upper]`. Without
+/// `twoVectors` only the first 16 columns are computed, read and written (each output's operations unchanged).
 @inline(__always)
 private func microKernel6x32(a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, k: Int,
                              bias: UnsafePointer<Float>?, rows: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                             lower: Float, upper: Float) {
+                             lower: Float, upper: Float, twoVectors: Bool) {
     typealias V = SIMD16<Float>
     // Rows past `rows` belong to the zero padding of the last block: never read or written.
     @inline(__always) func seed(_ r: Int, _ half: Int) -> V {
-        guard r < rows else { return V() }
+        guard r < rows, half == 0 || twoVectors else { return V() }
         if let bias { return V(repeating: bias[r]) }
         return UnsafeRawPointer(c + r * ldc).loadUnaligned(fromByteOffset: half * 64, as: V.self)
     }
@@ -140,13 +152,15 @@ private func microKernel6x32(a: UnsafePointer<Float>, b: UnsafePointer<Float>, l
     let bStep = ldb * MemoryLayout<Float>.stride
     for _ in 0..<k {
         let b0 = bp.loadUnaligned(as: V.self)
-        let b1 = bp.loadUnaligned(fromByteOffset: 64, as: V.self)
-        c00.addProduct(V(repeating: ap[0]), b0); c01.addProduct(V(repeating: ap[0]), b1)
-        c10.addProduct(V(repeating: ap[1]), b0); c11.addProduct(V(repeating: ap[1]), b1)
-        c20.addProduct(V(repeating: ap[2]), b0); c21.addProduct(V(repeating: ap[2]), b1)
-        c30.addProduct(V(repeating: ap[3]), b0); c31.addProduct(V(repeating: ap[3]), b1)
-        c40.addProduct(V(repeating: ap[4]), b0); c41.addProduct(V(repeating: ap[4]), b1)
-        c50.addProduct(V(repeating: ap[5]), b0); c51.addProduct(V(repeating: ap[5]), b1)
+        c00.addProduct(V(repeating: ap[0]), b0); c10.addProduct(V(repeating: ap[1]), b0)
+        c20.addProduct(V(repeating: ap[2]), b0); c30.addProduct(V(repeating: ap[3]), b0)
+        c40.addProduct(V(repeating: ap[4]), b0); c50.addProduct(V(repeating: ap[5]), b0)
+        if twoVectors {
+            let b1 = bp.loadUnaligned(fromByteOffset: 64, as: V.self)
+            c01.addProduct(V(repeating: ap[0]), b1); c11.addProduct(V(repeating: ap[1]), b1)
+            c21.addProduct(V(repeating: ap[2]), b1); c31.addProduct(V(repeating: ap[3]), b1)
+            c41.addProduct(V(repeating: ap[4]), b1); c51.addProduct(V(repeating: ap[5]), b1)
+        }
         ap += PackedWeight.rows
         bp += bStep
     }
@@ -155,10 +169,11 @@ private func microKernel6x32(a: UnsafePointer<Float>, b: UnsafePointer<Float>, l
         guard r < rows else { return }
         let p = c + r * ldc
         UnsafeMutableRawPointer(p).storeBytes(of: v0, as: V.self)
-        UnsafeMutableRawPointer(p).storeBytes(of: v1, toByteOffset: 64, as: V.self)
+        if twoVectors { UnsafeMutableRawPointer(p).storeBytes(of: v1, toByteOffset: 64, as: V.self) }
         // A scalar loop the optimiser turns into vector max/min. Comparisons, not the stdlib's generic
         // min/max or SIMD clamp helpers: those are sometimes left as out-of-line calls (measured 6% of VGG).
-        if clamp { for i in 0..<packedStripWidth { p[i] = clamped(p[i], lower, upper) } }
+        let width = twoVectors ? packedStripWidth : packedStripWidth / 2
+        if clamp { for i in 0..<width { p[i] = clamped(p[i], lower, upper) } }
     }
     store(0, c00, c01); store(1, c10, c11); store(2, c20, c21)
     store(3, c30, c31); store(4, c40, c41); store(5, c50, c51)
