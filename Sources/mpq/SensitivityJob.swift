@@ -86,8 +86,8 @@ struct SensitivityJob {
     /// The most sensitive layers as a fixed-width table.
     static func terminalTable(_ report: SensitivityReport, top: Int) -> String {
         let bits = report.layers.first?.results.map(\.bits) ?? []
-        var s = String(format: "float mAP %.2f; most sensitive layers (mAP drop in points / SQNR dB):\n",
-                       report.mapFP32 * 100)
+        var s = String(format: "most sensitive layers (mAP drop in points / SQNR dB; float mAP on the sensitivity "
+                           + "images %.2f):\n", report.mapFP32 * 100)
         s += "layer".padding(toLength: 34, withPad: " ", startingAt: 0)
             + bits.map { "\($0) bits".leftPad(18) }.joined() + "\n"
         for layer in report.ranked.prefix(top) {
