@@ -18,16 +18,18 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
-        // System-library shims (Debian: libxml2-dev, libjpeg-dev, libopenblas-dev).
+        // System-library shims (Debian: libxml2-dev, libjpeg-dev, libopenblas-dev, libdnnl-dev).
         .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
                        providers: [.apt(["libxml2-dev"])]),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         // libjpeg's error exit is a longjmp: it lives in C, and returns an error code to Swift.
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        // oneDNN (Debian: libdnnl-dev, OpenMP build) behind a small C interface; libgomp for thread control.
+        .target(name: "CDNNL", path: "Sources/CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
         .target(name: "VOC", dependencies: ["CLibXML2", "CJPEG"]),
-        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "Checkpoints", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "SSD", dependencies: ["VOC", "Tensors", "Checkpoints"]),
         .target(name: "Quantization", dependencies: ["SSD", "Tensors", "Checkpoints"]),

@@ -174,11 +174,12 @@ public struct SensitivityRunner {
     /// - Throws: `QuantizationError` (unsupported bits, multipoint without Gram matrices).
     public func run(layers names: [String]? = nil, progress: ((Progress) -> Void)? = nil) throws -> SensitivityReport {
         let start = Date()
-        let floatEval = ModelScoring.headOutputs(model, images: evaluationImages)
+        // Native: the quantized outputs come from staged passes (always native) over these float outputs.
+        let floatEval = ModelScoring.headOutputs(model, images: evaluationImages, engine: .native)
         let floatMAP = ModelScoring.meanAP(floatEval.indices.map { ModelScoring.detections(model, outputs: floatEval[$0],
                                                                                             size: evaluationImages.sizes[$0]) },
                                            groundTruth: groundTruth)
-        let floatOutputs = ModelScoring.headOutputs(model, images: calibrationImages)
+        let floatOutputs = ModelScoring.headOutputs(model, images: calibrationImages, engine: .native)
         var (evalCache, calibCache) = caches(evaluation: floatEval, calibration: floatOutputs)
         let macs = Self.macs(model)
         // Execution order, so the caches only move forward.

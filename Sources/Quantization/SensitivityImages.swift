@@ -61,15 +61,18 @@ public struct PreparedImages: Sendable {
 /// mAP and detector-output SQNR of a (possibly quantized) model on prepared images.
 public enum ModelScoring {
     /// Raw head outputs of every image (float reference for SQNR), images in order.
-    public static func headOutputs(_ model: SSDModel, images: PreparedImages, hook: ConvInputHook? = nil) -> [HeadOutputs] {
-        var workspace = SSDWorkspace()
+    /// - Parameter engine: the executor; `.native` when the outputs are compared with staged passes (which always
+    ///   run natively), so that an unchanged model gives identical bits.
+    public static func headOutputs(_ model: SSDModel, images: PreparedImages, hook: ConvInputHook? = nil,
+                                   engine: ForwardEngine = .default) -> [HeadOutputs] {
+        var workspace = SSDWorkspace(engine: engine)
         return images.inputs.map { model.forward($0, workspace: &workspace, hook: hook) }
     }
 
     /// Detections of each image (reference post-processing, score > 0.01), in pixel coordinates.
     public static func detections(_ model: SSDModel, images: PreparedImages, hook: ConvInputHook? = nil,
-                                  progress: ((Int) -> Void)? = nil) -> [[Detection]] {
-        var workspace = SSDWorkspace()
+                                  engine: ForwardEngine = .default, progress: ((Int) -> Void)? = nil) -> [[Detection]] {
+        var workspace = SSDWorkspace(engine: engine)
         var head = HeadOutputs(priors: model.priors.count, classes: model.classes)
         var out: [[Detection]] = []
         for (i, input) in images.inputs.enumerated() {

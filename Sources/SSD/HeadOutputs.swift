@@ -46,7 +46,25 @@ public struct SSDWorkspace {
     var pairedHeadOut = Tensor(shape: [0], data: [])
     var scratch: [Float] = []
 
-    public init() {}
+    /// The executor `SSDModel.forward` prefers (see `ForwardEngine`).
+    public let engine: ForwardEngine
+    /// The executor the last `forward` ran on.
+    public internal(set) var lastEngine: ForwardEngine?
+    /// Why the preferred engine could not run the model (e.g. a conv oneDNN rejected), if it could not.
+    public internal(set) var engineNote: String?
+    var compiledForward: CompiledForward?
+    var failedRevision: UInt64?
+
+    public init(engine: ForwardEngine = .default) {
+        self.engine = engine
+    }
+
+    /// The oneDNN implementation of each primitive of the compiled program, in order (empty before the first
+    /// oneDNN forward pass).
+    public var engineImplementations: [String] { compiledForward?.implementations ?? [] }
+
+    /// Bytes held by the compiled program (activations, reordered weights, scratchpad).
+    public var engineBytes: Int { compiledForward?.program.bytes ?? 0 }
 
     /// `current <- unit(current)`.
     mutating func step(_ unit: ConvUnit, hook: ConvInputHook?) {

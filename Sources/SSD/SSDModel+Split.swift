@@ -31,6 +31,7 @@ extension SSDModel {
                                dilation: conv.dilation, groups: 1, activation: conv.activation)
             unit.inputChannelMap = inputChannelMap
         }
+        revision = ModelRevision.next()
         if let failure { throw failure }
         if !found { throw SSDModelError.unknownConvolution(name: name) }
     }

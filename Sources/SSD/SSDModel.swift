@@ -8,6 +8,8 @@ protocol SSDNetwork: ConvContainer, StagedNetwork, Sendable {
     var classes: Int { get }
     /// Parameters outside the convolutions (source normalisations), as `(key, values [C])`.
     var otherTensors: [(String, [Float])] { get }
+    /// Adds the whole forward pass to `builder`, stage by stage as `runStage` runs it.
+    func compile(_ builder: OneDNNBuilder) throws
 }
 
 extension SSDNetwork {
@@ -32,6 +34,8 @@ public struct SSDModel: Sendable {
     public let classes: Int
     public let priors: PriorBoxes
     var network: any SSDNetwork
+    /// Changes with every load and weight change (names the weights a workspace compiled).
+    var revision = ModelRevision.next()
 
     /// The network input side (both repositories use 300x300).
     public static let inputSize = 300
@@ -84,6 +88,7 @@ public struct SSDModel: Sendable {
             }
             unit.conv = unit.conv.replacingWeight(weight, bias: bias)
         }
+        revision = ModelRevision.next()
         if let failure { throw failure }
         if !found { throw SSDModelError.unknownConvolution(name: name) }
     }
@@ -93,7 +98,7 @@ public struct SSDModel: Sendable {
     ///   - input: `[1, 3, 300, 300]` float32 CHW, normalised per `architecture.preprocessing`.
     ///   - out: receives the raw head outputs (reused across calls; sized on first use).
     ///   - workspace: buffers reused across calls.
-    ///   - hook: sees (and may replace) every conv's input.
+    ///   - hook: sees (and may replace) every conv's input (then the native engine runs).
     public func forward(_ input: Tensor, into out: inout HeadOutputs, workspace: inout SSDWorkspace,
                         hook: ConvInputHook? = nil) {
         precondition(input.shape == [1, 3, Self.inputSize, Self.inputSize],
@@ -101,6 +106,12 @@ public struct SSDModel: Sendable {
         if out.priorCount != priors.count || out.classes != classes {
             out = HeadOutputs(priors: priors.count, classes: classes)
         }
+        if hook == nil, workspace.engine == .onednn, let compiled = workspace.compiled(for: self) {
+            compiled.run(input, into: &out, threads: Runtime.threads)
+            workspace.lastEngine = .onednn
+            return
+        }
+        workspace.lastEngine = .native
         // Copy into the workspace's own storage: sharing the caller's buffer would force a copy-on-write later.
         workspace.current.reshapeForOutput(input.shape)
         workspace.current.data.withUnsafeMutableBufferPointer { dst in

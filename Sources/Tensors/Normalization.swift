@@ -84,3 +84,19 @@ public func foldBatchNorm(weight: Tensor, bias: [Float]?, gamma: [Float], beta: 
     }
     return (w, b)
 }
+
+/// `l2Norm` on one image in NHWC layout (`pixels` rows of `channels` contiguous floats), same arithmetic per
+/// element (the sum over channels in channel order).
+public func l2NormNHWC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, weight: [Float], eps: Float,
+                       channels c: Int, pixels: Int) {
+    precondition(weight.count == c, "l2NormNHWC expects \(weight.count) channels, got \(c)")
+    weight.withUnsafeBufferPointer { w in
+        for p in 0..<pixels {
+            let row = x + p * c, out = y + p * c
+            var sum: Float = 0
+            for ch in 0..<c { sum += row[ch] * row[ch] }
+            let norm = sum.squareRoot() + eps
+            for ch in 0..<c { out[ch] = w[ch] * (row[ch] / norm) }
+        }
+    }
+}

@@ -14,7 +14,7 @@ final class ModelAPITests: XCTestCase {
 
     func testHookSeesEveryConvInExecutionOrderAndIdentityHookChangesNothing() throws {
         let (model, x) = try smallModel()
-        var ws = SSDWorkspace()
+        var ws = SSDWorkspace(engine: .native)   // a hook runs natively: compare like with like
         let plain = model.forward(x, workspace: &ws)
         var seen: [String] = []
         var shapes: [String: [Int]] = [:]
@@ -33,7 +33,7 @@ final class ModelAPITests: XCTestCase {
 
     func testHookCanAlterInputs() throws {
         let (model, x) = try smallModel("small-mb1-c5")
-        var ws = SSDWorkspace()
+        var ws = SSDWorkspace(engine: .native)
         let plain = model.forward(x, workspace: &ws)
         // Zeroing the input of the last box head (1x1 map): its 6 priors' offsets become its bias.
         let zeroed = model.forward(x, workspace: &ws) { name, input in
@@ -66,14 +66,21 @@ final class ModelAPITests: XCTestCase {
     }
 
     func testOutputsIdenticalForAnyThreadCount() throws {
-        let (model, x) = try smallModel("small-mb1-c5")
-        var ws = SSDWorkspace()
-        Runtime.setThreads(1)
-        let one = model.forward(x, workspace: &ws)
-        Runtime.setThreads(3)
-        let three = model.forward(x, workspace: &ws)
-        Runtime.setThreads(2)
-        XCTAssertEqual(one, three)
+        for name in ["small-mb1-c5", "small-mb2-w0.25-c3", "small-ssd300-c4"] {
+            let (model, x) = try smallModel(name)
+            for engine in ForwardEngine.allCases {
+                var ws = SSDWorkspace(engine: engine)
+                Runtime.setThreads(1)
+                let one = model.forward(x, workspace: &ws)
+                Runtime.setThreads(3)
+                let three = model.forward(x, workspace: &ws)
+                Runtime.setThreads(2)
+                let two = model.forward(x, workspace: &ws)
+                XCTAssertEqual(ws.lastEngine, engine, name)
+                XCTAssertEqual(one, three, "\(name) \(engine)")
+                XCTAssertEqual(one, two, "\(name) \(engine)")
+            }
+        }
     }
 
     func testSafetensorsCopyOfATorchFileGivesTheSameOutputs() throws {

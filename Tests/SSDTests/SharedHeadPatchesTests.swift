@@ -8,7 +8,7 @@ final class SharedHeadPatchesTests: XCTestCase {
     func testSharedHeadPatchesEqualSeparateHeads() throws {
         for name in ["small-mb1-c5", "small-vgg16-ssd-c6-fp16", "small-ssd300-c4", "small-mb2-w0.25-c3"] {
             let (model, x) = try ParityFixtures.smallModel(name)
-            var ws = SSDWorkspace()
+            var ws = SSDWorkspace(engine: .native)
             let shared = model.forward(x, workspace: &ws)
             var seen = 0
             let separate = model.forward(x, workspace: &ws) { _, input in

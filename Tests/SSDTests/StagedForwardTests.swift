@@ -22,7 +22,7 @@ final class StagedForwardTests: XCTestCase {
             XCTAssertNil(model.stage(ofConvolution: "nope"))
             // Each stage runs exactly its own convs: the hook of `advance` sees them, in order.
             var state = model.startState(x)
-            var ws = SSDWorkspace()
+            var ws = SSDWorkspace(engine: .native)
             for k in stages.indices {
                 var seen: [String] = []
                 model.advance(&state, to: k + 1, workspace: &ws) { conv, input in
@@ -65,7 +65,7 @@ final class StagedForwardTests: XCTestCase {
 
     static func checkResume(_ name: String, where selected: (ForwardStage) -> Bool = { _ in true }) throws {
         let (model, x) = try ParityFixtures.smallModel(name)
-        var ws = SSDWorkspace()
+        var ws = SSDWorkspace(engine: .native)
         let full = model.forward(x, workspace: &ws)
         var state = model.startState(x)
         var out = HeadOutputs(priors: 0, classes: 0)
@@ -103,7 +103,7 @@ final class StagedForwardTests: XCTestCase {
 
     func testStateSizesAndOutputsSoFar() throws {
         let (model, x) = try ParityFixtures.smallModel("small-mb1-c5")
-        var ws = SSDWorkspace()
+        var ws = SSDWorkspace(engine: .native)
         let full = model.forward(x, workspace: &ws)
         var state = model.startState(x)
         XCTAssertEqual(state.floatCount, 3 * 300 * 300 + 3000 * (5 + 4))

@@ -1,0 +1,56 @@
+#ifndef MPQ_DNNL_H
+#define MPQ_DNNL_H
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// A fixed sequence of oneDNN primitives over float32 NHWC activations `[1, C, H, W]` (a forward pass
+/// compiled once per network and weights). Tensors live in slots: tensors of one slot share storage (sized to
+/// the largest), so a network ping-pongs between a few buffers; an external tensor (slot < 0) has no storage of
+/// its own and gets a caller pointer before each run (`mpq_dnnl_set_data`).
+///
+/// Every function returning int returns >= 0 on success and -1 on failure, with a message in `err`.
+/// Not thread-safe: one program per concurrent caller.
+typedef struct mpq_dnnl_program mpq_dnnl_program;
+
+enum { MPQ_DNNL_IDENTITY = 0, MPQ_DNNL_RELU = 1, MPQ_DNNL_RELU6 = 2 };
+
+mpq_dnnl_program *mpq_dnnl_create(char *err, size_t errlen);
+void mpq_dnnl_destroy(mpq_dnnl_program *p);
+
+/// A tensor `[1, c, h, w]`, NHWC (channels fastest). Returns its id.
+int mpq_dnnl_tensor(mpq_dnnl_program *p, int slot, int c, int h, int w, char *err, size_t errlen);
+
+/// `dst <- act(conv(src) + bias)`, or with `accumulate` `dst <- act(conv(src) + bias + dst)` (the residual add
+/// fused into the conv; the activation must then be identity). `weight` is PyTorch's `[oc, ic / groups, kh, kw]`
+/// (copied and reordered here), `bias` `[oc]` or NULL. Returns the step index.
+int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, const float *bias,
+                  int groups, int kh, int kw, int stride, int padding, int dilation, int activation,
+                  int accumulate, char *err, size_t errlen);
+
+/// Max pooling with explicit padding per side (pads never win). Returns the step index.
+int mpq_dnnl_max_pool(mpq_dnnl_program *p, int src, int dst, int kernel, int stride,
+                      int pad_top, int pad_left, int pad_bottom, int pad_right, char *err, size_t errlen);
+
+/// Allocates the slots' storage; call once after the last step is added.
+int mpq_dnnl_finalize(mpq_dnnl_program *p, char *err, size_t errlen);
+
+/// A tensor's storage (internal tensors, after finalize) or the pointer last set (external tensors).
+float *mpq_dnnl_data(mpq_dnnl_program *p, int tensor);
+void mpq_dnnl_set_data(mpq_dnnl_program *p, int tensor, float *data);
+
+/// Runs step `step` on `threads` OpenMP threads.
+int mpq_dnnl_execute(mpq_dnnl_program *p, int step, int threads, char *err, size_t errlen);
+
+/// The implementation oneDNN chose for a step (e.g. "brgconv:avx512_core").
+const char *mpq_dnnl_implementation(mpq_dnnl_program *p, int step);
+
+/// Bytes held by the program (slots, weights, scratchpad).
+size_t mpq_dnnl_bytes(mpq_dnnl_program *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

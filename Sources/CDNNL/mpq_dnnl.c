@@ -1,0 +1,337 @@
+// oneDNN primitives behind a small C interface (see mpq_dnnl.h).
+#include "mpq_dnnl.h"
+#include <oneapi/dnnl/dnnl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void omp_set_num_threads(int n);
+
+typedef struct {
+    int slot, c, h, w;
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+    float *data;
+} tensor_t;
+
+typedef struct {
+    dnnl_primitive_t prim;
+    const char *impl;
+    int src, dst;
+    dnnl_memory_t weights, bias;   /* NULL for pooling */
+    int is_pool;
+} step_t;
+
+struct mpq_dnnl_program {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    tensor_t *tensors;
+    int ntensors, captensors;
+    step_t *steps;
+    int nsteps, capsteps;
+    size_t *slot_bytes;
+    float **slot_data;
+    int nslots;
+    size_t scratch_bytes;
+    dnnl_memory_t scratch;
+    void *scratch_data;
+    size_t weight_bytes;
+    int finalized;
+};
+
+static int fail(char *err, size_t n, const char *what, dnnl_status_t s) {
+    if (err && n) snprintf(err, n, "oneDNN: %s failed (status %d)", what, (int)s);
+    return -1;
+}
+#define TRY(call, what) do { dnnl_status_t s_ = (call); if (s_ != dnnl_success) return fail(err, errlen, what, s_); } while (0)
+
+mpq_dnnl_program *mpq_dnnl_create(char *err, size_t errlen) {
+    mpq_dnnl_program *p = calloc(1, sizeof *p);
+    if (!p) { snprintf(err, errlen, "out of memory"); return NULL; }
+    dnnl_status_t s = dnnl_engine_create(&p->engine, dnnl_cpu, 0);
+    if (s == dnnl_success) s = dnnl_stream_create(&p->stream, p->engine, dnnl_stream_default_flags);
+    if (s != dnnl_success) {
+        fail(err, errlen, "engine creation", s);
+        mpq_dnnl_destroy(p);
+        return NULL;
+    }
+    return p;
+}
+
+void mpq_dnnl_destroy(mpq_dnnl_program *p) {
+    if (!p) return;
+    for (int i = 0; i < p->nsteps; i++) {
+        dnnl_primitive_destroy(p->steps[i].prim);
+        free((char *)p->steps[i].impl);
+        if (p->steps[i].weights) dnnl_memory_destroy(p->steps[i].weights);
+        if (p->steps[i].bias) dnnl_memory_destroy(p->steps[i].bias);
+    }
+    for (int i = 0; i < p->ntensors; i++) if (p->tensors[i].mem) dnnl_memory_destroy(p->tensors[i].mem);
+    if (p->slot_data) for (int i = 0; i < p->nslots; i++) free(p->slot_data[i]);
+    if (p->scratch) dnnl_memory_destroy(p->scratch);
+    free(p->scratch_data);
+    free(p->slot_data);
+    free(p->slot_bytes);
+    free(p->steps);
+    free(p->tensors);
+    if (p->stream) dnnl_stream_destroy(p->stream);
+    if (p->engine) dnnl_engine_destroy(p->engine);
+    free(p);
+}
+
+int mpq_dnnl_tensor(mpq_dnnl_program *p, int slot, int c, int h, int w, char *err, size_t errlen) {
+    if (p->finalized) { snprintf(err, errlen, "program already finalized"); return -1; }
+    if (c <= 0 || h <= 0 || w <= 0) { snprintf(err, errlen, "bad tensor shape [1, %d, %d, %d]", c, h, w); return -1; }
+    if (p->ntensors == p->captensors) {
+        int cap = p->captensors ? 2 * p->captensors : 32;
+        tensor_t *t = realloc(p->tensors, cap * sizeof *t);
+        if (!t) { snprintf(err, errlen, "out of memory"); return -1; }
+        p->tensors = t;
+        p->captensors = cap;
+    }
+    tensor_t *t = &p->tensors[p->ntensors];
+    memset(t, 0, sizeof *t);
+    t->slot = slot; t->c = c; t->h = h; t->w = w;
+    dnnl_dims_t dims = {1, c, h, w};
+    TRY(dnnl_memory_desc_init_by_tag(&t->md, 4, dims, dnnl_f32, dnnl_nhwc), "tensor descriptor");
+    TRY(dnnl_memory_create(&t->mem, &t->md, p->engine, DNNL_MEMORY_NONE), "tensor memory");
+    if (slot >= p->nslots) {
+        size_t *b = realloc(p->slot_bytes, (slot + 1) * sizeof *b);
+        if (!b) { snprintf(err, errlen, "out of memory"); return -1; }
+        for (int i = p->nslots; i <= slot; i++) b[i] = 0;
+        p->slot_bytes = b;
+        p->nslots = slot + 1;
+    }
+    if (slot >= 0) {
+        size_t bytes = (size_t)c * h * w * sizeof(float);
+        if (bytes > p->slot_bytes[slot]) p->slot_bytes[slot] = bytes;
+    }
+    return p->ntensors++;
+}
+
+static int push_step(mpq_dnnl_program *p, step_t s, char *err, size_t errlen) {
+    if (p->nsteps == p->capsteps) {
+        int cap = p->capsteps ? 2 * p->capsteps : 64;
+        step_t *n = realloc(p->steps, cap * sizeof *n);
+        if (!n) { snprintf(err, errlen, "out of memory"); return -1; }
+        p->steps = n;
+        p->capsteps = cap;
+    }
+    p->steps[p->nsteps] = s;
+    return p->nsteps++;
+}
+
+/* Creates the primitive and notes its scratchpad size. */
+static int make_primitive(mpq_dnnl_program *p, const_dnnl_op_desc_t desc, dnnl_primitive_attr_t attr,
+                          dnnl_primitive_desc_t *pd, step_t *step, char *err, size_t errlen) {
+    TRY(dnnl_primitive_desc_create(pd, desc, attr, p->engine, NULL), "primitive descriptor");
+    const char *impl = NULL;
+    dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl);
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(*pd, dnnl_query_scratchpad_md, 0);
+    size_t sbytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
+    if (sbytes > p->scratch_bytes) p->scratch_bytes = sbytes;
+    step->impl = NULL;
+    TRY(dnnl_primitive_create(&step->prim, *pd), "primitive");
+    /* the implementation string lives in the pd; keep a copy */
+    step->impl = strdup(impl ? impl : "unknown");
+    return 0;
+}
+
+static int reordered(mpq_dnnl_program *p, const dnnl_memory_desc_t *from_md, const float *data,
+                     const dnnl_memory_desc_t *to_md, dnnl_memory_t *out, char *err, size_t errlen) {
+    dnnl_memory_t user;
+    TRY(dnnl_memory_create(&user, from_md, p->engine, (void *)data), "user memory");
+    TRY(dnnl_memory_create(out, to_md, p->engine, DNNL_MEMORY_ALLOCATE), "weight memory");
+    p->weight_bytes += dnnl_memory_desc_get_size(to_md);
+    dnnl_primitive_desc_t rpd;
+    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&rpd, from_md, p->engine, to_md, p->engine, NULL);
+    if (s != dnnl_success) { dnnl_memory_destroy(user); return fail(err, errlen, "weight reorder", s); }
+    dnnl_primitive_t r;
+    s = dnnl_primitive_create(&r, rpd);
+    dnnl_primitive_desc_destroy(rpd);
+    if (s != dnnl_success) { dnnl_memory_destroy(user); return fail(err, errlen, "weight reorder", s); }
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *out}};
+    s = dnnl_primitive_execute(r, p->stream, 2, args);
+    if (s == dnnl_success) s = dnnl_stream_wait(p->stream);
+    dnnl_primitive_destroy(r);
+    dnnl_memory_destroy(user);
+    if (s != dnnl_success) return fail(err, errlen, "weight reorder", s);
+    return 0;
+}
+
+static dnnl_primitive_attr_t base_attr(void) {
+    dnnl_primitive_attr_t attr = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    return attr;
+}
+
+int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, const float *bias,
+                  int groups, int kh, int kw, int stride, int padding, int dilation, int activation,
+                  int accumulate, char *err, size_t errlen) {
+    if (p->finalized || src < 0 || src >= p->ntensors || dst < 0 || dst >= p->ntensors || groups < 1) {
+        snprintf(err, errlen, "bad conv arguments");
+        return -1;
+    }
+    if (accumulate && activation != MPQ_DNNL_IDENTITY) {
+        snprintf(err, errlen, "an accumulating conv must have no activation");
+        return -1;
+    }
+    tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
+    int ic = x->c, oc = y->c;
+    if (ic % groups || oc % groups) { snprintf(err, errlen, "channels not divisible by groups"); return -1; }
+    int oh = (x->h + 2 * padding - dilation * (kh - 1) - 1) / stride + 1;
+    int ow = (x->w + 2 * padding - dilation * (kw - 1) - 1) / stride + 1;
+    if (oh != y->h || ow != y->w) {
+        snprintf(err, errlen, "conv output %dx%d does not fit the destination %dx%d", oh, ow, y->h, y->w);
+        return -1;
+    }
+    dnnl_memory_desc_t wmd_any, wmd_user, bmd;
+    if (groups > 1) {
+        dnnl_dims_t wd = {groups, oc / groups, ic / groups, kh, kw};
+        TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 5, wd, dnnl_f32, dnnl_format_tag_any), "weight descriptor");
+        TRY(dnnl_memory_desc_init_by_tag(&wmd_user, 5, wd, dnnl_f32, dnnl_goihw), "weight descriptor");
+    } else {
+        dnnl_dims_t wd = {oc, ic, kh, kw};
+        TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 4, wd, dnnl_f32, dnnl_format_tag_any), "weight descriptor");
+        TRY(dnnl_memory_desc_init_by_tag(&wmd_user, 4, wd, dnnl_f32, dnnl_oihw), "weight descriptor");
+    }
+    dnnl_dims_t bd = {oc};
+    TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x), "bias descriptor");
+    dnnl_dims_t strides = {stride, stride}, dil = {dilation - 1, dilation - 1}, pad = {padding, padding};
+    dnnl_convolution_desc_t cd;
+    TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                    &x->md, &wmd_any, &bmd, &y->md, strides, dil, pad, pad),
+        "convolution descriptor");
+    dnnl_primitive_attr_t attr = base_attr();
+    if (!attr) { snprintf(err, errlen, "oneDNN: attribute creation failed"); return -1; }
+    dnnl_post_ops_t ops = NULL;
+    if (accumulate || activation != MPQ_DNNL_IDENTITY) {
+        dnnl_post_ops_create(&ops);
+        if (accumulate) dnnl_post_ops_append_sum(ops, 1.0f);
+        if (activation == MPQ_DNNL_RELU) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+        if (activation == MPQ_DNNL_RELU6) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
+        dnnl_primitive_attr_set_post_ops(attr, ops);
+    }
+    step_t step = {0};
+    step.src = src; step.dst = dst;
+    dnnl_primitive_desc_t pd = NULL;
+    int r = make_primitive(p, &cd, attr, &pd, &step, err, errlen);
+    if (ops) dnnl_post_ops_destroy(ops);
+    dnnl_primitive_attr_destroy(attr);
+    if (r < 0) { if (pd) dnnl_primitive_desc_destroy(pd); return -1; }
+    const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *pbmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+    float *zeros = NULL;
+    if (!bias) {
+        zeros = calloc((size_t)oc, sizeof(float));
+        if (!zeros) { dnnl_primitive_desc_destroy(pd); snprintf(err, errlen, "out of memory"); return -1; }
+    }
+    r = reordered(p, &wmd_user, weight, wmd, &step.weights, err, errlen);
+    if (r == 0) r = reordered(p, &bmd, bias ? bias : zeros, pbmd, &step.bias, err, errlen);
+    free(zeros);
+    dnnl_primitive_desc_destroy(pd);
+    if (r < 0) { dnnl_primitive_destroy(step.prim); return -1; }
+    return push_step(p, step, err, errlen);
+}
+
+int mpq_dnnl_max_pool(mpq_dnnl_program *p, int src, int dst, int kernel, int stride,
+                      int pad_top, int pad_left, int pad_bottom, int pad_right, char *err, size_t errlen) {
+    if (p->finalized || src < 0 || src >= p->ntensors || dst < 0 || dst >= p->ntensors) {
+        snprintf(err, errlen, "bad pool arguments");
+        return -1;
+    }
+    tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
+    if (x->c != y->c || (x->h + pad_top + pad_bottom - kernel) / stride + 1 != y->h
+        || (x->w + pad_left + pad_right - kernel) / stride + 1 != y->w) {
+        snprintf(err, errlen, "pool output does not fit the destination");
+        return -1;
+    }
+    dnnl_dims_t strides = {stride, stride}, k = {kernel, kernel}, pl = {pad_top, pad_left}, pr = {pad_bottom, pad_right};
+    dnnl_pooling_desc_t d;
+    TRY(dnnl_pooling_forward_desc_init(&d, dnnl_forward_inference, dnnl_pooling_max, &x->md, &y->md, strides, k,
+                                       pl, pr), "pooling descriptor");
+    dnnl_primitive_attr_t attr = base_attr();
+    if (!attr) { snprintf(err, errlen, "oneDNN: attribute creation failed"); return -1; }
+    step_t step = {0};
+    step.src = src; step.dst = dst; step.is_pool = 1;
+    dnnl_primitive_desc_t pd = NULL;
+    int r = make_primitive(p, &d, attr, &pd, &step, err, errlen);
+    dnnl_primitive_attr_destroy(attr);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (r < 0) return -1;
+    return push_step(p, step, err, errlen);
+}
+
+int mpq_dnnl_finalize(mpq_dnnl_program *p, char *err, size_t errlen) {
+    if (p->finalized) return 0;
+    p->slot_data = calloc(p->nslots ? p->nslots : 1, sizeof(float *));
+    if (!p->slot_data) { snprintf(err, errlen, "out of memory"); return -1; }
+    for (int i = 0; i < p->nslots; i++) {
+        if (!p->slot_bytes[i]) continue;
+        size_t bytes = (p->slot_bytes[i] + 63) / 64 * 64;
+        p->slot_data[i] = aligned_alloc(64, bytes);
+        if (!p->slot_data[i]) { snprintf(err, errlen, "out of memory (%zu bytes)", bytes); return -1; }
+        memset(p->slot_data[i], 0, bytes);
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        tensor_t *t = &p->tensors[i];
+        if (t->slot >= 0) {
+            t->data = p->slot_data[t->slot];
+            TRY(dnnl_memory_set_data_handle(t->mem, t->data), "set data handle");
+        }
+    }
+    if (p->scratch_bytes) {
+        size_t bytes = (p->scratch_bytes + 63) / 64 * 64;
+        p->scratch_data = aligned_alloc(64, bytes);
+        if (!p->scratch_data) { snprintf(err, errlen, "out of memory"); return -1; }
+        dnnl_dims_t d = {(dnnl_dim_t)bytes};
+        dnnl_memory_desc_t md;
+        TRY(dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_u8, dnnl_x), "scratchpad descriptor");
+        TRY(dnnl_memory_create(&p->scratch, &md, p->engine, p->scratch_data), "scratchpad memory");
+    }
+    p->finalized = 1;
+    return 0;
+}
+
+float *mpq_dnnl_data(mpq_dnnl_program *p, int tensor) {
+    return tensor >= 0 && tensor < p->ntensors ? p->tensors[tensor].data : NULL;
+}
+
+void mpq_dnnl_set_data(mpq_dnnl_program *p, int tensor, float *data) {
+    if (tensor < 0 || tensor >= p->ntensors) return;
+    p->tensors[tensor].data = data;
+    dnnl_memory_set_data_handle(p->tensors[tensor].mem, data);
+}
+
+int mpq_dnnl_execute(mpq_dnnl_program *p, int index, int threads, char *err, size_t errlen) {
+    if (!p->finalized || index < 0 || index >= p->nsteps) { snprintf(err, errlen, "bad step %d", index); return -1; }
+    step_t *s = &p->steps[index];
+    if (!p->tensors[s->src].data || !p->tensors[s->dst].data) {
+        snprintf(err, errlen, "step %d has a tensor without storage", index);
+        return -1;
+    }
+    omp_set_num_threads(threads > 0 ? threads : 1);
+    dnnl_exec_arg_t args[5];
+    int n = 0;
+    args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, p->tensors[s->src].mem};
+    args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, p->tensors[s->dst].mem};
+    if (!s->is_pool) {
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->weights};
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
+    }
+    if (p->scratch) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch};
+    TRY(dnnl_primitive_execute(s->prim, p->stream, n, args), "execute");
+    TRY(dnnl_stream_wait(p->stream), "stream wait");
+    return 0;
+}
+
+const char *mpq_dnnl_implementation(mpq_dnnl_program *p, int step) {
+    return step >= 0 && step < p->nsteps ? p->steps[step].impl : "";
+}
+
+size_t mpq_dnnl_bytes(mpq_dnnl_program *p) {
+    size_t total = p->weight_bytes + p->scratch_bytes;
+    for (int i = 0; i < p->nslots; i++) total += p->slot_bytes[i];
+    return total;
+}

@@ -1,0 +1,135 @@
+import Tensors
+
+// Each network's forward pass for the oneDNN engine, stage by stage as its `runStage` runs it (same stage
+// tables, same buffer roles; see `OneDNNBuilder`).
+
+extension InvertedResidual {
+    /// `current <- block(current)`; the residual add is fused into the projection (added into the block input).
+    func compile(_ b: OneDNNBuilder) throws {
+        let input = b.current
+        let hidden = try expand.map { try b.conv($0, input, slot: b.otherSlot(input)) } ?? input
+        let dw = try b.conv(depthwise, hidden, slot: OneDNNBuilder.Slot.extra)
+        if residual {
+            try b.conv(project, dw, into: input, accumulate: true)
+        } else {
+            // The block input is dead once the depthwise conv has read it: the output may take its slot.
+            b.current = try b.conv(project, dw, slot: input.slot <= 1 ? input.slot : 0)
+        }
+    }
+
+    /// `current <- project(depthwise(current))` (the second half of a block split after its expansion).
+    func compileAfterExpansion(_ b: OneDNNBuilder) throws {
+        let dw = try b.conv(depthwise, b.current, slot: OneDNNBuilder.Slot.extra)
+        b.current = try b.conv(project, dw, slot: b.otherSlot(b.current))
+    }
+}
+
+extension MobileNetV2SSDLite {
+    func compile(_ b: OneDNNBuilder) throws {
+        for stage in Self.stages {
+            switch stage {
+            case .stem: try b.step(stem)
+            case let .block(i): try blocks[i].compile(b)
+            case let .expansion(i): if let expand = blocks[i].expand { try b.step(expand) }
+            case let .afterExpansion(i): try blocks[i].compileAfterExpansion(b)
+            case .last: try b.step(last)
+            case let .extra(i): try extras[i].compile(b)
+            case let .heads(i): try b.heads(heads, source: i, b.current)
+            }
+        }
+    }
+}
+
+extension MobileNetV1SSD {
+    func compile(_ b: OneDNNBuilder) throws {
+        for stage in Self.stages {
+            switch stage {
+            case .stem: try b.step(stem)
+            case let .block(i):
+                try b.step(blocks[i].depthwise)
+                try b.step(blocks[i].pointwise)
+            case let .extra(i):
+                try b.step(extras[i].reduce)
+                try b.step(extras[i].expand)
+            case let .heads(i): try b.heads(heads, source: i, b.current)
+            }
+        }
+    }
+}
+
+extension VGGBase {
+    /// Entries `range` on `current`.
+    func compile(_ range: Range<Int>, _ b: OneDNNBuilder) throws {
+        for slot in slots[range] {
+            switch slot {
+            case let .conv(unit): try b.step(unit)
+            case .relu: break
+            case let .pool(pool): try b.pool(pool)
+            }
+        }
+    }
+}
+
+extension VGG16SSD {
+    func compile(_ b: OneDNNBuilder) throws {
+        for stage in VGGStage.stages(extras: extras.count) {
+            switch stage {
+            case let .base(range): try base.compile(range, b)
+            case .heads(0):
+                let norm = sourceNorm
+                let source = try b.custom(b.current, slot: OneDNNBuilder.Slot.source) { x, y, c, pixels in
+                    norm.applyNHWC(x, y, channels: c, pixels: pixels)
+                }
+                try b.heads(heads, source: 0, source)
+            case let .heads(i): try b.heads(heads, source: i, b.current)
+            case let .extra(i):
+                try b.step(extras[i].reduce)
+                try b.step(extras[i].expand)
+            }
+        }
+    }
+}
+
+extension SSD300 {
+    func compile(_ b: OneDNNBuilder) throws {
+        for stage in VGGStage.stages(extras: extras.count) {
+            switch stage {
+            case let .base(range): try base.compile(range, b)
+            case .heads(0):
+                let weight = l2NormWeight
+                let source = try b.custom(b.current, slot: OneDNNBuilder.Slot.source) { x, y, c, pixels in
+                    l2NormNHWC(x, y, weight: weight, eps: 1e-10, channels: c, pixels: pixels)
+                }
+                try b.heads(heads, source: 0, source)
+            case let .heads(i): try b.heads(heads, source: i, b.current)
+            case let .extra(k): try b.step(extras[k])
+            }
+        }
+    }
+}
+
+extension SourceNormalization {
+    /// `apply` on NHWC data (`pixels` rows of `channels`), with the same arithmetic per element.
+    func applyNHWC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels c: Int, pixels: Int) {
+        switch self {
+        case let .batchNorm(affine):
+            affine.scale.withUnsafeBufferPointer { s in
+                affine.shift.withUnsafeBufferPointer { t in
+                    for p in 0..<pixels {
+                        for ch in 0..<c { y[p * c + ch] = x[p * c + ch] * s[ch] + t[ch] }
+                    }
+                }
+            }
+        case let .scaledL2Norm(norm):
+            norm.scale.withUnsafeBufferPointer { s in
+                for p in 0..<pixels {
+                    let row = x + p * c, out = y + p * c
+                    var sum: Float = 0
+                    for ch in 0..<c { sum += row[ch] * row[ch] }
+                    let n = max(sum.squareRoot(), 1e-12)
+                    for ch in 0..<c { out[ch] = row[ch] / n * s[ch] }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import Synchronization
+import Tensors
+
+/// Which executor `SSDModel.forward` uses.
+public enum ForwardEngine: String, Sendable, CaseIterable {
+    /// Our own kernels (`Tensors`). The staged passes (`advance`, `resume`, `rerunHeads`), conv input hooks and
+    /// channel-split (OCS) convs always run on it.
+    case native
+    /// The network compiled into oneDNN primitives over NHWC activations (once per workspace and weights):
+    /// direct AVX-512 convolutions with fused bias, activation and residual add, heads written straight into the
+    /// output rows. Used for a plain `forward` (no hook, no channel-split conv); anything else runs natively.
+    case onednn
+
+    /// `MPQ_ENGINE=native|onednn` when set, else `onednn`.
+    public static let `default`: ForwardEngine = {
+        ProcessInfo.processInfo.environment["MPQ_ENGINE"].flatMap(ForwardEngine.init(rawValue:)) ?? .onednn
+    }()
+}
+
+/// A model's network compiled for one workspace (see `ForwardEngine.onednn`).
+final class CompiledForward: @unchecked Sendable {
+    enum Step {
+        /// Copies the NCHW input image into the program's NHWC input tensor.
+        case input(OneDNNTensor)
+        case primitive(Int32)
+        /// A per-pixel map over NHWC data done in Swift (a source normalisation): `body(x, y, channels, pixels)`.
+        case custom(from: OneDNNTensor, to: OneDNNTensor,
+                    body: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void)
+    }
+
+    /// A head's output tensor, written in place into the output rows from float `offset` on.
+    struct HeadBinding {
+        let tensor: OneDNNTensor
+        let confidences: Bool
+        let offset: Int
+    }
+
+    let revision: UInt64
+    let program: OneDNNProgram
+    let steps: [Step]
+    let heads: [HeadBinding]
+
+    init(revision: UInt64, builder: OneDNNBuilder) throws {
+        try builder.program.finalize()
+        self.revision = revision
+        program = builder.program
+        steps = builder.steps
+        heads = builder.heads
+    }
+
+    /// The oneDNN implementation of every primitive step, in order (for reports and tests).
+    var implementations: [String] {
+        steps.compactMap { if case let .primitive(i) = $0 { return program.implementation(i) } else { return nil } }
+    }
+
+    func run(_ x: Tensor, into out: inout HeadOutputs, threads: Int) {
+        out.confidences.withUnsafeMutableBufferPointer { conf in
+            out.locations.withUnsafeMutableBufferPointer { loc in
+                guard let c = conf.baseAddress, let l = loc.baseAddress else { return }
+                for h in heads { program.bind(h.tensor, to: (h.confidences ? c : l) + h.offset) }
+                x.data.withUnsafeBufferPointer { input in
+                    guard let xp = input.baseAddress else { return }
+                    for step in steps {
+                        switch step {
+                        case let .input(t):
+                            guard let y = program.data(t) else { preconditionFailure("oneDNN input without storage") }
+                            nchwToNHWC(xp, y, channels: t.channels, pixels: t.height * t.width)
+                        case let .primitive(index):
+                            do {
+                                try program.execute(index, threads: threads)
+                            } catch {
+                                preconditionFailure("oneDNN forward pass failed: \(error)")
+                            }
+                        case let .custom(from, to, body):
+                            guard let a = program.data(from), let b = program.data(to) else {
+                                preconditionFailure("oneDNN custom step without storage")
+                            }
+                            body(a, b, from.channels, from.height * from.width)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Builds a `CompiledForward`: each network's `compile` drives it the way its `runStage` drives a workspace.
+/// Activations ping-pong between slots 0 and 1 (`current`); slot 2 holds a block's depthwise output, slot 3 a
+/// normalised source, slot 4 a separable head's hidden map, slot 5 the input image.
+final class OneDNNBuilder {
+    enum Slot {
+        static let extra = 2, source = 3, headHidden = 4, input = 5
+    }
+
+    let program: OneDNNProgram
+    private(set) var steps: [CompiledForward.Step] = []
+    private(set) var heads: [CompiledForward.HeadBinding] = []
+    private let priorCount: Int
+    private let classes: Int
+    /// The running activation.
+    var current: OneDNNTensor
+
+    init(priors: Int, classes: Int) throws {
+        program = try OneDNNProgram()
+        priorCount = priors
+        self.classes = classes
+        let side = SSDModel.inputSize
+        current = try program.tensor(slot: Slot.input, channels: 3, height: side, width: side)
+        steps.append(.input(current))
+    }
+
+    /// The ping-pong slot that `x` is not in.
+    func otherSlot(_ x: OneDNNTensor) -> Int { x.slot == 0 ? 1 : 0 }
+
+    /// `unit(x)` into a new tensor of `slot`.
+    func conv(_ unit: ConvUnit, _ x: OneDNNTensor, slot: Int) throws -> OneDNNTensor {
+        try check(unit, x)
+        let y = try program.output(of: unit.conv, for: x, slot: slot)
+        try conv(unit, x, into: y)
+        return y
+    }
+
+    /// `y <- unit(x)`, or with `accumulate` `y <- unit(x) + y` (a residual add).
+    func conv(_ unit: ConvUnit, _ x: OneDNNTensor, into y: OneDNNTensor, accumulate: Bool = false) throws {
+        try check(unit, x)
+        steps.append(.primitive(try program.convolution(unit.conv, from: x, to: y, accumulate: accumulate,
+                                                        name: unit.name)))
+    }
+
+    /// Convs the engine runs: ordinary ones (a channel-split OCS conv reads a gathered input: native only).
+    private func check(_ unit: ConvUnit, _ x: OneDNNTensor) throws {
+        guard unit.inputChannelMap == nil else {
+            throw OneDNNError(description: "conv \(unit.name) reads split channels (OCS)")
+        }
+        guard unit.conv.inChannels == x.channels else {
+            throw OneDNNError(description: "conv \(unit.name) expects \(unit.conv.inChannels) channels, gets \(x.channels)")
+        }
+    }
+
+    /// `current <- unit(current)`.
+    func step(_ unit: ConvUnit) throws { current = try conv(unit, current, slot: otherSlot(current)) }
+
+    /// `current <- pool(current)`.
+    func pool(_ pool: MaxPool2D) throws {
+        let s = pool.outputShape(for: [1, current.channels, current.height, current.width])
+        let y = try program.tensor(slot: otherSlot(current), channels: s[1], height: s[2], width: s[3])
+        steps.append(.primitive(try program.maxPool(pool, from: current, to: y)))
+        current = y
+    }
+
+    /// A per-pixel map of `x` into slot `slot` done in Swift (NHWC: each pixel's channels are contiguous).
+    func custom(_ x: OneDNNTensor, slot: Int,
+                _ body: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void)
+        throws -> OneDNNTensor {
+        let y = try program.tensor(slot: slot, channels: x.channels, height: x.height, width: x.width)
+        steps.append(.custom(from: x, to: y, body: body))
+        return y
+    }
+
+    /// Both heads of source `i` on `x`, writing their rows in place.
+    func heads(_ heads: DetectionHeads, source i: Int, _ x: OneDNNTensor) throws {
+        for (layer, k, confidences) in [(heads.classification[i], heads.classes, true), (heads.regression[i], 4, false)] {
+            var input = x
+            let last: ConvUnit
+            switch layer {
+            case let .plain(unit): last = unit
+            case let .separable(dw, pw):
+                input = try conv(dw, x, slot: Slot.headHidden)
+                last = pw
+            }
+            let y = try program.output(of: last.conv, for: input, slot: OneDNNProgram.external)
+            let offset = heads.offsets[i] * k
+            guard offset + y.channels * y.height * y.width <= priorCount * k, (confidences ? classes : 4) == k else {
+                throw OneDNNError(description: "head \(last.name) overruns the prior count")
+            }
+            try conv(last, input, into: y)
+            self.heads.append(.init(tensor: y, confidences: confidences, offset: offset))
+        }
+    }
+}
+
+/// A process-wide counter naming model revisions (every load and every weight change gets a new one), so a
+/// workspace knows when its compiled program is stale.
+enum ModelRevision {
+    private static let counter = Atomic<UInt64>(0)
+    static func next() -> UInt64 { counter.add(1, ordering: .relaxed).newValue }
+}
+
+extension SSDWorkspace {
+    /// The compiled program for `model`, compiling it on first use or after the weights changed; nil (the native
+    /// engine runs) when the model cannot be compiled, e.g. it has a channel-split conv.
+    mutating func compiled(for model: SSDModel) -> CompiledForward? {
+        if let compiledForward, compiledForward.revision == model.revision { return compiledForward }
+        if failedRevision == model.revision { return nil }
+        compiledForward = nil
+        do {
+            let builder = try OneDNNBuilder(priors: model.priors.count, classes: model.classes)
+            try model.network.compile(builder)
+            compiledForward = try CompiledForward(revision: model.revision, builder: builder)
+            engineNote = nil
+        } catch {
+            failedRevision = model.revision
+            engineNote = "\(error)"
+        }
+        return compiledForward
+    }
+}

@@ -1,0 +1,135 @@
+// oneDNN (Debian's libdnnl) as a second executor: a forward pass compiled into a fixed list of primitives
+// over NHWC activations. The C side (`CDNNL`) holds the primitives; this is its Swift face.
+import CDNNL
+
+/// A oneDNN failure while compiling or running a program; the message names the step.
+public struct OneDNNError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(description: String) { self.description = description }
+}
+
+/// A tensor of a `OneDNNProgram`: `[1, channels, height, width]` stored NHWC (channels fastest).
+public struct OneDNNTensor: Sendable, Equatable {
+    public let id: Int32
+    public let slot: Int
+    public let channels: Int
+    public let height: Int
+    public let width: Int
+}
+
+/// A fixed sequence of oneDNN convolutions and poolings over NHWC float32 activations, built once, run many
+/// times. Tensors of the same slot share storage (a network ping-pongs between a few buffers); a tensor of slot
+/// `OneDNNProgram.external` has no storage and reads/writes a caller pointer set with `bind` before each run.
+///
+/// Determinism: oneDNN's direct convolutions split work over output pixels and channels, never over the
+/// reduction, so outputs do not depend on the thread count (tested); they differ from the native kernels in the
+/// last bits (both within the parity tolerance of PyTorch). One program per concurrent caller.
+public final class OneDNNProgram: @unchecked Sendable {
+    public static let external = -1
+    private let handle: OpaquePointer
+    private var finalized = false
+
+    public init() throws {
+        var err = [CChar](repeating: 0, count: 256)
+        guard let h = mpq_dnnl_create(&err, err.count) else { throw OneDNNError(description: String(cString: err)) }
+        handle = h
+    }
+
+    deinit { mpq_dnnl_destroy(handle) }
+
+    private func check(_ result: Int32, _ err: [CChar], _ what: @autoclosure () -> String) throws -> Int32 {
+        guard result >= 0 else { throw OneDNNError(description: "\(what()): \(String(cString: err))") }
+        return result
+    }
+
+    /// A new tensor in `slot` (or `external`).
+    public func tensor(slot: Int, channels: Int, height: Int, width: Int) throws -> OneDNNTensor {
+        var err = [CChar](repeating: 0, count: 256)
+        let id = try check(mpq_dnnl_tensor(handle, Int32(slot), Int32(channels), Int32(height), Int32(width),
+                                           &err, err.count), err, "tensor [1, \(channels), \(height), \(width)]")
+        return OneDNNTensor(id: id, slot: slot, channels: channels, height: height, width: width)
+    }
+
+    /// A tensor in `slot` shaped like `conv`'s output for `x`.
+    public func output(of conv: Conv2D, for x: OneDNNTensor, slot: Int) throws -> OneDNNTensor {
+        let s = conv.outputShape(for: [1, x.channels, x.height, x.width])
+        return try tensor(slot: slot, channels: s[1], height: s[2], width: s[3])
+    }
+
+    /// Adds `y <- conv(x)` (bias and activation fused); with `accumulate`, `y <- conv(x) + y` (a residual add
+    /// into the tensor already in `y`; the conv's activation must be identity). Returns the step index.
+    @discardableResult
+    public func convolution(_ conv: Conv2D, from x: OneDNNTensor, to y: OneDNNTensor, accumulate: Bool = false,
+                            name: String) throws -> Int32 {
+        precondition(!finalized, "program already finalized")
+        var err = [CChar](repeating: 0, count: 256)
+        let activation: Int32
+        switch conv.activation {
+        case .identity: activation = Int32(MPQ_DNNL_IDENTITY)
+        case .relu: activation = Int32(MPQ_DNNL_RELU)
+        case .relu6: activation = Int32(MPQ_DNNL_RELU6)
+        }
+        guard conv.dilation * (conv.kernelH - 1) < x.height + 2 * conv.padding else {
+            throw OneDNNError(description: "conv \(name): kernel larger than its padded input")
+        }
+        let result = conv.weight.data.withUnsafeBufferPointer { w in
+            conv.biasOrZero.withUnsafeBufferPointer { b in
+                mpq_dnnl_conv(handle, x.id, y.id, w.baseAddress, b.baseAddress, Int32(conv.groups),
+                              Int32(conv.kernelH), Int32(conv.kernelW), Int32(conv.stride), Int32(conv.padding),
+                              Int32(conv.dilation), activation, accumulate ? 1 : 0, &err, err.count)
+            }
+        }
+        return try check(result, err, "conv \(name)")
+    }
+
+    /// Adds `y <- maxPool(x)` with PyTorch's padding and ceil-mode rules. Returns the step index.
+    @discardableResult
+    public func maxPool(_ pool: MaxPool2D, from x: OneDNNTensor, to y: OneDNNTensor) throws -> Int32 {
+        precondition(!finalized, "program already finalized")
+        var err = [CChar](repeating: 0, count: 256)
+        // The windows PyTorch takes: the output extent fixes the right/bottom padding (ceil mode may need more
+        // than `padding` there; padded positions never win).
+        let bottom = (y.height - 1) * pool.stride + pool.kernel - x.height - pool.padding
+        let right = (y.width - 1) * pool.stride + pool.kernel - x.width - pool.padding
+        let result = mpq_dnnl_max_pool(handle, x.id, y.id, Int32(pool.kernel), Int32(pool.stride),
+                                       Int32(pool.padding), Int32(pool.padding), Int32(max(0, bottom)),
+                                       Int32(max(0, right)), &err, err.count)
+        return try check(result, err, "max pool \(pool.kernel)x\(pool.kernel)")
+    }
+
+    /// Allocates the slots; no steps can be added afterwards.
+    public func finalize() throws {
+        var err = [CChar](repeating: 0, count: 256)
+        _ = try check(mpq_dnnl_finalize(handle, &err, err.count), err, "finalize")
+        finalized = true
+    }
+
+    /// The storage of an internal tensor (after `finalize`), or the pointer last bound to an external one.
+    public func data(_ t: OneDNNTensor) -> UnsafeMutablePointer<Float>? { mpq_dnnl_data(handle, t.id) }
+
+    /// Points an external tensor at caller memory (`channels * height * width` floats, NHWC).
+    public func bind(_ t: OneDNNTensor, to pointer: UnsafeMutablePointer<Float>) {
+        mpq_dnnl_set_data(handle, t.id, pointer)
+    }
+
+    /// Runs step `index` on `threads` threads.
+    public func execute(_ index: Int32, threads: Int) throws {
+        var err = [CChar](repeating: 0, count: 256)
+        _ = try check(mpq_dnnl_execute(handle, index, Int32(threads), &err, err.count), err, "step \(index)")
+    }
+
+    /// The implementation oneDNN picked for step `index` (e.g. `brgconv:avx512_core`; `ref:any` is its slow
+    /// reference code).
+    public func implementation(_ index: Int32) -> String { String(cString: mpq_dnnl_implementation(handle, index)) }
+
+    /// Bytes held: activation slots, reordered weights, scratchpad.
+    public var bytes: Int { Int(mpq_dnnl_bytes(handle)) }
+}
+
+/// NCHW `[C, H, W]` to NHWC.
+public func nchwToNHWC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels c: Int, pixels hw: Int) {
+    for ch in 0..<c {
+        let row = x + ch * hw
+        for i in 0..<hw { y[i * c + ch] = row[i] }
+    }
+}
