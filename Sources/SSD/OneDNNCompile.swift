@@ -77,7 +77,8 @@ extension VGG16SSD {
             case let .base(range): try base.compile(range, b)
             case .heads(0):
                 let norm = sourceNorm
-                let source = try b.custom(b.current, slot: OneDNNBuilder.Slot.source) { x, y, c, pixels in
+                let source = try b.custom(b.current, slot: OneDNNBuilder.Slot.source, label: "source normalisation") {
+                    x, y, c, pixels in
                     norm.applyNHWC(x, y, channels: c, pixels: pixels)
                 }
                 try b.heads(heads, source: 0, source)
@@ -97,7 +98,7 @@ extension SSD300 {
             case let .base(range): try base.compile(range, b)
             case .heads(0):
                 let weight = l2NormWeight
-                let source = try b.custom(b.current, slot: OneDNNBuilder.Slot.source) { x, y, c, pixels in
+                let source = try b.custom(b.current, slot: OneDNNBuilder.Slot.source, label: "L2Norm") { x, y, c, pixels in
                     l2NormNHWC(x, y, weight: weight, eps: 1e-10, channels: c, pixels: pixels)
                 }
                 try b.heads(heads, source: 0, source)

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Synchronization
 import Tensors
@@ -39,6 +40,8 @@ final class CompiledForward: @unchecked Sendable {
     let revision: UInt64
     let program: OneDNNProgram
     let steps: [Step]
+    /// What each step computes (a conv's checkpoint name, `pool`, `input`, `normalise`), for profiles.
+    let labels: [String]
     let heads: [HeadBinding]
 
     init(revision: UInt64, builder: OneDNNBuilder) throws {
@@ -46,6 +49,7 @@ final class CompiledForward: @unchecked Sendable {
         self.revision = revision
         program = builder.program
         steps = builder.steps
+        labels = builder.labels
         heads = builder.heads
     }
 
@@ -54,21 +58,26 @@ final class CompiledForward: @unchecked Sendable {
         steps.compactMap { if case let .primitive(i) = $0 { return program.implementation(i) } else { return nil } }
     }
 
-    func run(_ x: Tensor, into out: inout HeadOutputs, threads: Int) {
+    /// Runs the program; `timed(step, seconds)` (a profile) gets every step's wall time.
+    func run(_ x: Tensor, into out: inout HeadOutputs, timed: ((Int, Double) -> Void)? = nil) {
         out.confidences.withUnsafeMutableBufferPointer { conf in
             out.locations.withUnsafeMutableBufferPointer { loc in
                 guard let c = conf.baseAddress, let l = loc.baseAddress else { return }
                 for h in heads { program.bind(h.tensor, to: (h.confidences ? c : l) + h.offset) }
                 x.data.withUnsafeBufferPointer { input in
                     guard let xp = input.baseAddress else { return }
-                    for step in steps {
+                    for (k, step) in steps.enumerated() {
+                        let started = timed == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+                        defer {
+                            if let timed { timed(k, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
+                        }
                         switch step {
                         case let .input(t):
                             guard let y = program.data(t) else { preconditionFailure("oneDNN input without storage") }
                             nchwToNHWC(xp, y, channels: t.channels, pixels: t.height * t.width)
                         case let .primitive(index):
                             do {
-                                try program.execute(index, threads: threads)
+                                try program.execute(index)
                             } catch {
                                 preconditionFailure("oneDNN forward pass failed: \(error)")
                             }
@@ -95,19 +104,25 @@ final class OneDNNBuilder {
 
     let program: OneDNNProgram
     private(set) var steps: [CompiledForward.Step] = []
+    private(set) var labels: [String] = []
     private(set) var heads: [CompiledForward.HeadBinding] = []
     private let priorCount: Int
     private let classes: Int
     /// The running activation.
     var current: OneDNNTensor
 
-    init(priors: Int, classes: Int) throws {
-        program = try OneDNNProgram()
+    init(priors: Int, classes: Int, threads: Int) throws {
+        program = try OneDNNProgram(threads: threads)
         priorCount = priors
         self.classes = classes
         let side = SSDModel.inputSize
         current = try program.tensor(slot: Slot.input, channels: 3, height: side, width: side)
-        steps.append(.input(current))
+        append(.input(current), "input (NCHW to NHWC)")
+    }
+
+    private func append(_ step: CompiledForward.Step, _ label: String) {
+        steps.append(step)
+        labels.append(label)
     }
 
     /// The ping-pong slot that `x` is not in.
@@ -124,8 +139,8 @@ final class OneDNNBuilder {
     /// `y <- unit(x)`, or with `accumulate` `y <- unit(x) + y` (a residual add).
     func conv(_ unit: ConvUnit, _ x: OneDNNTensor, into y: OneDNNTensor, accumulate: Bool = false) throws {
         try check(unit, x)
-        steps.append(.primitive(try program.convolution(unit.conv, from: x, to: y, accumulate: accumulate,
-                                                        name: unit.name)))
+        append(.primitive(try program.convolution(unit.conv, from: x, to: y, accumulate: accumulate, name: unit.name)),
+               unit.name)
     }
 
     /// Convs the engine runs: ordinary ones (a channel-split OCS conv reads a gathered input: native only).
@@ -145,16 +160,16 @@ final class OneDNNBuilder {
     func pool(_ pool: MaxPool2D) throws {
         let s = pool.outputShape(for: [1, current.channels, current.height, current.width])
         let y = try program.tensor(slot: otherSlot(current), channels: s[1], height: s[2], width: s[3])
-        steps.append(.primitive(try program.maxPool(pool, from: current, to: y)))
+        append(.primitive(try program.maxPool(pool, from: current, to: y)), "max pool \(pool.kernel)x\(pool.kernel)")
         current = y
     }
 
     /// A per-pixel map of `x` into slot `slot` done in Swift (NHWC: each pixel's channels are contiguous).
-    func custom(_ x: OneDNNTensor, slot: Int,
+    func custom(_ x: OneDNNTensor, slot: Int, label: String,
                 _ body: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void)
         throws -> OneDNNTensor {
         let y = try program.tensor(slot: slot, channels: x.channels, height: x.height, width: x.width)
-        steps.append(.custom(from: x, to: y, body: body))
+        append(.custom(from: x, to: y, body: body), label)
         return y
     }
 
@@ -188,14 +203,17 @@ enum ModelRevision {
 }
 
 extension SSDWorkspace {
-    /// The compiled program for `model`, compiling it on first use or after the weights changed; nil (the native
-    /// engine runs) when the model cannot be compiled, e.g. it has a channel-split conv.
+    /// The compiled program for `model` at `Runtime.threads`, compiling it on first use or after the weights or
+    /// the thread count changed; nil (the native engine runs) when the model cannot be compiled, e.g. it has a
+    /// channel-split conv.
     mutating func compiled(for model: SSDModel) -> CompiledForward? {
-        if let compiledForward, compiledForward.revision == model.revision { return compiledForward }
+        let threads = Runtime.threads
+        if let compiledForward, compiledForward.revision == model.revision,
+           compiledForward.program.threads == threads { return compiledForward }
         if failedRevision == model.revision { return nil }
         compiledForward = nil
         do {
-            let builder = try OneDNNBuilder(priors: model.priors.count, classes: model.classes)
+            let builder = try OneDNNBuilder(priors: model.priors.count, classes: model.classes, threads: threads)
             try model.network.compile(builder)
             compiledForward = try CompiledForward(revision: model.revision, builder: builder)
             engineNote = nil
@@ -204,5 +222,30 @@ extension SSDWorkspace {
             engineNote = "\(error)"
         }
         return compiledForward
+    }
+}
+
+/// One step of a oneDNN forward pass in a profile.
+public struct EngineStepTime: Sendable {
+    /// A conv's checkpoint name, or `max pool KxK`, `input (NCHW to NHWC)`, a source normalisation.
+    public let label: String
+    /// oneDNN's implementation (`brgconv:avx512_core`, …), or `swift` for steps done in Swift.
+    public let implementation: String
+    public let seconds: Double
+}
+
+extension SSDModel {
+    /// Runs the oneDNN program once and times each step (wall time); nil when the model does not compile (then
+    /// `workspace.engineNote` says why).
+    public func profileEngine(_ input: Tensor, workspace: inout SSDWorkspace) -> [EngineStepTime]? {
+        guard let compiled = workspace.compiled(for: self) else { return nil }
+        var out = HeadOutputs(priors: priors.count, classes: classes)
+        var times = [Double](repeating: 0, count: compiled.steps.count)
+        compiled.run(input, into: &out) { k, seconds in times[k] = seconds }
+        return compiled.steps.indices.map { k in
+            let impl: String
+            if case let .primitive(i) = compiled.steps[k] { impl = compiled.program.implementation(i) } else { impl = "swift" }
+            return EngineStepTime(label: compiled.labels[k], implementation: impl, seconds: times[k])
+        }
     }
 }

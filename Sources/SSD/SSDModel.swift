@@ -107,7 +107,7 @@ public struct SSDModel: Sendable {
             out = HeadOutputs(priors: priors.count, classes: classes)
         }
         if hook == nil, workspace.engine == .onednn, let compiled = workspace.compiled(for: self) {
-            compiled.run(input, into: &out, threads: Runtime.threads)
+            compiled.run(input, into: &out)
             workspace.lastEngine = .onednn
             return
         }

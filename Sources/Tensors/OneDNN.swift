@@ -22,16 +22,23 @@ public struct OneDNNTensor: Sendable, Equatable {
 /// `OneDNNProgram.external` has no storage and reads/writes a caller pointer set with `bind` before each run.
 ///
 /// Determinism: oneDNN's direct convolutions split work over output pixels and channels, never over the
-/// reduction, so outputs do not depend on the thread count (tested); they differ from the native kernels in the
+/// reduction, so outputs do not depend on the thread count (tested with programs built for 1, 2 and 3 threads);
+/// they differ from the native kernels in the
 /// last bits (both within the parity tolerance of PyTorch). One program per concurrent caller.
 public final class OneDNNProgram: @unchecked Sendable {
     public static let external = -1
     private let handle: OpaquePointer
     private var finalized = false
 
-    public init() throws {
+    /// The threads every primitive runs on (fixed at creation: oneDNN splits each primitive's work for it).
+    public let threads: Int
+
+    public init(threads: Int) throws {
         var err = [CChar](repeating: 0, count: 256)
-        guard let h = mpq_dnnl_create(&err, err.count) else { throw OneDNNError(description: String(cString: err)) }
+        self.threads = max(1, threads)
+        guard let h = mpq_dnnl_create(Int32(self.threads), &err, err.count) else {
+            throw OneDNNError(description: String(cString: err))
+        }
         handle = h
     }
 
@@ -112,10 +119,10 @@ public final class OneDNNProgram: @unchecked Sendable {
         mpq_dnnl_set_data(handle, t.id, pointer)
     }
 
-    /// Runs step `index` on `threads` threads.
-    public func execute(_ index: Int32, threads: Int) throws {
+    /// Runs step `index` on the program's threads.
+    public func execute(_ index: Int32) throws {
         var err = [CChar](repeating: 0, count: 256)
-        _ = try check(mpq_dnnl_execute(handle, index, Int32(threads), &err, err.count), err, "step \(index)")
+        _ = try check(mpq_dnnl_execute(handle, index, &err, err.count), err, "step \(index)")
     }
 
     /// The implementation oneDNN picked for step `index` (e.g. `brgconv:avx512_core`; `ref:any` is its slow

@@ -40,6 +40,28 @@ final class OneDNNEngineTests: XCTestCase {
         }
     }
 
+    /// oneDNN fixes each primitive's work split for the thread count it is built for; outputs must still not
+    /// depend on it. Full-size networks (recipe weights, real image) built for 1, 2 and 3 threads.
+    func testFullSizeOutputsIdenticalForAnyThreadCount() throws {
+        let image = try XCTUnwrap(try ParityFixtures.manifest().images.first)
+        for name in ["mb1-ssd", "mb2-ssd-lite", "vgg16-ssd", "ssd300-vgg16"] {
+            let c = try ParityFixtures.testCase(name)
+            let model = try SSDModel(loading: try WeightRecipe(url: ParityFixtures.parity.appendingPathComponent(
+                try XCTUnwrap(c.recipe))), file: name)
+            let x = try ParityFixtures.input(image, arch: model.architecture)
+            var outputs: [HeadOutputs] = []
+            for threads in [1, 2, 3] {
+                Runtime.setThreads(threads)
+                var ws = SSDWorkspace(engine: .onednn)
+                outputs.append(model.forward(x, workspace: &ws))
+                XCTAssertEqual(ws.lastEngine, .onednn, name)
+            }
+            Runtime.setThreads(2)
+            XCTAssertEqual(outputs[0], outputs[1], "\(name): 1 vs 2 threads")
+            XCTAssertEqual(outputs[0], outputs[2], "\(name): 1 vs 3 threads")
+        }
+    }
+
     func testHookRunsNatively() throws {
         let (model, x) = try ParityFixtures.smallModel("small-mb1-c5")
         var seen = 0

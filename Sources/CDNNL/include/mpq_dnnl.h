@@ -17,7 +17,9 @@ typedef struct mpq_dnnl_program mpq_dnnl_program;
 
 enum { MPQ_DNNL_IDENTITY = 0, MPQ_DNNL_RELU = 1, MPQ_DNNL_RELU6 = 2 };
 
-mpq_dnnl_program *mpq_dnnl_create(char *err, size_t errlen);
+/// A program whose primitives run on `threads` OpenMP threads (oneDNN fixes each primitive's work split when it
+/// is created, so the thread count belongs to the program).
+mpq_dnnl_program *mpq_dnnl_create(int threads, char *err, size_t errlen);
 void mpq_dnnl_destroy(mpq_dnnl_program *p);
 
 /// A tensor `[1, c, h, w]`, NHWC (channels fastest). Returns its id.
@@ -41,8 +43,8 @@ int mpq_dnnl_finalize(mpq_dnnl_program *p, char *err, size_t errlen);
 float *mpq_dnnl_data(mpq_dnnl_program *p, int tensor);
 void mpq_dnnl_set_data(mpq_dnnl_program *p, int tensor, float *data);
 
-/// Runs step `step` on `threads` OpenMP threads.
-int mpq_dnnl_execute(mpq_dnnl_program *p, int step, int threads, char *err, size_t errlen);
+/// Runs step `step` (on the program's threads).
+int mpq_dnnl_execute(mpq_dnnl_program *p, int step, char *err, size_t errlen);
 
 /// The implementation oneDNN chose for a step (e.g. "brgconv:avx512_core").
 const char *mpq_dnnl_implementation(mpq_dnnl_program *p, int step);
