@@ -59,7 +59,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Time only the forward pass, not the whole pipeline.")
     var forwardOnly = false
 
-    @Flag(help: .hidden)
+    @Flag(help: "Also print each layer's median time (oneDNN: each primitive and the kernel oneDNN chose).")
     var profile = false
 
     @Flag(help: "Time the convolution kernels on representative SSD layer shapes instead of a model.")

@@ -29,12 +29,29 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(json["gflops"] as? Double), 0)
         XCTAssertGreaterThan(try XCTUnwrap(json["peak_rss_mb"] as? Double), 1)
         XCTAssertFalse(try XCTUnwrap(json["blas_core"] as? String).isEmpty)
+        XCTAssertEqual(json["engine"] as? String, "onednn")
+        XCTAssertNil(json["engine_note"] as? String)
+    }
+
+    /// `--engine native` times our own kernels and says so.
+    func testEngineChoiceIsReported() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-bench-engine-\(getpid()).json")
+        defer { try? FileManager.default.removeItem(at: out) }
+        var command = try Bench.parseAsRoot(["--model", model, "--threads", "1", "--runs", "1", "--forward-only",
+                                             "--engine", "native", "--json", out.path])
+        try command.run()
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        XCTAssertEqual(json["engine"] as? String, "native")
+        XCTAssertNil(json["pipeline_ms"] as? [String: Double])
     }
 
     func testBadInputIsAValidationErrorOrAClearFileError() throws {
         XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--runs", "0"]))
         XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--threads", "0"]))
         XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--arch", "resnet"]))
+        XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--engine", "cuda"])) { error in
+            XCTAssertTrue(Bench.message(for: error).contains("cuda"), Bench.message(for: error))
+        }
         XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--image", "/nonexistent.jpg"]))
         XCTAssertThrowsError(try Bench.parseAsRoot([]))
         var command = try Bench.parseAsRoot(["--model", testsPath("VOCTests/Fixtures/images/gray.jpg")])
