@@ -1,5 +1,6 @@
 // Our own GEMM for convolutions: weights packed once, bias and activation fused, no per-call packing.
 import Foundation
+import COpenBLAS
 
 /// A convolution weight `[M, K]` packed for `packedGEMM`: row blocks of `PackedWeight.rows`, each stored
 /// k-major (`[block][k][r]`) so that one k-step's weights are contiguous, the last block zero-padded.
@@ -8,10 +9,12 @@ import Foundation
 /// on MobileNet's small-K / small-M 1x1 convolutions costs as much as the arithmetic.
 struct PackedWeight: Sendable {
     static let rows = 6
-    /// On in optimised builds. The debug build runs GEMM convolutions on OpenBLAS: unoptimised SIMD code
-    /// is 5–30x slower than OpenBLAS there, which would make the full-size parity tests take many minutes
-    /// (the kernel itself is tested directly, and `MPQ_GEMM=packed` forces it on). `MPQ_GEMM=openblas`
-    /// turns it off in any build (for A/B measurements).
+    /// On in optimised builds compiled for FMA (`-Xcc -march=native`). The debug build runs GEMM convolutions
+    /// on OpenBLAS: unoptimised SIMD code is 5–30x slower than OpenBLAS there, which would make the full-size
+    /// parity tests take many minutes (the kernel itself is tested directly, and `MPQ_GEMM=packed` forces it
+    /// on). So does a portable release build, whose SIMD code calls `fmaf` per lane (measured: mb2-ssd-lite
+    /// 1176 ms per pass on the packed kernel, 93 ms on OpenBLAS). `MPQ_GEMM=openblas` turns it off in any build
+    /// (for A/B measurements).
     static let enabled: Bool = {
         switch ProcessInfo.processInfo.environment["MPQ_GEMM"] {
         case "packed": return true
@@ -20,7 +23,7 @@ struct PackedWeight: Sendable {
             #if DEBUG
             return false
             #else
-            return true
+            return mpq_build_vector_level() > 0
             #endif
         }
     }()

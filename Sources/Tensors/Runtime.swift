@@ -66,6 +66,17 @@ public enum Runtime {
     /// Helpers for all but the caller's share of the machine's cores (created on first parallel use).
     private static let pool = WorkerPool(helpers: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
 
+    /// The vector extensions this build's own kernels were compiled for: `avx512`, `avx2` (both with FMA) or
+    /// `portable` (a release build without `-Xcc -march=native`, whose SIMD code runs FMA as library calls; the
+    /// native engine then sends GEMM convolutions to OpenBLAS).
+    public static var buildVectorTarget: String {
+        switch mpq_build_vector_level() {
+        case 2: return "avx512"
+        case 1: return "avx2"
+        default: return "portable"
+        }
+    }
+
     /// How many workers `parallelFor(pieces:)` will use; size per-worker scratch with this.
     public static func workers(forPieces pieces: Int) -> Int { max(1, min(threads, pieces)) }
 }

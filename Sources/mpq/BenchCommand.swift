@@ -315,6 +315,8 @@ struct BenchReport: Codable {
     var blasCore = BLASCore.current
     /// The executor that ran the forward passes (`onednn` or `native`).
     var engine = ""
+    /// The vector extensions mpq's own kernels were built for (`avx512`, `avx2`, `portable`).
+    var buildTarget = Runtime.buildVectorTarget
     /// Why the requested engine could not run the model, if it could not.
     var engineNote: String?
 
@@ -329,10 +331,12 @@ struct BenchReport: Codable {
         case threads, runs, model, architecture, image, gflops
         case forwardMs = "forward_ms", pipelineMs = "pipeline_ms", peakRSSMB = "peak_rss_mb"
         case forwardCPUMs = "forward_cpu_ms", blasCore = "blas_core", engine, engineNote = "engine_note"
+        case buildTarget = "build_target"
     }
 
     var text: String {
-        let kernels = engine == "onednn" ? "oneDNN engine" : "native engine, OpenBLAS \(blasCore) kernels"
+        let kernels = engine == "onednn" ? "oneDNN engine"
+            : "native engine (\(buildTarget) build), OpenBLAS \(blasCore) kernels"
         var lines = ["\(architecture) (\(model)), \(threads) thread(s), \(runs) runs, \(kernels)"]
         lines.append(String(format: "forward:  median %.2f ms  min %.2f  max %.2f  (%.1f GFLOP/s; %.2f ms CPU per pass)",
                             forwardMs.median, forwardMs.min, forwardMs.max, gflops, forwardCPUMs))
