@@ -1,3 +1,5 @@
+import SSD
+
 /// Per-tensor fake quantization of activations (a quantized layer's input), `b` bits (default 8).
 ///
 /// Two grids, chosen from the calibration data (`RangeObserver.isNonNegative`):
@@ -29,16 +31,19 @@ public struct ActivationQuantizer: Sendable, Equatable, Codable {
         scale = clip / Float(qmax)
     }
 
+    /// The grid as the networks apply it (`InputQuantization`: the one implementation of the formula).
+    public var grid: InputQuantization.Grid { .init(scale: scale, qmin: Float(qmin), qmax: Float(qmax)) }
+
     @inline(__always)
-    public func fakeQuantize(_ x: Float) -> Float {
-        guard scale > 0 else { return 0 }
-        let q = (x / scale).rounded(.toNearestOrAwayFromZero)
-        return scale * Swift.min(Swift.max(q, Float(qmin)), Float(qmax))
-    }
+    public func fakeQuantize(_ x: Float) -> Float { grid.apply(x) }
 
     /// Fake-quantizes `values` in place.
     public func fakeQuantize(_ values: inout [Float]) {
-        for i in values.indices { values[i] = fakeQuantize(values[i]) }
+        let g = grid
+        values.withUnsafeMutableBufferPointer { b in
+            guard let p = b.baseAddress else { return }
+            g.apply(p, p, count: b.count)
+        }
     }
 }
 

@@ -97,13 +97,17 @@ public struct QuantizedModel: Sendable {
     public let floatLayers: [String]
     public let accounting: ModelAccounting
 
-    /// The hook that fake-quantizes every quantized layer's input; nil when activations stay float.
-    public var activationHook: ConvInputHook? {
+    /// The fake quantization of every quantized layer's input; nil when activations stay float. Pass it to
+    /// `SSDModel.forward(…, quantization:)`, `Detector` or `ModelScoring` (both engines run it).
+    public var inputQuantization: InputQuantization? {
         let quantizers = Dictionary(layers.compactMap { l in l.activation.map { (l.name, $0) } },
                                     uniquingKeysWith: { a, _ in a })
         guard !quantizers.isEmpty else { return nil }
-        return CalibrationStatistics.activationHook(quantizers)
+        return CalibrationStatistics.inputQuantization(quantizers)
     }
+
+    /// `inputQuantization` as a conv input hook (native engine only).
+    public var activationHook: ConvInputHook? { inputQuantization?.hook }
 
     /// The model with every OCS layer executed in its split form (expanded input, expanded codes × scales):
     /// what an integer kernel runs. Equal to `model` up to float rounding.

@@ -63,9 +63,9 @@ public enum QuantizedModelFile {
     }
 
     /// Loads any model file for `mpq detect` / `mpq evaluate`: a quantized file gives its reconstructed weights
-    /// (Σ a·q) and a hook fake-quantizing each quantized conv's input on its saved range at the saved `abits`.
+    /// (Σ a·q) and the fake quantization of each quantized conv's input on its saved range at the saved `abits`.
     public static func load(_ url: URL, architecture: Architecture?) throws
-        -> (model: SSDModel, format: CheckpointFormat, hook: ConvInputHook?) {
+        -> (model: SSDModel, format: CheckpointFormat, quantization: InputQuantization?) {
         let (dict, format) = try Checkpoint.load(url)
         guard dict.isQuantizedModel else {
             return (try SSDModel(loading: dict, file: url.path, architecture: architecture), format, nil)
@@ -90,6 +90,6 @@ public enum QuantizedModelFile {
                 throw CheckpointError.malformedTensor(file: url.path, key: name + ".act_range", problem: "\(error)")
             }
         }
-        return (model, format, CalibrationStatistics.activationHook(quantizers))
+        return (model, format, CalibrationStatistics.inputQuantization(quantizers))
     }
 }

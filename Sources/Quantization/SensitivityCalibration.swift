@@ -40,11 +40,11 @@ public struct CalibrationStatistics: Sendable {
 
     /// A conv input hook that fake-quantizes each conv's input with its quantizer (convs without one pass through).
     public static func activationHook(_ quantizers: [String: ActivationQuantizer]) -> ConvInputHook {
-        return { name, x in
-            guard let q = quantizers[name] else { return x }
-            var y = x
-            q.fakeQuantize(&y.data)
-            return y
-        }
+        inputQuantization(quantizers).hook
+    }
+
+    /// The quantizers as data, which both engines run (`SSDModel.forward(…, quantization:)`).
+    public static func inputQuantization(_ quantizers: [String: ActivationQuantizer]) -> InputQuantization {
+        InputQuantization(quantizers.mapValues(\.grid))
     }
 }

@@ -64,19 +64,21 @@ public enum ModelScoring {
     /// - Parameter engine: the executor; `.native` when the outputs are compared with staged passes (which always
     ///   run natively), so that an unchanged model gives identical bits.
     public static func headOutputs(_ model: SSDModel, images: PreparedImages, hook: ConvInputHook? = nil,
+                                   quantization: InputQuantization? = nil,
                                    engine: ForwardEngine = .default) -> [HeadOutputs] {
         var workspace = SSDWorkspace(engine: engine)
-        return images.inputs.map { model.forward($0, workspace: &workspace, hook: hook) }
+        return images.inputs.map { model.forward($0, workspace: &workspace, hook: hook, quantization: quantization) }
     }
 
     /// Detections of each image (reference post-processing, score > 0.01), in pixel coordinates.
     public static func detections(_ model: SSDModel, images: PreparedImages, hook: ConvInputHook? = nil,
-                                  engine: ForwardEngine = .default, progress: ((Int) -> Void)? = nil) -> [[Detection]] {
+                                  quantization: InputQuantization? = nil, engine: ForwardEngine = .default,
+                                  progress: ((Int) -> Void)? = nil) -> [[Detection]] {
         var workspace = SSDWorkspace(engine: engine)
         var head = HeadOutputs(priors: model.priors.count, classes: model.classes)
         var out: [[Detection]] = []
         for (i, input) in images.inputs.enumerated() {
-            model.forward(input, into: &head, workspace: &workspace, hook: hook)
+            model.forward(input, into: &head, workspace: &workspace, hook: hook, quantization: quantization)
             out.append(detections(model, outputs: head, size: images.sizes[i]))
             progress?(i + 1)
         }

@@ -24,12 +24,15 @@ public struct Detector {
     private var head: HeadOutputs
     private var scores: [Float] = []
     private var boxes: [Float] = []
-    /// Applied at every conv input unless a call passes its own (e.g. activation fake-quant of a quantized file).
+    /// Applied at every conv input unless a call passes its own (runs the native engine).
     public var hook: ConvInputHook?
+    /// Fake quantization of conv inputs (an activation-quantized model, e.g. a quantized file); both engines.
+    public var quantization: InputQuantization?
 
-    public init(model: SSDModel, hook: ConvInputHook? = nil) {
+    public init(model: SSDModel, hook: ConvInputHook? = nil, quantization: InputQuantization? = nil) {
         self.model = model
         self.hook = hook
+        self.quantization = quantization
         head = HeadOutputs(priors: model.priors.count, classes: model.classes)
     }
 
@@ -45,7 +48,7 @@ public struct Detector {
     /// Raw head outputs for `image` (logits and offsets), with an optional conv input hook (default: `self.hook`).
     public mutating func headOutputs(_ image: RGBImage, hook: ConvInputHook? = nil) -> HeadOutputs {
         let x = preprocessed(image)
-        model.forward(x, into: &head, workspace: &workspace, hook: hook ?? self.hook)
+        model.forward(x, into: &head, workspace: &workspace, hook: hook ?? self.hook, quantization: quantization)
         return head
     }
 

@@ -38,15 +38,18 @@ final class CompiledForward: @unchecked Sendable {
     }
 
     let revision: UInt64
+    /// The conv input quantization compiled in (nil: none).
+    let quantization: InputQuantization?
     let program: OneDNNProgram
     let steps: [Step]
     /// What each step computes (a conv's checkpoint name, `pool`, `input`, `normalise`), for profiles.
     let labels: [String]
     let heads: [HeadBinding]
 
-    init(revision: UInt64, builder: OneDNNBuilder) throws {
+    init(revision: UInt64, quantization: InputQuantization?, builder: OneDNNBuilder) throws {
         try builder.program.finalize()
         self.revision = revision
+        self.quantization = quantization
         program = builder.program
         steps = builder.steps
         labels = builder.labels
@@ -99,7 +102,7 @@ final class CompiledForward: @unchecked Sendable {
 /// normalised source, slot 4 a separable head's hidden map, slot 5 the input image.
 final class OneDNNBuilder {
     enum Slot {
-        static let extra = 2, source = 3, headHidden = 4, input = 5
+        static let extra = 2, source = 3, headHidden = 4, input = 5, quantizedInput = 6
     }
 
     let program: OneDNNProgram
@@ -108,13 +111,15 @@ final class OneDNNBuilder {
     private(set) var heads: [CompiledForward.HeadBinding] = []
     private let priorCount: Int
     private let classes: Int
+    private let quantization: [String: InputQuantization.Grid]
     /// The running activation.
     var current: OneDNNTensor
 
-    init(priors: Int, classes: Int, threads: Int) throws {
+    init(priors: Int, classes: Int, threads: Int, quantization: InputQuantization?) throws {
         program = try OneDNNProgram(threads: threads)
         priorCount = priors
         self.classes = classes
+        self.quantization = quantization?.grids ?? [:]
         let side = SSDModel.inputSize
         current = try program.tensor(slot: Slot.input, channels: 3, height: side, width: side)
         append(.input(current), "input (NCHW to NHWC)")
@@ -139,6 +144,14 @@ final class OneDNNBuilder {
     /// `y <- unit(x)`, or with `accumulate` `y <- unit(x) + y` (a residual add).
     func conv(_ unit: ConvUnit, _ x: OneDNNTensor, into y: OneDNNTensor, accumulate: Bool = false) throws {
         try check(unit, x)
+        var x = x
+        if let grid = quantization[unit.name] {
+            // The conv reads a fake-quantized copy; the original stays for other readers (the other head, the
+            // residual add), as a hook's returned tensor would.
+            x = try custom(x, slot: Slot.quantizedInput, label: "quantize input of \(unit.name)") { a, b, c, pixels in
+                grid.apply(a, b, count: c * pixels)
+            }
+        }
         append(.primitive(try program.convolution(unit.conv, from: x, to: y, accumulate: accumulate, name: unit.name)),
                unit.name)
     }
@@ -203,19 +216,23 @@ enum ModelRevision {
 }
 
 extension SSDWorkspace {
-    /// The compiled program for `model` at `Runtime.threads`, compiling it on first use or after the weights or
-    /// the thread count changed; nil (the native engine runs) when the model cannot be compiled, e.g. it has a
-    /// channel-split conv.
-    mutating func compiled(for model: SSDModel) -> CompiledForward? {
+    /// The compiled program for `model` (and conv input `quantization`) at `Runtime.threads`, compiling it on
+    /// first use or after the weights, quantization or thread count changed; nil (the native engine runs) when the
+    /// model cannot be compiled, e.g. it has a channel-split conv.
+    mutating func compiled(for model: SSDModel, quantization: InputQuantization? = nil) -> CompiledForward? {
         let threads = Runtime.threads
         if let compiledForward, compiledForward.revision == model.revision,
-           compiledForward.program.threads == threads { return compiledForward }
+           compiledForward.program.threads == threads, compiledForward.quantization == quantization {
+            return compiledForward
+        }
         if failedRevision == model.revision { return nil }
         compiledForward = nil
         do {
-            let builder = try OneDNNBuilder(priors: model.priors.count, classes: model.classes, threads: threads)
+            let builder = try OneDNNBuilder(priors: model.priors.count, classes: model.classes, threads: threads,
+                                            quantization: quantization)
             try model.network.compile(builder)
-            compiledForward = try CompiledForward(revision: model.revision, builder: builder)
+            compiledForward = try CompiledForward(revision: model.revision, quantization: quantization,
+                                                  builder: builder)
             engineNote = nil
         } catch {
             failedRevision = model.revision

@@ -99,19 +99,26 @@ public struct SSDModel: Sendable {
     ///   - out: receives the raw head outputs (reused across calls; sized on first use).
     ///   - workspace: buffers reused across calls.
     ///   - hook: sees (and may replace) every conv's input (then the native engine runs).
+    ///   - quantization: fake quantization of conv inputs (an activation-quantized model); both engines run it,
+    ///     before `hook` when both are given.
     public func forward(_ input: Tensor, into out: inout HeadOutputs, workspace: inout SSDWorkspace,
-                        hook: ConvInputHook? = nil) {
+                        hook: ConvInputHook? = nil, quantization: InputQuantization? = nil) {
         precondition(input.shape == [1, 3, Self.inputSize, Self.inputSize],
                      "SSDModel.forward expects [1, 3, 300, 300], got \(input.shape)")
         if out.priorCount != priors.count || out.classes != classes {
             out = HeadOutputs(priors: priors.count, classes: classes)
         }
-        if hook == nil, workspace.engine == .onednn, let compiled = workspace.compiled(for: self) {
+        if hook == nil, workspace.engine == .onednn,
+           let compiled = workspace.compiled(for: self, quantization: quantization) {
             compiled.run(input, into: &out)
             workspace.lastEngine = .onednn
             return
         }
         workspace.lastEngine = .native
+        var hook = hook
+        if let q = quantization?.hook {
+            hook = hook.map { user in { name, x in user(name, q(name, x)) } } ?? q
+        }
         // Copy into the workspace's own storage: sharing the caller's buffer would force a copy-on-write later.
         workspace.current.reshapeForOutput(input.shape)
         workspace.current.data.withUnsafeMutableBufferPointer { dst in
@@ -124,9 +131,10 @@ public struct SSDModel: Sendable {
     }
 
     /// `forward` returning fresh outputs.
-    public func forward(_ input: Tensor, workspace: inout SSDWorkspace, hook: ConvInputHook? = nil) -> HeadOutputs {
+    public func forward(_ input: Tensor, workspace: inout SSDWorkspace, hook: ConvInputHook? = nil,
+                        quantization: InputQuantization? = nil) -> HeadOutputs {
         var out = HeadOutputs(priors: priors.count, classes: classes)
-        forward(input, into: &out, workspace: &workspace, hook: hook)
+        forward(input, into: &out, workspace: &workspace, hook: hook, quantization: quantization)
         return out
     }
 

@@ -111,9 +111,9 @@ struct Compare: ParsableCommand {
         let folder = URL(fileURLWithPath: report)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 
-        func score(_ m: SSDModel, hook: ConvInputHook?, tag: String) throws -> Double {
+        func score(_ m: SSDModel, quantization: InputQuantization?, tag: String) throws -> Double {
             let runner = EvaluationRunner(
-                groundTruth: truth, detector: SSDImageDetector(Detector(model: m, hook: hook)),
+                groundTruth: truth, detector: SSDImageDetector(Detector(model: m, quantization: quantization)),
                 loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },
                 options: .init(split: split, resultsFolder: folder.appendingPathComponent("runs/\(tag)"), limit: limit,
                                detectorIdentity: "\(inputs.modelPath) \(tag) \(UUID().uuidString)"))
@@ -121,7 +121,7 @@ struct Compare: ParsableCommand {
         }
         var rows: [CompareRow] = []
         let t0 = Date()
-        let fp = try score(inputs.model, hook: nil, tag: "fp32")
+        let fp = try score(inputs.model, quantization: nil, tag: "fp32")
         let floatParameters = inputs.model.quantizableLayers.reduce(0) { $0 + $1.conv.weight.count + $1.biasCount }
         rows.append(CompareRow(method: "fp32", budget: nil, pointBits: 32, map: fp, averageBits: 32, extraMACs: 0,
                                modelBytes: 4 * floatParameters, seconds: Date().timeIntervalSince(t0)))
@@ -133,7 +133,7 @@ struct Compare: ParsableCommand {
                 let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, options: .init(
                     method: method, weightBits: b, activationBits: abits,
                     budget: method.spendsBudget ? .averageBits(budget) : nil, sensitivities: costs, threads: threads))
-                let map = try score(q.model, hook: q.activationHook, tag: "\(name)-\(budget)")
+                let map = try score(q.model, quantization: q.inputQuantization, tag: "\(name)-\(budget)")
                 rows.append(CompareRow(method: name, budget: budget, pointBits: b, map: map,
                                        averageBits: q.accounting.averageWeightBits, extraMACs: q.accounting.extraMACs,
                                        modelBytes: q.accounting.modelBytes, seconds: Date().timeIntervalSince(t)))

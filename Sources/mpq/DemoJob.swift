@@ -55,7 +55,7 @@ struct DemoJob {
                 method: config.method, weightBits: config.wbits, activationBits: Self.activationBits,
                 budget: config.budget.map { .averageBits($0) }, threads: threads))
             bar = StepProgress(label.padding(toLength: 16, withPad: " ", startingAt: 0))
-            let map = ModelScoring.meanAP(ModelScoring.detections(q.model, images: eval.images, hook: q.activationHook,
+            let map = ModelScoring.meanAP(ModelScoring.detections(q.model, images: eval.images, quantization: q.inputQuantization,
                                                                   progress: {
                 bar.update($0, of: eval.images.count)
             }), groundTruth: eval.truth)

@@ -93,7 +93,7 @@ struct Detect: ParsableCommand {
         if let threads { Runtime.setThreads(threads) }
         let modelURL = try EmbeddedDemo.resolve(model: model, vocRoot: nil, datasetNeeded: false).model
         let model = modelURL.path
-        let (loaded, format, hook) = try QuantizedModelFile.load(modelURL, architecture: arch)
+        let (loaded, format, quantization) = try QuantizedModelFile.load(modelURL, architecture: arch)
         Output.note("\(model): \(loaded.architecture.rawValue), \(loaded.classes) classes (background included), "
                     + "\(format.rawValue)")
         // The embedded detector's class names are the demo dataset's (the model sits in <dataset>/model/).
@@ -102,7 +102,7 @@ struct Detect: ParsableCommand {
         let names = demoClasses.flatMap { $0.count + 1 == loaded.classes ? $0.names : nil }
             ?? (loaded.classes == ClassList.voc.count + 1 ? ClassList.voc.names
                 : (1..<loaded.classes).map { "class \($0)" })
-        var detector = Detector(model: loaded, hook: hook)
+        var detector = Detector(model: loaded, quantization: quantization)
         var results: [ImageResult] = []
         var usedNames = Set<String>()
         for (n, path) in images.enumerated() {

@@ -100,7 +100,7 @@ struct Evaluate: ParsableCommand {
         let shardSpec = shard.flatMap(Shard.init) ?? .all
         let (modelURL, root) = try EmbeddedDemo.resolve(model: model, vocRoot: vocRoot)
         let model = modelURL.path
-        let (loaded, format, hook) = try QuantizedModelFile.load(modelURL, architecture: arch)
+        let (loaded, format, quantization) = try QuantizedModelFile.load(modelURL, architecture: arch)
         let dataset = try EvaluationInputs.open(vocRoot: root?.path ?? "", split: split, classes: classes)
         guard loaded.classes == dataset.classes.count + 1 else {
             throw ClassCountMismatch(model: model, modelClasses: loaded.classes - 1,
@@ -114,7 +114,7 @@ struct Evaluate: ParsableCommand {
         let identity = "\(modelURL.standardizedFileURL.path) size=\(size.map(String.init) ?? "?") "
             + "arch=\(loaded.architecture.rawValue) score>0.01"
         let runner = EvaluationRunner(
-            groundTruth: truth, detector: SSDImageDetector(Detector(model: loaded, hook: hook)),
+            groundTruth: truth, detector: SSDImageDetector(Detector(model: loaded, quantization: quantization)),
             loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },
             options: .init(split: split, resultsFolder: folder, limit: limit, shard: shardSpec, metric: metric,
                            evaluationProtocol: evaluationProtocol, detectorIdentity: identity))

@@ -209,7 +209,7 @@ struct Quantize: ParsableCommand {
             }), groundTruth: eval.truth)
             bar = StepProgress("quantized")
             report.mapAfter = ModelScoring.meanAP(ModelScoring.detections(
-                q.model, images: eval.images, hook: q.activationHook, progress: { bar.update($0, of: eval.images.count) }),
+                q.model, images: eval.images, quantization: q.inputQuantization, progress: { bar.update($0, of: eval.images.count) }),
                 groundTruth: eval.truth)
         }
         let table = report.table()

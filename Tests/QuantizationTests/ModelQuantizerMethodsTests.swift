@@ -171,14 +171,19 @@ final class ModelQuantizerMethodsTests: XCTestCase {
             let url = folder.appendingPathComponent("\(method.rawValue).safetensors")
             try SafeTensors.write(QuantizedModelFile.stateDict(q, method: method.rawValue, wbits: 3, abits: 8,
                                                                sourceSHA256: "0", version: "test"), to: url)
-            let (loaded, _, hook) = try QuantizedModelFile.load(url, architecture: nil)
-            XCTAssertNotNil(hook)
+            let (loaded, _, quantization) = try QuantizedModelFile.load(url, architecture: nil)
+            XCTAssertNotNil(quantization)
+            XCTAssertEqual(quantization, q.inputQuantization, method.rawValue)
             let installed = Dictionary(uniqueKeysWithValues: loaded.convolutions.map { ($0.name, $0.conv.weight.data) })
             for layer in q.layers { XCTAssertEqual(installed[layer.name], layer.reconstructedWeight, layer.name) }
-            var w1 = SSDWorkspace(), w2 = SSDWorkspace()
-            let a = q.model.forward(c.images[1], workspace: &w1, hook: q.activationHook)
-            let b = loaded.forward(c.images[1], workspace: &w2, hook: hook)
-            XCTAssertEqual(a, b, method.rawValue)
+            for engine in ForwardEngine.allCases {
+                var w1 = SSDWorkspace(engine: engine), w2 = SSDWorkspace(engine: engine)
+                let a = q.model.forward(c.images[1], workspace: &w1, quantization: q.inputQuantization)
+                let b = loaded.forward(c.images[1], workspace: &w2, quantization: quantization)
+                XCTAssertEqual(a, b, "\(method.rawValue) \(engine)")
+                // A loaded OCS file holds the merged weights (split convs only in `splitExecutionModel`).
+                XCTAssertEqual(w2.lastEngine, engine, method.rawValue)
+            }
             let dict = try Checkpoint.load(url).0
             XCTAssertEqual(dict.metadata["layer_bits"], q.layers.map { "\($0.accounting.bits)" }.joined(separator: ","))
             XCTAssertEqual(dict.keys.filter { $0.hasSuffix(".input_map") }.count,

@@ -118,3 +118,59 @@ final class OneDNNEngineTests: XCTestCase {
         XCTAssertLessThanOrEqual(Self.relativeDifference(reference, split), 1e-5)
     }
 }
+
+/// Conv input fake quantization as data: the vector form equals the scalar formula bit for bit, and the oneDNN
+/// engine runs it like the native hook.
+final class InputQuantizationTests: XCTestCase {
+    func testVectorFormEqualsScalarFormBitForBit() {
+        var rng = SystemRandomNumberGenerator()
+        for grid in [InputQuantization.Grid(scale: 0.0371, qmin: 0, qmax: 255),
+                     InputQuantization.Grid(scale: 0.25, qmin: -127, qmax: 127),
+                     InputQuantization.Grid(scale: 1, qmin: -7, qmax: 7),
+                     InputQuantization.Grid(scale: 0, qmin: 0, qmax: 255)] {
+            var x: [Float] = (0..<1000).map { _ in Float.random(in: -12...12, using: &rng) }
+            // Ties, both signs, exactly representable: (k + 0.5) * scale for a power-of-two scale.
+            x += (-20...20).map { (Float($0) + 0.5) * grid.scale }
+            x += [0, -0.0, .infinity, -.infinity, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                  Float(1 << 24), -Float(1 << 24) - 2, 0.49999997, -0.49999997, 0.5, -0.5, 1.5, 2.5, -2.5,
+                  .leastNonzeroMagnitude, grid.scale * 127.5, grid.scale * 255.5]
+            for count in [x.count, 17, 15, 1] {
+                var y = [Float](repeating: .nan, count: count)
+                x.withUnsafeBufferPointer { xb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        grid.applyVectorized(xb.baseAddress!, yb.baseAddress!, count: count)
+                    }
+                }
+                for i in 0..<count {
+                    XCTAssertEqual(y[i].bitPattern, grid.apply(x[i]).bitPattern, "\(grid) x = \(x[i])")
+                }
+            }
+        }
+    }
+
+    func testOneDNNEngineRunsInputQuantizationLikeTheNativeHook() throws {
+        for name in ["small-mb2-w0.25-c3", "small-ssd300-c4"] {
+            let (model, x) = try ParityFixtures.smallModel(name)
+            // 4-bit grids on every conv input, clipped at a fixed range: a coarse quantization that changes the
+            // outputs a lot, so a conv that skipped it would show.
+            let grids = Dictionary(uniqueKeysWithValues: model.convolutions.map {
+                ($0.name, InputQuantization.Grid(scale: 0.5, qmin: -7, qmax: 7))
+            })
+            let q = InputQuantization(grids)
+            let float = OneDNNEngineTests.outputs(model, x, .native).0
+            let (native, _) = OneDNNEngineTests.outputs(model, x, .native, hook: q.hook)
+            var ws = SSDWorkspace(engine: .onednn)
+            let fast = model.forward(x, workspace: &ws, quantization: q)
+            XCTAssertEqual(ws.lastEngine, .onednn, name)
+            XCTAssertGreaterThan(OneDNNEngineTests.relativeDifference(float, native), 1e-2, name)
+            // The engines' float convs differ in the last bits; a quantization step can flip where a value sits
+            // on a rounding boundary, so the bound is looser than for float outputs.
+            let d = OneDNNEngineTests.relativeDifference(native, fast)
+            XCTAssertLessThanOrEqual(d, 1e-3, name)
+            print("input quantization \(name): oneDNN vs native \(d)")
+            // The same quantization through the native engine's `quantization:` parameter is the hook exactly.
+            var nws = SSDWorkspace(engine: .native)
+            XCTAssertEqual(model.forward(x, workspace: &nws, quantization: q), native, name)
+        }
+    }
+}
