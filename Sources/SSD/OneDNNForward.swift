@@ -221,6 +221,9 @@ extension SSDWorkspace {
     /// model cannot be compiled, e.g. it has a channel-split conv.
     mutating func compiled(for model: SSDModel, quantization: InputQuantization? = nil) -> CompiledForward? {
         let threads = Runtime.threads
+        // A copied workspace shares the program (and its buffers) with the original: give this copy its own, so
+        // copies can run on different threads as values should.
+        if compiledForward != nil && !isKnownUniquelyReferenced(&compiledForward) { compiledForward = nil }
         if let compiledForward, compiledForward.revision == model.revision,
            compiledForward.program.threads == threads, compiledForward.quantization == quantization {
             return compiledForward

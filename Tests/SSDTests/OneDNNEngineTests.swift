@@ -62,6 +62,19 @@ final class OneDNNEngineTests: XCTestCase {
         }
     }
 
+    /// Workspaces are values: a copy compiles its own program, so the two never share buffers.
+    func testCopiedWorkspaceGetsItsOwnProgram() throws {
+        let (model, x) = try ParityFixtures.smallModel("small-mb1-c5")
+        var a = SSDWorkspace(engine: .onednn)
+        let first = model.forward(x, workspace: &a)
+        var b = a
+        XCTAssertTrue(a.compiledForward === b.compiledForward)
+        let second = model.forward(x, workspace: &b)
+        XCTAssertFalse(a.compiledForward === b.compiledForward)
+        XCTAssertEqual(first, second)
+        XCTAssertEqual(model.forward(x, workspace: &a), first)
+    }
+
     func testHookRunsNatively() throws {
         let (model, x) = try ParityFixtures.smallModel("small-mb1-c5")
         var seen = 0
