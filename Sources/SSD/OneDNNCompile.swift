@@ -70,42 +70,43 @@ extension VGGBase {
     }
 }
 
-extension VGG16SSD {
-    func compile(_ b: OneDNNBuilder) throws {
-        for stage in VGGStage.stages(extras: extras.count) {
+extension VGGStage {
+    /// Both VGG networks' passes: the stage table of `runStage`, with the networks' own source-0 normalisation
+    /// (`normalise`, a Swift step) and extra stage (`extra`).
+    static func compile(extras: Int, base: VGGBase, heads: DetectionHeads, _ b: OneDNNBuilder,
+                        normalise: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void,
+                        label: String, extra: (Int) throws -> Void) throws {
+        for stage in stages(extras: extras) {
             switch stage {
             case let .base(range): try base.compile(range, b)
             case .heads(0):
-                let norm = sourceNorm
-                let source = try b.custom(b.current, slot: OneDNNBuilder.Slot.source, label: "source normalisation") {
-                    x, y, c, pixels in
-                    norm.applyNHWC(x, y, channels: c, pixels: pixels)
-                }
-                try b.heads(heads, source: 0, source)
+                try b.heads(heads, source: 0, try b.custom(b.current, slot: OneDNNBuilder.Slot.source, label: label,
+                                                           normalise))
             case let .heads(i): try b.heads(heads, source: i, b.current)
-            case let .extra(i):
-                try b.step(extras[i].reduce)
-                try b.step(extras[i].expand)
+            case let .extra(i): try extra(i)
             }
+        }
+    }
+}
+
+extension VGG16SSD {
+    func compile(_ b: OneDNNBuilder) throws {
+        let norm = sourceNorm
+        try VGGStage.compile(extras: extras.count, base: base, heads: heads, b,
+                             normalise: { norm.applyNHWC($0, $1, channels: $2, pixels: $3) },
+                             label: "source normalisation") { i in
+            try b.step(extras[i].reduce)
+            try b.step(extras[i].expand)
         }
     }
 }
 
 extension SSD300 {
     func compile(_ b: OneDNNBuilder) throws {
-        for stage in VGGStage.stages(extras: extras.count) {
-            switch stage {
-            case let .base(range): try base.compile(range, b)
-            case .heads(0):
-                let weight = l2NormWeight
-                let source = try b.custom(b.current, slot: OneDNNBuilder.Slot.source, label: "L2Norm") { x, y, c, pixels in
-                    l2NormNHWC(x, y, weight: weight, eps: 1e-10, channels: c, pixels: pixels)
-                }
-                try b.heads(heads, source: 0, source)
-            case let .heads(i): try b.heads(heads, source: i, b.current)
-            case let .extra(k): try b.step(extras[k])
-            }
-        }
+        let weight = l2NormWeight
+        try VGGStage.compile(extras: extras.count, base: base, heads: heads, b,
+                             normalise: { l2NormNHWC($0, $1, weight: weight, eps: 1e-10, channels: $2, pixels: $3) },
+                             label: "L2Norm") { k in try b.step(extras[k]) }
     }
 }
 

@@ -62,34 +62,29 @@ final class CompiledForward: @unchecked Sendable {
     }
 
     /// Runs the program; `timed(step, seconds)` (a profile) gets every step's wall time.
-    func run(_ x: Tensor, into out: inout HeadOutputs, timed: ((Int, Double) -> Void)? = nil) {
-        out.confidences.withUnsafeMutableBufferPointer { conf in
-            out.locations.withUnsafeMutableBufferPointer { loc in
+    /// - Throws: `OneDNNError` if a primitive fails (then `out` is partly written).
+    func run(_ x: Tensor, into out: inout HeadOutputs, timed: ((Int, Double) -> Void)? = nil) throws {
+        try out.confidences.withUnsafeMutableBufferPointer { conf in
+            try out.locations.withUnsafeMutableBufferPointer { loc in
                 guard let c = conf.baseAddress, let l = loc.baseAddress else { return }
                 for h in heads { program.bind(h.tensor, to: (h.confidences ? c : l) + h.offset) }
-                x.data.withUnsafeBufferPointer { input in
+                try x.data.withUnsafeBufferPointer { input in
                     guard let xp = input.baseAddress else { return }
                     for (k, step) in steps.enumerated() {
                         let started = timed == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-                        defer {
-                            if let timed { timed(k, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
-                        }
                         switch step {
                         case let .input(t):
-                            guard let y = program.data(t) else { preconditionFailure("oneDNN input without storage") }
+                            guard let y = program.data(t) else { throw OneDNNError(description: "input without storage") }
                             nchwToNHWC(xp, y, channels: t.channels, pixels: t.height * t.width)
                         case let .primitive(index):
-                            do {
-                                try program.execute(index)
-                            } catch {
-                                preconditionFailure("oneDNN forward pass failed: \(error)")
-                            }
+                            try program.execute(index)
                         case let .custom(from, to, body):
                             guard let a = program.data(from), let b = program.data(to) else {
-                                preconditionFailure("oneDNN custom step without storage")
+                                throw OneDNNError(description: "\(labels[k]): a tensor without storage")
                             }
                             body(a, b, from.channels, from.height * from.width)
                         }
+                        if let timed { timed(k, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
                     }
                 }
             }
@@ -261,7 +256,12 @@ extension SSDModel {
         guard let compiled = workspace.compiled(for: self) else { return nil }
         var out = HeadOutputs(priors: priors.count, classes: classes)
         var times = [Double](repeating: 0, count: compiled.steps.count)
-        compiled.run(input, into: &out) { k, seconds in times[k] = seconds }
+        do {
+            try compiled.run(input, into: &out) { k, seconds in times[k] = seconds }
+        } catch {
+            workspace.engineNote = "\(error)"
+            return nil
+        }
         return compiled.steps.indices.map { k in
             let impl: String
             if case let .primitive(i) = compiled.steps[k] { impl = compiled.program.implementation(i) } else { impl = "swift" }

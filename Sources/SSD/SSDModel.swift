@@ -110,9 +110,16 @@ public struct SSDModel: Sendable {
         }
         if hook == nil, workspace.engine == .onednn,
            let compiled = workspace.compiled(for: self, quantization: quantization) {
-            compiled.run(input, into: &out)
-            workspace.lastEngine = .onednn
-            return
+            do {
+                try compiled.run(input, into: &out)
+                workspace.lastEngine = .onednn
+                return
+            } catch {
+                // Not expected (buffers are allocated at compile time); the native engine recomputes every output.
+                workspace.compiledForward = nil
+                workspace.failedRevision = revision
+                workspace.engineNote = "oneDNN failed, running natively: \(error)"
+            }
         }
         workspace.lastEngine = .native
         var hook = hook
