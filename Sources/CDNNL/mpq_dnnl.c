@@ -3,6 +3,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 void omp_set_num_threads(int n);
@@ -19,6 +20,7 @@ typedef struct {
     const char *impl;
     int src, dst;
     dnnl_memory_t weights, bias;   /* NULL for pooling */
+    dnnl_memory_desc_t weights_md, bias_md;
     int is_pool;
     int threads;
 } step_t;
@@ -170,6 +172,91 @@ static dnnl_primitive_attr_t base_attr(void) {
     return attr;
 }
 
+/* Frees a step's primitive, weights and implementation name (and takes its weights off the byte count). */
+static void destroy_step(mpq_dnnl_program *p, step_t *s) {
+    if (s->prim) dnnl_primitive_destroy(s->prim);
+    if (s->weights) {
+        p->weight_bytes -= dnnl_memory_desc_get_size(&s->weights_md);
+        dnnl_memory_destroy(s->weights);
+    }
+    if (s->bias) {
+        p->weight_bytes -= dnnl_memory_desc_get_size(&s->bias_md);
+        dnnl_memory_destroy(s->bias);
+    }
+    free((char *)s->impl);
+    s->prim = NULL; s->weights = NULL; s->bias = NULL; s->impl = NULL;
+}
+
+/* The conv primitive for `step->threads` threads, with its weights and bias reordered into its formats. */
+static int build_conv(mpq_dnnl_program *p, const dnnl_convolution_desc_t *cd, dnnl_primitive_attr_t attr,
+                      const dnnl_memory_desc_t *wmd_user, const float *weight, const dnnl_memory_desc_t *bmd,
+                      const float *bias, step_t *step, char *err, size_t errlen) {
+    dnnl_primitive_desc_t pd = NULL;
+    int r = make_primitive(p, cd, attr, &pd, step, err, errlen);
+    if (r < 0) { if (pd) dnnl_primitive_desc_destroy(pd); return -1; }
+    step->weights_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    step->bias_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+    r = reordered(p, wmd_user, weight, &step->weights_md, &step->weights, err, errlen);
+    if (r == 0) r = reordered(p, bmd, bias, &step->bias_md, &step->bias, err, errlen);
+    dnnl_primitive_desc_destroy(pd);
+    return r;
+}
+
+static int run_step(mpq_dnnl_program *p, const step_t *s, dnnl_memory_t src, dnnl_memory_t dst,
+                    dnnl_memory_t scratch) {
+    omp_set_num_threads(s->threads);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_WEIGHTS, s->weights},
+                               {DNNL_ARG_BIAS, s->bias}, {DNNL_ARG_SCRATCHPAD, scratch}};
+    dnnl_status_t st = dnnl_primitive_execute(s->prim, p->stream, scratch ? 5 : 4, args);
+    if (st == dnnl_success) st = dnnl_stream_wait(p->stream);
+    return st == dnnl_success ? 0 : -1;
+}
+
+/* 1 if the two conv steps give the same bits on one pseudo-random input (and destination, for a sum post-op),
+   0 if not, -1 on failure. */
+static int same_results(mpq_dnnl_program *p, const step_t *a, const step_t *b, const tensor_t *x,
+                        const tensor_t *y, char *err, size_t errlen) {
+    size_t nx = (size_t)x->c * x->h * x->w, ny = (size_t)y->c * y->h * y->w;
+    size_t sbytes = (p->scratch_bytes + 63) / 64 * 64;
+    float *in = aligned_alloc(64, (nx * 4 + 63) / 64 * 64), *o1 = aligned_alloc(64, (ny * 4 + 63) / 64 * 64);
+    float *o2 = aligned_alloc(64, (ny * 4 + 63) / 64 * 64);
+    void *scratch = sbytes ? aligned_alloc(64, sbytes) : NULL;
+    int result = -1;
+    dnnl_memory_t ms = NULL, m1 = NULL, m2 = NULL, msc = NULL;
+    if (!in || !o1 || !o2 || (sbytes && !scratch)) { snprintf(err, errlen, "out of memory"); goto done; }
+    uint32_t state = 0x9E3779B9u;
+    for (size_t i = 0; i < nx; i++) {
+        state ^= state << 13; state ^= state >> 17; state ^= state << 5;
+        in[i] = (float)(state >> 8) / 8388608.0f - 1.0f;
+    }
+    for (size_t i = 0; i < ny; i++) {
+        state ^= state << 13; state ^= state >> 17; state ^= state << 5;
+        o1[i] = o2[i] = (float)(state >> 8) / 8388608.0f - 1.0f;
+    }
+    dnnl_memory_desc_t smd;
+    dnnl_dims_t sd = {(dnnl_dim_t)(sbytes ? sbytes : 64)};
+    if (dnnl_memory_create(&ms, &x->md, p->engine, in) != dnnl_success
+        || dnnl_memory_create(&m1, &y->md, p->engine, o1) != dnnl_success
+        || dnnl_memory_create(&m2, &y->md, p->engine, o2) != dnnl_success
+        || (sbytes && (dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_x) != dnnl_success
+                       || dnnl_memory_create(&msc, &smd, p->engine, scratch) != dnnl_success))) {
+        snprintf(err, errlen, "oneDNN: determinism check memory failed");
+        goto done;
+    }
+    if (run_step(p, a, ms, m1, msc) < 0 || run_step(p, b, ms, m2, msc) < 0) {
+        snprintf(err, errlen, "oneDNN: determinism check run failed");
+        goto done;
+    }
+    result = memcmp(o1, o2, ny * sizeof(float)) == 0;
+done:
+    if (ms) dnnl_memory_destroy(ms);
+    if (m1) dnnl_memory_destroy(m1);
+    if (m2) dnnl_memory_destroy(m2);
+    if (msc) dnnl_memory_destroy(msc);
+    free(in); free(o1); free(o2); free(scratch);
+    return result;
+}
+
 int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, const float *bias,
                   int groups, int kh, int kw, int stride, int padding, int dilation, int activation,
                   int accumulate, char *err, size_t errlen) {
@@ -217,29 +304,36 @@ int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, co
         if (activation == MPQ_DNNL_RELU6) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
         dnnl_primitive_attr_set_post_ops(attr, ops);
     }
-    step_t step = {0};
-    step.src = src; step.dst = dst;
-    /* Tiny outputs (the last heads and extras, <= 7x7): measured, oneDNN 2.6's brgconv then splits the work in a
-       way whose results depend on the thread count (e.g. 512 -> 24, 3x3, on 5x5: 1 vs 2 threads differ in the
-       last bits). One thread there keeps every output independent of the thread count, for microseconds. */
-    step.threads = oh * ow < 64 ? 1 : p->threads;
-    dnnl_primitive_desc_t pd = NULL;
-    int r = make_primitive(p, &cd, attr, &pd, &step, err, errlen);
-    if (ops) dnnl_post_ops_destroy(ops);
-    dnnl_primitive_attr_destroy(attr);
-    if (r < 0) { if (pd) dnnl_primitive_desc_destroy(pd); return -1; }
-    const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *pbmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
     float *zeros = NULL;
     if (!bias) {
         zeros = calloc((size_t)oc, sizeof(float));
-        if (!zeros) { dnnl_primitive_desc_destroy(pd); snprintf(err, errlen, "out of memory"); return -1; }
+        if (!zeros) { if (ops) dnnl_post_ops_destroy(ops); dnnl_primitive_attr_destroy(attr);
+                      snprintf(err, errlen, "out of memory"); return -1; }
     }
-    r = reordered(p, &wmd_user, weight, wmd, &step.weights, err, errlen);
-    if (r == 0) r = reordered(p, &bmd, bias ? bias : zeros, pbmd, &step.bias, err, errlen);
+    const float *b = bias ? bias : zeros;
+    step_t step = {0};
+    step.src = src; step.dst = dst; step.threads = p->threads;
+    int r = build_conv(p, &cd, attr, &wmd_user, weight, &bmd, b, &step, err, errlen);
+    /* oneDNN fixes a primitive's work split for its thread count, and for some shapes (measured with oneDNN 2.6:
+       512 -> 24 3x3 on 5x5 outputs, 1 vs 2 threads; a 32 -> 64 dilated conv on 19x19, 1 vs 3) the split changes
+       the order of the sums. For every conv with outputs up to 19x19 (where the split has the most freedom; the
+       larger VGG and MobileNet shapes measured identical), build the one-thread version too, run both on the same
+       pseudo-random input, and keep the multi-thread primitive only if every output bit agrees. The split does
+       not depend on the data, so outputs then match the one-thread program for any input. */
+    if (r == 0 && p->threads > 1 && oh * ow <= 19 * 19) {
+        step_t one = step;
+        one.threads = 1;
+        one.prim = NULL; one.weights = NULL; one.bias = NULL; one.impl = NULL;
+        r = build_conv(p, &cd, attr, &wmd_user, weight, &bmd, b, &one, err, errlen);
+        int same = r == 0 ? same_results(p, &step, &one, x, y, err, errlen) : -1;
+        if (same < 0) { r = -1; destroy_step(p, &one); }
+        else if (same) destroy_step(p, &one);
+        else { destroy_step(p, &step); step = one; }
+    }
     free(zeros);
-    dnnl_primitive_desc_destroy(pd);
-    if (r < 0) { dnnl_primitive_destroy(step.prim); return -1; }
+    if (ops) dnnl_post_ops_destroy(ops);
+    dnnl_primitive_attr_destroy(attr);
+    if (r < 0) { destroy_step(p, &step); return -1; }
     return push_step(p, step, err, errlen);
 }
 

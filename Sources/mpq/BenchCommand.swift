@@ -17,9 +17,8 @@ struct Bench: ParsableCommand {
         detection pipeline (JPEG decode, resize and normalise, forward pass, softmax and box decoding, \
         per-class NMS) for --runs repetitions after one warm-up, and reports the median, minimum and maximum, \
         the achieved convolution GFLOP/s (2 FLOPs per multiply-add, over the median forward time) and the \
-        peak resident memory. With the native engine outputs do not depend on --threads; the oneDNN engine's \
-        are identical at 1, 2 and 3 threads on the four full-size networks (tested), though oneDNN does not \
-        promise it for every layer shape.
+        peak resident memory. Outputs do not depend on --threads on either engine (oneDNN: checked per conv \
+        when the program is built); only speed does.
 
         --engine picks the executor: onednn (the default; the network compiled into oneDNN primitives) or \
         native (our own kernels, which quantization studies use for hooked and staged passes). The default can \
@@ -44,7 +43,7 @@ struct Bench: ParsableCommand {
     @Option(help: "The architecture, when it cannot be detected from the checkpoint's keys (mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).")
     var arch: String?
 
-    @Option(help: "The number of threads the runtime uses (see the note on determinism above).")
+    @Option(help: "The number of threads the runtime uses; results are identical for any value.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "The executor: onednn or native (default: MPQ_ENGINE, else onednn).")

@@ -60,7 +60,7 @@ struct Detect: ParsableCommand {
         + "[priors, 4] (normalised corners, unclipped) to this safetensors file.", valueName: "file"))
     var dumpRaw: String?
 
-    @Option(help: ArgumentHelp("Number of threads for the network (speed only; see `mpq bench --help` on determinism).",
+    @Option(help: ArgumentHelp("Number of threads for the network (results are identical for any count).",
                                valueName: "n"))
     var threads: Int?
 
