@@ -8,9 +8,10 @@ public enum ForwardEngine: String, Sendable, CaseIterable {
     /// Our own kernels (`Tensors`). The staged passes (`advance`, `resume`, `rerunHeads`), conv input hooks and
     /// channel-split (OCS) convs always run on it.
     case native
-    /// The network compiled into oneDNN primitives over NHWC activations (once per workspace and weights):
-    /// direct AVX-512 convolutions with fused bias, activation and residual add, heads written straight into the
-    /// output rows. Used for a plain `forward` (no hook, no channel-split conv); anything else runs natively.
+    /// The network compiled into oneDNN primitives over NHWC activations (once per workspace, weights, input
+    /// quantization and thread count): direct AVX-512 convolutions with fused bias, activation and residual add,
+    /// heads written straight into the output rows, conv input fake-quant (`InputQuantization`) as vectorised
+    /// steps. Used by `forward` without a hook or channel-split conv; anything else runs natively.
     case onednn
 
     /// `MPQ_ENGINE=native|onednn` when set, else `onednn`.
@@ -94,7 +95,8 @@ final class CompiledForward: @unchecked Sendable {
 
 /// Builds a `CompiledForward`: each network's `compile` drives it the way its `runStage` drives a workspace.
 /// Activations ping-pong between slots 0 and 1 (`current`); slot 2 holds a block's depthwise output, slot 3 a
-/// normalised source, slot 4 a separable head's hidden map, slot 5 the input image.
+/// normalised source, slot 4 a separable head's hidden map, slot 5 the input image, slot 6 a conv's
+/// fake-quantized input.
 final class OneDNNBuilder {
     enum Slot {
         static let extra = 2, source = 3, headHidden = 4, input = 5, quantizedInput = 6
