@@ -174,12 +174,12 @@ public struct SensitivityRunner {
     /// - Throws: `QuantizationError` (unsupported bits, multipoint without Gram matrices).
     public func run(layers names: [String]? = nil, progress: ((Progress) -> Void)? = nil) throws -> SensitivityReport {
         let start = Date()
-        // Native: the quantized outputs come from staged passes (always native) over these float outputs.
-        let floatEval = ModelScoring.headOutputs(model, images: evaluationImages, engine: .native)
+        // The default engine, as the cache's staged passes use: an unchanged layer then gives these bits exactly.
+        let floatEval = ModelScoring.headOutputs(model, images: evaluationImages)
         let floatMAP = ModelScoring.meanAP(floatEval.indices.map { ModelScoring.detections(model, outputs: floatEval[$0],
                                                                                             size: evaluationImages.sizes[$0]) },
                                            groundTruth: groundTruth)
-        let floatOutputs = ModelScoring.headOutputs(model, images: calibrationImages, engine: .native)
+        let floatOutputs = ModelScoring.headOutputs(model, images: calibrationImages)
         var (evalCache, calibCache) = caches(evaluation: floatEval, calibration: floatOutputs)
         let macs = Self.macs(model)
         // Execution order, so the caches only move forward.

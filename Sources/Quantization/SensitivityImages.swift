@@ -61,8 +61,8 @@ public struct PreparedImages: Sendable {
 /// mAP and detector-output SQNR of a (possibly quantized) model on prepared images.
 public enum ModelScoring {
     /// Raw head outputs of every image (float reference for SQNR), images in order.
-    /// - Parameter engine: the executor; `.native` when the outputs are compared with staged passes (which always
-    ///   run natively), so that an unchanged model gives identical bits.
+    /// - Parameter engine: the executor; the same as the staged passes the outputs are compared with, so that an
+    ///   unchanged model gives identical bits.
     public static func headOutputs(_ model: SSDModel, images: PreparedImages, hook: ConvInputHook? = nil,
                                    quantization: InputQuantization? = nil,
                                    engine: ForwardEngine = .default) -> [HeadOutputs] {

@@ -52,7 +52,10 @@ public struct SSDWorkspace {
     public internal(set) var lastEngine: ForwardEngine?
     /// Why the preferred engine could not run the model (e.g. a conv oneDNN rejected), if it could not.
     public internal(set) var engineNote: String?
-    var compiledForward: CompiledForward?
+    /// Compiled oneDNN programs, most recently used first (see `compiled(for:)`).
+    var compiledPrograms: [CompiledForward] = []
+    /// The most recently used program.
+    var compiledForward: CompiledForward? { compiledPrograms.first }
     var failedRevision: UInt64?
 
     public init(engine: ForwardEngine = .default) {
@@ -63,8 +66,8 @@ public struct SSDWorkspace {
     /// oneDNN forward pass).
     public var engineImplementations: [String] { compiledForward?.implementations ?? [] }
 
-    /// Bytes held by the compiled program (activations, reordered weights, scratchpad).
-    public var engineBytes: Int { compiledForward?.program.bytes ?? 0 }
+    /// Bytes held by the compiled programs (activations, reordered weights, scratchpad).
+    public var engineBytes: Int { compiledPrograms.reduce(0) { $0 + $1.program.bytes } }
 
     /// `current <- unit(current)`.
     mutating func step(_ unit: ConvUnit, hook: ConvInputHook?) {

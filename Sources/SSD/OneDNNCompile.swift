@@ -25,8 +25,8 @@ extension InvertedResidual {
 }
 
 extension MobileNetV2SSDLite {
-    func compile(_ b: OneDNNBuilder) throws {
-        for stage in Self.stages {
+    func compile(_ b: OneDNNBuilder, stages: Range<Int>) throws {
+        for stage in Self.stages[stages] {
             switch stage {
             case .stem: try b.step(stem)
             case let .block(i): try blocks[i].compile(b)
@@ -41,8 +41,8 @@ extension MobileNetV2SSDLite {
 }
 
 extension MobileNetV1SSD {
-    func compile(_ b: OneDNNBuilder) throws {
-        for stage in Self.stages {
+    func compile(_ b: OneDNNBuilder, stages: Range<Int>) throws {
+        for stage in Self.stages[stages] {
             switch stage {
             case .stem: try b.step(stem)
             case let .block(i):
@@ -73,10 +73,10 @@ extension VGGBase {
 extension VGGStage {
     /// Both VGG networks' passes: the stage table of `runStage`, with the networks' own source-0 normalisation
     /// (`normalise`, a Swift step) and extra stage (`extra`).
-    static func compile(extras: Int, base: VGGBase, heads: DetectionHeads, _ b: OneDNNBuilder,
+    static func compile(extras: Int, stages range: Range<Int>, base: VGGBase, heads: DetectionHeads, _ b: OneDNNBuilder,
                         normalise: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void,
                         label: String, extra: (Int) throws -> Void) throws {
-        for stage in stages(extras: extras) {
+        for stage in stages(extras: extras)[range] {
             switch stage {
             case let .base(range): try base.compile(range, b)
             case .heads(0):
@@ -90,9 +90,9 @@ extension VGGStage {
 }
 
 extension VGG16SSD {
-    func compile(_ b: OneDNNBuilder) throws {
+    func compile(_ b: OneDNNBuilder, stages: Range<Int>) throws {
         let norm = sourceNorm
-        try VGGStage.compile(extras: extras.count, base: base, heads: heads, b,
+        try VGGStage.compile(extras: extras.count, stages: stages, base: base, heads: heads, b,
                              normalise: { norm.applyNHWC($0, $1, channels: $2, pixels: $3) },
                              label: "source normalisation") { i in
             try b.step(extras[i].reduce)
@@ -102,9 +102,9 @@ extension VGG16SSD {
 }
 
 extension SSD300 {
-    func compile(_ b: OneDNNBuilder) throws {
+    func compile(_ b: OneDNNBuilder, stages: Range<Int>) throws {
         let weight = l2NormWeight
-        try VGGStage.compile(extras: extras.count, base: base, heads: heads, b,
+        try VGGStage.compile(extras: extras.count, stages: stages, base: base, heads: heads, b,
                              normalise: { l2NormNHWC($0, $1, weight: weight, eps: 1e-10, channels: $2, pixels: $3) },
                              label: "L2Norm") { k in try b.step(extras[k]) }
     }

@@ -23,8 +23,8 @@ public enum ForwardEngine: String, Sendable, CaseIterable {
 /// A model's network compiled for one workspace (see `ForwardEngine.onednn`).
 final class CompiledForward: @unchecked Sendable {
     enum Step {
-        /// Copies the NCHW input image into the program's NHWC input tensor.
-        case input(OneDNNTensor)
+        /// Copies the input (the NCHW image, or an NCHW or NHWC state) into the program's NHWC input tensor.
+        case input(OneDNNTensor, nchw: Bool)
         case primitive(Int32)
         /// A per-pixel map over NHWC data done in Swift (a source normalisation): `body(x, y, channels, pixels)`.
         case custom(from: OneDNNTensor, to: OneDNNTensor,
@@ -38,18 +38,26 @@ final class CompiledForward: @unchecked Sendable {
         let offset: Int
     }
 
+    /// What the program was compiled for: the model's revision, its stages, whether the input is NCHW, the conv
+    /// input quantization (nil: none), and (in `program`) the thread count.
     let revision: UInt64
-    /// The conv input quantization compiled in (nil: none).
+    let stages: Range<Int>
+    let inputIsNCHW: Bool
     let quantization: InputQuantization?
     let program: OneDNNProgram
+    /// The running activation after the last stage (what a paused state holds).
+    let output: OneDNNTensor
     let steps: [Step]
     /// What each step computes (a conv's checkpoint name, `pool`, `input`, `normalise`), for profiles.
     let labels: [String]
     let heads: [HeadBinding]
 
-    init(revision: UInt64, quantization: InputQuantization?, builder: OneDNNBuilder) throws {
+    init(revision: UInt64, stages: Range<Int>, quantization: InputQuantization?, builder: OneDNNBuilder) throws {
         try builder.program.finalize()
         self.revision = revision
+        self.stages = stages
+        inputIsNCHW = builder.inputIsNCHW
+        output = builder.current
         self.quantization = quantization
         program = builder.program
         steps = builder.steps
@@ -62,33 +70,49 @@ final class CompiledForward: @unchecked Sendable {
         steps.compactMap { if case let .primitive(i) = $0 { return program.implementation(i) } else { return nil } }
     }
 
-    /// Runs the program; `timed(step, seconds)` (a profile) gets every step's wall time.
+    /// Runs the program on `input` (`[1, C, H, W]` in the layout it was compiled for), writing the head rows of its
+    /// stages into `out`; `exposing` (C·H·W floats) receives the final running activation, NHWC. `timed(step,
+    /// seconds)` (a profile) gets every step's wall time.
     /// - Throws: `OneDNNError` if a primitive fails (then `out` is partly written).
-    func run(_ x: Tensor, into out: inout HeadOutputs, timed: ((Int, Double) -> Void)? = nil) throws {
+    func run(_ input: UnsafePointer<Float>, into out: inout HeadOutputs, exposing: UnsafeMutablePointer<Float>? = nil,
+             timed: ((Int, Double) -> Void)? = nil) throws {
         try out.confidences.withUnsafeMutableBufferPointer { conf in
             try out.locations.withUnsafeMutableBufferPointer { loc in
                 guard let c = conf.baseAddress, let l = loc.baseAddress else { return }
                 for h in heads { program.bind(h.tensor, to: (h.confidences ? c : l) + h.offset) }
-                try x.data.withUnsafeBufferPointer { input in
-                    guard let xp = input.baseAddress else { return }
-                    for (k, step) in steps.enumerated() {
-                        let started = timed == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-                        switch step {
-                        case let .input(t):
-                            guard let y = program.data(t) else { throw OneDNNError(description: "input without storage") }
-                            nchwToNHWC(xp, y, channels: t.channels, pixels: t.height * t.width)
-                        case let .primitive(index):
-                            try program.execute(index)
-                        case let .custom(from, to, body):
-                            guard let a = program.data(from), let b = program.data(to) else {
-                                throw OneDNNError(description: "\(labels[k]): a tensor without storage")
-                            }
-                            body(a, b, from.channels, from.height * from.width)
+                for (k, step) in steps.enumerated() {
+                    let started = timed == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+                    switch step {
+                    case let .input(t, nchw):
+                        guard let y = program.data(t) else { throw OneDNNError(description: "input without storage") }
+                        if nchw {
+                            nchwToNHWC(input, y, channels: t.channels, pixels: t.height * t.width)
+                        } else {
+                            y.update(from: input, count: t.channels * t.height * t.width)
                         }
-                        if let timed { timed(k, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
+                    case let .primitive(index):
+                        try program.execute(index)
+                    case let .custom(from, to, body):
+                        guard let a = program.data(from), let b = program.data(to) else {
+                            throw OneDNNError(description: "\(labels[k]): a tensor without storage")
+                        }
+                        body(a, b, from.channels, from.height * from.width)
                     }
+                    if let timed { timed(k, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
+                }
+                if let exposing {
+                    guard let y = program.data(output) else { throw OneDNNError(description: "output without storage") }
+                    exposing.update(from: y, count: output.channels * output.height * output.width)
                 }
             }
+        }
+    }
+
+    /// `run` on a tensor.
+    func run(_ x: Tensor, into out: inout HeadOutputs, timed: ((Int, Double) -> Void)? = nil) throws {
+        try x.data.withUnsafeBufferPointer { b in
+            guard let p = b.baseAddress else { throw OneDNNError(description: "empty input") }
+            try run(p, into: &out, timed: timed)
         }
     }
 }
@@ -111,15 +135,19 @@ final class OneDNNBuilder {
     private let quantization: [String: InputQuantization.Grid]
     /// The running activation.
     var current: OneDNNTensor
+    let inputIsNCHW: Bool
 
-    init(priors: Int, classes: Int, threads: Int, quantization: InputQuantization?) throws {
+    /// - Parameters:
+    ///   - input: the shape `[1, C, H, W]` the program starts from (the image, or a state's activation).
+    ///   - nchw: whether that input comes NCHW (the image, a native state) or NHWC (a state of this engine).
+    init(priors: Int, classes: Int, threads: Int, quantization: InputQuantization?, input: [Int], nchw: Bool) throws {
         program = try OneDNNProgram(threads: threads)
         priorCount = priors
         self.classes = classes
         self.quantization = quantization?.grids ?? [:]
-        let side = SSDModel.inputSize
-        current = try program.tensor(slot: Slot.input, channels: 3, height: side, width: side)
-        append(.input(current), "input (NCHW to NHWC)")
+        inputIsNCHW = nchw
+        current = try program.tensor(slot: Slot.input, channels: input[1], height: input[2], width: input[3])
+        append(.input(current, nchw: nchw), nchw ? "input (NCHW to NHWC)" : "input (NHWC state)")
     }
 
     private func append(_ step: CompiledForward.Step, _ label: String) {
@@ -213,32 +241,47 @@ enum ModelRevision {
 }
 
 extension SSDWorkspace {
-    /// The compiled program for `model` (and conv input `quantization`) at `Runtime.threads`, compiling it on
-    /// first use or after the weights, quantization or thread count changed; nil (the native engine runs) when the
+    /// The most programs a workspace keeps (a sensitivity run alternates between the float model's advancing
+    /// program and a quantized model's resuming one).
+    static let programCacheSize = 3
+
+    /// The compiled program running `stages` of `model` (and conv input `quantization`) at `Runtime.threads` from
+    /// an input of shape `input` (NCHW or NHWC), compiling it on first use; nil (the native engine runs) when the
     /// model cannot be compiled, e.g. it has a channel-split conv.
-    mutating func compiled(for model: SSDModel, quantization: InputQuantization? = nil) -> CompiledForward? {
+    mutating func compiled(for model: SSDModel, stages: Range<Int>? = nil, input: [Int]? = nil, nchw: Bool = true,
+                           quantization: InputQuantization? = nil) -> CompiledForward? {
         let threads = Runtime.threads
-        // A copied workspace shares the program (and its buffers) with the original: give this copy its own, so
-        // copies can run on different threads as values should.
-        if compiledForward != nil && !isKnownUniquelyReferenced(&compiledForward) { compiledForward = nil }
-        if let compiledForward, compiledForward.revision == model.revision,
-           compiledForward.program.threads == threads, compiledForward.quantization == quantization {
-            return compiledForward
+        let stages = stages ?? 0..<model.network.stageCount
+        let input = input ?? [1, 3, SSDModel.inputSize, SSDModel.inputSize]
+        // A copied workspace shares its programs (and their buffers) with the original: give this copy its own,
+        // so copies can run on different threads as values should.
+        for i in compiledPrograms.indices.reversed() where !isKnownUniquelyReferenced(&compiledPrograms[i]) {
+            compiledPrograms.remove(at: i)
+        }
+        if let i = compiledPrograms.firstIndex(where: {
+            $0.revision == model.revision && $0.stages == stages && $0.inputIsNCHW == nchw
+                && $0.program.threads == threads && $0.quantization == quantization
+        }) {
+            let hit = compiledPrograms.remove(at: i)
+            compiledPrograms.insert(hit, at: 0)
+            return hit
         }
         if failedRevision == model.revision { return nil }
-        compiledForward = nil
         do {
             let builder = try OneDNNBuilder(priors: model.priors.count, classes: model.classes, threads: threads,
-                                            quantization: quantization)
-            try model.network.compile(builder)
-            compiledForward = try CompiledForward(revision: model.revision, quantization: quantization,
-                                                  builder: builder)
+                                            quantization: quantization, input: input, nchw: nchw)
+            try model.network.compile(builder, stages: stages)
+            let compiled = try CompiledForward(revision: model.revision, stages: stages, quantization: quantization,
+                                               builder: builder)
+            compiledPrograms.insert(compiled, at: 0)
+            if compiledPrograms.count > Self.programCacheSize { compiledPrograms.removeLast() }
             engineNote = nil
+            return compiled
         } catch {
             failedRevision = model.revision
             engineNote = "\(error)"
+            return nil
         }
-        return compiledForward
     }
 }
 

@@ -8,8 +8,8 @@ protocol SSDNetwork: ConvContainer, StagedNetwork, Sendable {
     var classes: Int { get }
     /// Parameters outside the convolutions (source normalisations), as `(key, values [C])`.
     var otherTensors: [(String, [Float])] { get }
-    /// Adds the whole forward pass to `builder`, stage by stage as `runStage` runs it.
-    func compile(_ builder: OneDNNBuilder) throws
+    /// Adds `stages` of the forward pass to `builder`, stage by stage as `runStage` runs them.
+    func compile(_ builder: OneDNNBuilder, stages: Range<Int>) throws
 }
 
 extension SSDNetwork {
@@ -116,7 +116,7 @@ public struct SSDModel: Sendable {
                 return
             } catch {
                 // Not expected (buffers are allocated at compile time); the native engine recomputes every output.
-                workspace.compiledForward = nil
+                workspace.compiledPrograms.removeAll()
                 workspace.failedRevision = revision
                 workspace.engineNote = "oneDNN failed, running natively: \(error)"
             }

@@ -18,6 +18,12 @@ public struct ForwardStage: Sendable, Equatable {
     }
 }
 
+/// How a paused state's activation is stored: `[1, C, H, W]` row-major (NCHW, the native engine's), or with the
+/// channels fastest (NHWC, the oneDNN engine's).
+public enum ActivationLayout: Sendable, Equatable {
+    case nchw, nhwc
+}
+
 /// A forward pass paused before stage `stage`: the running activation there and the head outputs of the sources
 /// emitted so far (the rows of later sources are zero).
 ///
@@ -27,11 +33,28 @@ public struct ForwardStage: Sendable, Equatable {
 public struct ForwardState: Sendable {
     /// Stages already run (0: at the image; `stages.count`: finished).
     public internal(set) var stage: Int
-    /// The activation entering `stage` (`[1, C, H, W]`). For a head stage this is the source the heads read
-    /// (before any source normalisation, which the head stage applies itself).
+    /// The activation entering `stage` (shape `[1, C, H, W]`, elements in `layout` order). For a head stage this
+    /// is the source the heads read (before any source normalisation, which the head stage applies itself).
     public internal(set) var current: Tensor
+    /// `.nhwc` when the oneDNN engine made the state; either engine resumes from either layout.
+    public internal(set) var layout: ActivationLayout = .nchw
     /// Outputs of the heads of the stages before `stage`.
     public internal(set) var outputs: HeadOutputs
+
+    /// `current` in NCHW order (a copy when the state holds NHWC).
+    var nchwCurrent: Tensor {
+        guard layout == .nhwc else { return current }
+        let c = current.shape[1], hw = current.shape[2] * current.shape[3]
+        var data = [Float](repeating: 0, count: current.count)
+        current.data.withUnsafeBufferPointer { x in
+            data.withUnsafeMutableBufferPointer { y in
+                for p in 0..<hw {
+                    for ch in 0..<c { y[ch * hw + p] = x[p * c + ch] }
+                }
+            }
+        }
+        return Tensor(shape: current.shape, data: data)
+    }
 
     /// Floats held (activation and outputs), for memory accounting: bytes = 4 × this.
     public var floatCount: Int { current.count + outputs.confidences.count + outputs.locations.count }
@@ -76,11 +99,13 @@ extension SSDModel {
     public func startState(_ input: Tensor) -> ForwardState {
         precondition(input.shape == [1, 3, Self.inputSize, Self.inputSize],
                      "SSDModel.startState expects [1, 3, 300, 300], got \(input.shape)")
-        return ForwardState(stage: 0, current: input, outputs: HeadOutputs(priors: priors.count, classes: classes))
+        return ForwardState(stage: 0, current: input, layout: .nchw,
+                            outputs: HeadOutputs(priors: priors.count, classes: classes))
     }
 
     /// Runs stages `state.stage ..< stage` of this model, moving `state` to `stage`.
     /// - Parameters:
+    ///   - workspace: its engine runs the stages (oneDNN unless a hook is given; the state then holds NHWC).
     ///   - hook: sees (and may replace) the inputs of the convs run.
     public func advance(_ state: inout ForwardState, to stage: Int, workspace ws: inout SSDWorkspace,
                         hook: ConvInputHook? = nil) {
@@ -88,7 +113,31 @@ extension SSDModel {
                      "cannot advance a state at stage \(state.stage) to \(stage)")
         guard state.stage < stage else { return }
         checkShape(state.outputs)
-        copy(state.current, into: &ws.current)
+        if hook == nil, ws.engine == .onednn,
+           let program = ws.compiled(for: self, stages: state.stage..<stage, input: state.current.shape,
+                                     nchw: state.layout == .nchw) {
+            let o = program.output, n = o.channels * o.height * o.width
+            var next = [Float](repeating: 0, count: n)
+            do {
+                try state.current.data.withUnsafeBufferPointer { x in
+                    try next.withUnsafeMutableBufferPointer { y in
+                        try program.run(x.baseAddress!, into: &state.outputs, exposing: y.baseAddress!)
+                    }
+                }
+                state.current = Tensor(shape: [1, o.channels, o.height, o.width], data: next)
+                state.layout = .nhwc
+                state.stage = stage
+                ws.lastEngine = .onednn
+                return
+            } catch {
+                ws.compiledPrograms.removeAll()
+                ws.failedRevision = revision
+                ws.engineNote = "oneDNN failed, running natively: \(error)"
+                // The rows of the stages run were rewritten; rerunning them natively writes them again.
+            }
+        }
+        ws.lastEngine = .native
+        copy(state.nchwCurrent, into: &ws.current)
         for k in state.stage..<stage { network.runStage(k, &ws, into: &state.outputs, hook: hook) }
         // A fresh, exactly sized copy: the workspace buffer may have the capacity of the largest activation it
         // ever held, and states are kept for many images at once.
@@ -100,6 +149,7 @@ extension SSDModel {
             initialized = n
         }
         state.current = Tensor(shape: ws.current.shape, data: data)
+        state.layout = .nchw
         state.stage = stage
     }
 
@@ -111,8 +161,36 @@ extension SSDModel {
                        hook: ConvInputHook? = nil) {
         checkShape(state.outputs)
         copy(state.outputs, into: &out)
-        copy(state.current, into: &ws.current)
+        guard state.stage < network.stageCount else { return }
+        if hook == nil, runOnEngine(state, stages: state.stage..<network.stageCount, into: &out, workspace: &ws) {
+            return
+        }
+        copy(state.outputs, into: &out)
+        copy(state.nchwCurrent, into: &ws.current)
         for k in state.stage..<network.stageCount { network.runStage(k, &ws, into: &out, hook: hook) }
+    }
+
+    /// Runs `stages` from `state` on the workspace's oneDNN program, if it prefers and has one; false when the
+    /// native engine must run them (`out` may then be partly written).
+    private func runOnEngine(_ state: ForwardState, stages: Range<Int>, into out: inout HeadOutputs,
+                             workspace ws: inout SSDWorkspace) -> Bool {
+        guard ws.engine == .onednn,
+              let program = ws.compiled(for: self, stages: stages, input: state.current.shape,
+                                        nchw: state.layout == .nchw) else {
+            ws.lastEngine = .native
+            return false
+        }
+        do {
+            try state.current.data.withUnsafeBufferPointer { x in try program.run(x.baseAddress!, into: &out) }
+            ws.lastEngine = .onednn
+            return true
+        } catch {
+            ws.compiledPrograms.removeAll()
+            ws.failedRevision = revision
+            ws.engineNote = "oneDNN failed, running natively: \(error)"
+            ws.lastEngine = .native
+            return false
+        }
     }
 
     /// Re-runs only the head stage `state.stage` over complete outputs: `out` gets `complete` with that source's
@@ -124,7 +202,11 @@ extension SSDModel {
                      "rerunHeads needs a state before a head stage, got stage \(state.stage)")
         checkShape(complete)
         copy(complete, into: &out)
-        copy(state.current, into: &ws.current)
+        if hook == nil, runOnEngine(state, stages: state.stage..<(state.stage + 1), into: &out, workspace: &ws) {
+            return
+        }
+        copy(complete, into: &out)
+        copy(state.nchwCurrent, into: &ws.current)
         network.runStage(state.stage, &ws, into: &out, hook: hook)
     }
 

@@ -63,9 +63,43 @@ final class StagedForwardTests: XCTestCase {
     }
     func testResumeSSD300() throws { try Self.checkResume("small-ssd300-c4") }
 
-    static func checkResume(_ name: String, where selected: (ForwardStage) -> Bool = { _ in true }) throws {
+    /// The same on the oneDNN engine: its states hold NHWC, its programs run stage ranges, and a forward pass split
+    /// anywhere gives the unsplit pass's bits.
+    func testResumeOnOneDNNEveryNetwork() throws {
+        for name in Self.fixtures { try Self.checkResume(name, engine: .onednn) }
+    }
+
+    /// States move between engines: a native state resumes on oneDNN and a oneDNN (NHWC) state natively, each
+    /// giving the target engine's outputs within float noise.
+    func testStatesCrossEngines() throws {
+        for name in ["small-mb2-w0.25-c3", "small-ssd300-c4"] {
+            let (model, x) = try ParityFixtures.smallModel(name)
+            var native = SSDWorkspace(engine: .native), fast = SSDWorkspace(engine: .onednn)
+            let reference = model.forward(x, workspace: &native)
+            let k = model.stages.count / 2
+            var a = model.startState(x), b = model.startState(x)
+            model.advance(&a, to: k, workspace: &native)
+            model.advance(&b, to: k, workspace: &fast)
+            XCTAssertEqual(a.layout, .nchw)
+            XCTAssertEqual(b.layout, .nhwc)
+            XCTAssertEqual(a.current.shape, b.current.shape)
+            XCTAssertEqual(b.nchwCurrent.data.count, a.current.count)
+            XCTAssertLessThanOrEqual(ParityFixtures.maxAbsDifference(a.current.data, b.nchwCurrent.data),
+                                     1e-4 * (a.current.data.map(abs).max() ?? 1), name)
+            var out = HeadOutputs(priors: 0, classes: 0)
+            model.resume(a, into: &out, workspace: &fast)
+            XCTAssertEqual(fast.lastEngine, .onednn)
+            XCTAssertLessThanOrEqual(OneDNNEngineTests.relativeDifference(reference, out), 1e-5, name)
+            model.resume(b, into: &out, workspace: &native)
+            XCTAssertEqual(native.lastEngine, .native)
+            XCTAssertLessThanOrEqual(OneDNNEngineTests.relativeDifference(reference, out), 1e-5, name)
+        }
+    }
+
+    static func checkResume(_ name: String, engine: ForwardEngine = .native,
+                            where selected: (ForwardStage) -> Bool = { _ in true }) throws {
         let (model, x) = try ParityFixtures.smallModel(name)
-        var ws = SSDWorkspace(engine: .native)
+        var ws = SSDWorkspace(engine: engine)
         let full = model.forward(x, workspace: &ws)
         var state = model.startState(x)
         var out = HeadOutputs(priors: 0, classes: 0)
@@ -73,6 +107,8 @@ final class StagedForwardTests: XCTestCase {
             model.advance(&state, to: k, workspace: &ws)
             let before = state.current
             model.resume(state, into: &out, workspace: &ws)
+            XCTAssertEqual(ws.lastEngine, engine, "\(name) \(ws.engineNote ?? "")")
+            XCTAssertEqual(state.layout, engine == .onednn && k > 0 ? .nhwc : .nchw, name)
             XCTAssertEqual(out, full, "\(name): resume from stage \(k)")
 
             let changed = try Self.changing(model, conv: stage.convolutions[0])
@@ -102,8 +138,12 @@ final class StagedForwardTests: XCTestCase {
     }
 
     func testStateSizesAndOutputsSoFar() throws {
+        for engine in ForwardEngine.allCases { try checkStateSizes(engine) }
+    }
+
+    func checkStateSizes(_ engine: ForwardEngine) throws {
         let (model, x) = try ParityFixtures.smallModel("small-mb1-c5")
-        var ws = SSDWorkspace(engine: .native)
+        var ws = SSDWorkspace(engine: engine)
         let full = model.forward(x, workspace: &ws)
         var state = model.startState(x)
         XCTAssertEqual(state.floatCount, 3 * 300 * 300 + 3000 * (5 + 4))
