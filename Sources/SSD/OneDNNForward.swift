@@ -5,13 +5,14 @@ import Tensors
 
 /// Which executor `SSDModel.forward` uses.
 public enum ForwardEngine: String, Sendable, CaseIterable {
-    /// Our own kernels (`Tensors`). The staged passes (`advance`, `resume`, `rerunHeads`), conv input hooks and
-    /// channel-split (OCS) convs always run on it.
+    /// Our own kernels (`Tensors`). Conv input hooks (calibration, profiles) and channel-split (OCS) convs always
+    /// run on it; its outputs are bit-identical for any thread count by construction.
     case native
     /// The network compiled into oneDNN primitives over NHWC activations (once per workspace, weights, input
     /// quantization and thread count): direct AVX-512 convolutions with fused bias, activation and residual add,
     /// heads written straight into the output rows, conv input fake-quant (`InputQuantization`) as vectorised
-    /// steps. Used by `forward` without a hook or channel-split conv; anything else runs natively.
+    /// steps. Used by `forward` and the staged passes (`advance`, `resume`, `rerunHeads`, over stage ranges)
+    /// without a hook or channel-split conv; anything else runs natively.
     case onednn
 
     /// `MPQ_ENGINE=native|onednn` when set, else `onednn`.
