@@ -242,6 +242,15 @@ enum ModelRevision {
 }
 
 extension SSDWorkspace {
+    /// After a oneDNN failure (not expected: buffers are allocated at compile time): drop the programs, run this
+    /// model natively from now on, and say why.
+    mutating func engineFailed(revision: UInt64, _ error: Error) {
+        compiledPrograms.removeAll()
+        failedRevision = revision
+        engineNote = "oneDNN failed, running natively: \(error)"
+        lastEngine = .native
+    }
+
     /// The most programs a workspace keeps (a sensitivity run alternates between the float model's advancing
     /// program and a quantized model's resuming one).
     static let programCacheSize = 3

@@ -115,10 +115,8 @@ public struct SSDModel: Sendable {
                 workspace.lastEngine = .onednn
                 return
             } catch {
-                // Not expected (buffers are allocated at compile time); the native engine recomputes every output.
-                workspace.compiledPrograms.removeAll()
-                workspace.failedRevision = revision
-                workspace.engineNote = "oneDNN failed, running natively: \(error)"
+                // The native engine below recomputes every output.
+                workspace.engineFailed(revision: revision, error)
             }
         }
         workspace.lastEngine = .native

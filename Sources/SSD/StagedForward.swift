@@ -130,10 +130,8 @@ extension SSDModel {
                 ws.lastEngine = .onednn
                 return
             } catch {
-                ws.compiledPrograms.removeAll()
-                ws.failedRevision = revision
-                ws.engineNote = "oneDNN failed, running natively: \(error)"
                 // The rows of the stages run were rewritten; rerunning them natively writes them again.
+                ws.engineFailed(revision: revision, error)
             }
         }
         ws.lastEngine = .native
@@ -185,10 +183,7 @@ extension SSDModel {
             ws.lastEngine = .onednn
             return true
         } catch {
-            ws.compiledPrograms.removeAll()
-            ws.failedRevision = revision
-            ws.engineNote = "oneDNN failed, running natively: \(error)"
-            ws.lastEngine = .native
+            ws.engineFailed(revision: revision, error)
             return false
         }
     }
