@@ -1,5 +1,6 @@
 // 2-D convolution layer: parameters, shape rules and dispatch to the kernel that fits.
 import COpenBLAS
+import Synchronization
 
 /// A 2-D convolution over NCHW tensors with a fused bias and activation epilogue.
 ///
@@ -30,8 +31,24 @@ public final class Conv2D: Sendable {
     let kernel: Kernel
     /// Bias with nil replaced by zeros, so the epilogue has no branch.
     let biasOrZero: [Float]
-    /// The weight packed for `packedGEMM` (every ungrouped GEMM convolution), which then replaces OpenBLAS.
-    let packed: PackedWeight?
+    /// Whether the weight is packed for `packedGEMM` (every ungrouped GEMM convolution), which then replaces
+    /// OpenBLAS.
+    private let usesPackedKernel: Bool
+    /// The packed weight, made on first use: a model the oneDNN engine runs never needs it (VGG16-SSD: ~100 MB).
+    private let packedStorage = Mutex<PackedWeight?>(nil)
+
+    /// The weight packed for `packedGEMM`, or nil when this conv does not use the packed kernel.
+    var packed: PackedWeight? {
+        guard usesPackedKernel else { return nil }
+        return packedStorage.withLock { stored in
+            if let stored { return stored }
+            let made = weight.data.withUnsafeBufferPointer {
+                PackedWeight($0.baseAddress!, m: outChannels, k: weight.shape[1] * kernelH * kernelW)
+            }
+            stored = made
+            return made
+        }
+    }
 
     /// Creates a convolution.
     /// - Parameters:
@@ -65,8 +82,7 @@ public final class Conv2D: Sendable {
             kernel = .im2col
         }
         let patchLength = weight.shape[1] * kernelH * kernelW
-        packed = kernel != .depthwise && PackedWeight.handles(m: o, patchLength: patchLength, groups: groups)
-            ? weight.data.withUnsafeBufferPointer { PackedWeight($0.baseAddress!, m: o, k: patchLength) } : nil
+        usesPackedKernel = kernel != .depthwise && PackedWeight.handles(m: o, patchLength: patchLength, groups: groups)
     }
 
     /// The same convolution with another weight and bias (e.g. fake-quantized), same hyper-parameters.
