@@ -46,9 +46,9 @@ public struct SSDWorkspace {
     var pairedHeadOut = Tensor(shape: [0], data: [])
     var scratch: [Float] = []
 
-    /// The executor `SSDModel.forward` prefers (see `ForwardEngine`).
+    /// The executor `SSDModel.forward` and the staged passes prefer (see `ForwardEngine`).
     public let engine: ForwardEngine
-    /// The executor the last `forward` ran on.
+    /// The executor the last `forward` (or staged pass) ran on.
     public internal(set) var lastEngine: ForwardEngine?
     /// Why the preferred engine could not run the model (e.g. a conv oneDNN rejected), if it could not.
     public internal(set) var engineNote: String?
@@ -62,8 +62,8 @@ public struct SSDWorkspace {
         self.engine = engine
     }
 
-    /// The oneDNN implementation of each primitive of the compiled program, in order (empty before the first
-    /// oneDNN forward pass).
+    /// The oneDNN implementation of each primitive of the most recently used program, in order (empty before the
+    /// first oneDNN pass).
     public var engineImplementations: [String] { compiledForward?.implementations ?? [] }
 
     /// Bytes held by the compiled programs (activations, reordered weights, scratchpad).
