@@ -63,14 +63,11 @@ mpq_dnnl_program *mpq_dnnl_create(int threads, char *err, size_t errlen) {
     return p;
 }
 
+static void destroy_step(mpq_dnnl_program *p, step_t *s);
+
 void mpq_dnnl_destroy(mpq_dnnl_program *p) {
     if (!p) return;
-    for (int i = 0; i < p->nsteps; i++) {
-        dnnl_primitive_destroy(p->steps[i].prim);
-        free((char *)p->steps[i].impl);
-        if (p->steps[i].weights) dnnl_memory_destroy(p->steps[i].weights);
-        if (p->steps[i].bias) dnnl_memory_destroy(p->steps[i].bias);
-    }
+    for (int i = 0; i < p->nsteps; i++) destroy_step(p, &p->steps[i]);
     for (int i = 0; i < p->ntensors; i++) if (p->tensors[i].mem) dnnl_memory_destroy(p->tensors[i].mem);
     if (p->slot_data) for (int i = 0; i < p->nslots; i++) free(p->slot_data[i]);
     if (p->scratch) dnnl_memory_destroy(p->scratch);
@@ -84,15 +81,24 @@ void mpq_dnnl_destroy(mpq_dnnl_program *p) {
     free(p);
 }
 
+/* Makes room for `needed` elements of `size` bytes in `*array` (capacity `*cap`), doubling; -1 if out of memory. */
+static int grow(void **array, int *cap, int needed, size_t size) {
+    if (needed <= *cap) return 0;
+    int n = *cap ? *cap : 32;
+    while (n < needed) n *= 2;
+    void *a = realloc(*array, (size_t)n * size);
+    if (!a) return -1;
+    *array = a;
+    *cap = n;
+    return 0;
+}
+
 int mpq_dnnl_tensor(mpq_dnnl_program *p, int slot, int c, int h, int w, char *err, size_t errlen) {
     if (p->finalized) { snprintf(err, errlen, "program already finalized"); return -1; }
     if (c <= 0 || h <= 0 || w <= 0) { snprintf(err, errlen, "bad tensor shape [1, %d, %d, %d]", c, h, w); return -1; }
-    if (p->ntensors == p->captensors) {
-        int cap = p->captensors ? 2 * p->captensors : 32;
-        tensor_t *t = realloc(p->tensors, cap * sizeof *t);
-        if (!t) { snprintf(err, errlen, "out of memory"); return -1; }
-        p->tensors = t;
-        p->captensors = cap;
+    if (grow((void **)&p->tensors, &p->captensors, p->ntensors + 1, sizeof *p->tensors) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     tensor_t *t = &p->tensors[p->ntensors];
     memset(t, 0, sizeof *t);
@@ -115,12 +121,9 @@ int mpq_dnnl_tensor(mpq_dnnl_program *p, int slot, int c, int h, int w, char *er
 }
 
 static int push_step(mpq_dnnl_program *p, step_t s, char *err, size_t errlen) {
-    if (p->nsteps == p->capsteps) {
-        int cap = p->capsteps ? 2 * p->capsteps : 64;
-        step_t *n = realloc(p->steps, cap * sizeof *n);
-        if (!n) { snprintf(err, errlen, "out of memory"); return -1; }
-        p->steps = n;
-        p->capsteps = cap;
+    if (grow((void **)&p->steps, &p->capsteps, p->nsteps + 1, sizeof *p->steps) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     p->steps[p->nsteps] = s;
     return p->nsteps++;

@@ -47,11 +47,7 @@ public struct ForwardState: Sendable {
         let c = current.shape[1], hw = current.shape[2] * current.shape[3]
         var data = [Float](repeating: 0, count: current.count)
         current.data.withUnsafeBufferPointer { x in
-            data.withUnsafeMutableBufferPointer { y in
-                for p in 0..<hw {
-                    for ch in 0..<c { y[ch * hw + p] = x[p * c + ch] }
-                }
-            }
+            data.withUnsafeMutableBufferPointer { y in nhwcToNCHW(x.baseAddress!, y.baseAddress!, channels: c, pixels: hw) }
         }
         return Tensor(shape: current.shape, data: data)
     }

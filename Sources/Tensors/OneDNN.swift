@@ -140,3 +140,11 @@ public func nchwToNHWC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
         for i in 0..<hw { y[i * c + ch] = row[i] }
     }
 }
+
+/// NHWC `[H, W, C]` to NCHW (the inverse of `nchwToNHWC`).
+public func nhwcToNCHW(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels c: Int, pixels hw: Int) {
+    for p in 0..<hw {
+        let pixel = x + p * c
+        for ch in 0..<c { y[ch * hw + p] = pixel[ch] }
+    }
+}
