@@ -41,6 +41,12 @@ extension StoredTensor {
         return data.withUnsafeBytes { Array($0.bindMemory(to: Int8.self)) }
     }
 
+    /// The raw bytes of a uint8 tensor.
+    public func uint8s() throws -> [UInt8] {
+        guard dtype == .uint8 else { throw CheckpointError.dtypeMismatch(key: "", actual: dtype, expected: "uint8") }
+        return [UInt8](data)
+    }
+
     /// The elements of an integer or bool tensor widened to `Int64` (e.g. `num_batches_tracked`).
     /// - Throws: `CheckpointError.dtypeMismatch` for floating-point dtypes.
     public func int64s() throws -> [Int64] {

@@ -20,10 +20,9 @@ extension SSDModel {
     /// - Throws: `CheckpointError` for unreadable files, `SSDModelError` for tensors that do not fit.
     public static func load(contentsOf url: URL, architecture: Architecture? = nil) throws
         -> (model: SSDModel, format: CheckpointFormat) {
-        var (dict, format) = try Checkpoint.load(url)
         // A quantized model file (`mpq quantize --out`): the weights Σ a·q; activation ranges are not applied here.
-        if dict.isQuantizedModel { dict = try dict.dequantized(file: url.path).dict }
-        return (try SSDModel(loading: dict, file: url.path, architecture: architecture), format)
+        let loaded = try QuantizedFile.load(url, architecture: architecture)
+        return (loaded.model, loaded.format)
     }
 }
 

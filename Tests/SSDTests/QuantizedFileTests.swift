@@ -4,7 +4,7 @@ import Tensors
 import XCTest
 @testable import SSD
 
-/// `SSDModel.load` of a quantized model file (`mpq-quantized-v1`): one conv stored as two points per channel,
+/// `SSDModel.load` of a quantized model file (format v1, as earlier versions wrote it): one conv stored as two points per channel,
 /// built here by hand, must come back as Σ a·q and the rest of the network unchanged.
 final class QuantizedFileTests: XCTestCase {
     private func model() throws -> SSDModel {
@@ -38,11 +38,18 @@ final class QuantizedFileTests: XCTestCase {
         dict.set(name + ".shape", StoredTensor(int64s: w.shape.map { Int64($0) }, shape: [w.shape.count]))
         dict.set(name + ".act_range", StoredTensor(floats: [0, 6], shape: [2]))
         dict.metadata = folded.metadata
-        dict.metadata["format"] = StateDict.quantizedFormat
+        dict.metadata.merge(Self.legacyMetadata(layers: [name], abits: 8)) { $1 }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("q-\(UUID().uuidString).safetensors")
         addTeardownBlock { try? FileManager.default.removeItem(at: url) }
         try SafeTensors.write(dict, to: url)
         return (url, expected)
+    }
+
+    /// The metadata `mpq quantize` wrote in format v1 for 4-bit layers.
+    static func legacyMetadata(layers: [String], abits: Int) -> [String: String] {
+        ["format": QuantizedFile.legacyFormat, "method": "multipoint", "wbits": "4", "abits": "\(abits)",
+         "quantized_layers": layers.joined(separator: ","), "layer_bits": layers.map { _ in "4" }.joined(separator: ","),
+         "arch": "mb2-ssd-lite", "source_sha256": "", "toolkit_version": "test"]
     }
 
     func testLoadReconstructsPointsAndKeepsTheRest() throws {
@@ -60,8 +67,9 @@ final class QuantizedFileTests: XCTestCase {
                 XCTAssertEqual(loaded[key], folded[key], key)
             }
         }
-        let raw = try SafeTensors.read(url)
-        XCTAssertEqual(try raw.dequantized(file: url.path).ranges, [name: [0, 6]])
+        let file = try QuantizedFile(reading: try SafeTensors.read(url), file: url.path)
+        XCTAssertEqual(file.formatVersion, QuantizedFile.legacyFormat)
+        XCTAssertEqual(file.inputQuantization?.grids[name], .init(scale: 6 / 255, qmin: 0, qmax: 255))
     }
 
     func testInconsistentPointsAreRefusedNamingTheKey() throws {
@@ -72,7 +80,7 @@ final class QuantizedFileTests: XCTestCase {
         points[0] = 1  // Σ points = 2·o - 1 ≠ rows
         let (url, _) = try write(original.foldedStateDict(), name: name, points: points)
         XCTAssertThrowsError(try SSDModel.load(contentsOf: url)) { error in
-            XCTAssertTrue("\(error)".contains(name + ".codes"), "\(error)")
+            XCTAssertTrue("\(error)".contains(name + ".scales"), "\(error)")
         }
     }
 
@@ -115,7 +123,7 @@ final class QuantizedFileTests: XCTestCase {
             dict.set(unit.name + ".points", StoredTensor(int32s: [Int32](repeating: 1, count: o), shape: [o]))
             dict.set(unit.name + ".shape", StoredTensor(int64s: unit.conv.weight.shape.map { Int64($0) }, shape: [4]))
             dict.set(unit.name + ".input_map", StoredTensor(int32s: inputMap.map { Int32($0) }, shape: [inputMap.count]))
-            dict.metadata["format"] = StateDict.quantizedFormat
+            dict.metadata.merge(Self.legacyMetadata(layers: [unit.name], abits: 32)) { $1 }
             let url = FileManager.default.temporaryDirectory.appendingPathComponent("q-\(UUID().uuidString).safetensors")
             addTeardownBlock { try? FileManager.default.removeItem(at: url) }
             try SafeTensors.write(dict, to: url)

@@ -66,14 +66,16 @@ final class QuantizeCommandTests: XCTestCase {
             }
             XCTAssertNil(header["\(name).weight"], "a quantized layer has no float weight")
             let codes = try XCTUnwrap(header["\(name).codes"] as? [String: Any])
-            XCTAssertEqual(codes["dtype"] as? String, "I8")
+            XCTAssertEqual(codes["dtype"] as? String, "U8", "format v2: codes packed at their width")
+            let scales = try XCTUnwrap(header["\(name).scales"] as? [String: Any])
             let hist = try XCTUnwrap(layer["points"] as? [String: Int])
             let rows = hist.reduce(0) { $0 + (Int($1.key) ?? 0) * $1.value }
-            XCTAssertEqual((codes["shape"] as? [Int])?.first, rows, "codes hold Σ n_c rows")
+            XCTAssertEqual((scales["shape"] as? [Int])?.first, rows, "one scale per row, Σ n_c rows")
         }
         let floatWeights = header.keys.filter { $0.hasSuffix(".weight") }
         XCTAssertEqual(floatWeights.count, 1, "the skipped first conv stays float: \(floatWeights)")
         let metadata = try XCTUnwrap(header["__metadata__"] as? [String: String])
+        XCTAssertEqual(metadata["format"], "mpq-quantized-v2")
         XCTAssertEqual(metadata["method"], "multipoint")
         XCTAssertEqual(metadata["wbits"], "4")
         XCTAssertEqual(metadata["abits"], "8")
