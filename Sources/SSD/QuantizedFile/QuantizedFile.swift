@@ -6,8 +6,8 @@ import Foundation
 /// Per quantized conv `<name>` (row-major, little-endian; see `QuantizedConv` for the meaning):
 /// - `<name>.codes`: format v2 — uint8 `[ceil(R·d·b / 8)]`, the `[R, d]` codes packed at the layer's width `b`
 ///   (`CodePacking`); format v1 — int8 `[R, d]`;
-/// - `<name>.scales` f32 `[R]`, `<name>.points` int32 `[O]`, `<name>.shape` int64 `[4]` (`[O, C/groups, kh, kw]`),
-///   `<name>.bias` f32 `[O]`;
+/// - `<name>.scales` f32 `[R]`, `<name>.points` uint8 `[O]` (v1: int32; 1...64 each),
+///   `<name>.shape` int64 `[4]` (`[O, C/groups, kh, kw]`), `<name>.bias` f32 `[O]`;
 /// - `<name>.act_range` f32 `[2]` = `[0, clip]` (unsigned input grid) or `[-clip, clip]` (signed; `-0` marks a
 ///   signed zero clip), present when activations are quantized;
 /// - `<name>.input_map` int32 `[C']` for OCS-split convs.
@@ -100,7 +100,7 @@ public struct QuantizedFile: Sendable {
             let packed = CodePacking.pack(c.codes, bits: c.bits)
             dict.set(c.name + ".codes", StoredTensor(uint8s: packed, shape: [packed.count]))
             dict.set(c.name + ".scales", StoredTensor(floats: c.scales, shape: [c.rows]))
-            dict.set(c.name + ".points", StoredTensor(int32s: c.pointCounts.map { Int32($0) }, shape: [c.outputChannels]))
+            dict.set(c.name + ".points", StoredTensor(uint8s: c.pointCounts.map { UInt8($0) }, shape: [c.outputChannels]))
             dict.set(c.name + ".shape", StoredTensor(int64s: c.weightShape.map { Int64($0) }, shape: [4]))
             dict.set(c.name + ".bias", StoredTensor(floats: c.bias, shape: [c.bias.count]))
             if let map = c.inputChannelMap {
