@@ -159,7 +159,7 @@ struct Bench: ParsableCommand {
         var scratch = PreprocessScratch()
         let side = SSDModel.inputSize
         var input = Tensor(zeros: [1, 3, side, side])
-        let preset = Bench.preset(for: model.architecture)
+        let preset = model.architecture.preprocessing
         var times: [Double] = []
         for i in 0...runs {
             var failure: Error?
@@ -181,14 +181,6 @@ struct Bench: ParsableCommand {
             if i > 0 { times.append(ms) }   // run 0 is the warm-up
         }
         return times
-    }
-
-    static func preset(for architecture: Architecture) -> PreprocessPreset {
-        switch architecture {
-        case .mb2SSDLite, .mb1SSD: return .mobilenet
-        case .vgg16SSD: return .vgg16SSD
-        case .ssd300VGG16: return .ssd300
-        }
     }
 
     /// Multiply-adds of every convolution on a 300x300 input, times two; shapes observed with a hook.

@@ -30,6 +30,7 @@ struct Detect: ParsableCommand {
           mpq detect VOCdevkit/MPQDemo/JPEGImages/000001.jpg
           mpq detect --model ssd300_mAP_77.43_v2.pth --draw out/ --json out/detections.json a.jpg b.jpg
           mpq detect --model model.pth --arch mb1-ssd --score-threshold 0.01 --dump-raw raw.safetensors a.jpg
+          mpq detect --model my-model.pth --classes names.txt a.jpg
         """
     )
 
@@ -47,6 +48,11 @@ struct Detect: ParsableCommand {
     @Option(help: ArgumentHelp("Report detections whose score is above this value, between 0 and 1 "
         + "(0.01 reproduces the reference evaluation's candidates).", valueName: "p"))
     var scoreThreshold: Float = 0.3
+
+    @Option(help: ArgumentHelp("A class list file (one class per line, # comments) naming the model's classes, "
+        + "background excluded; default: the names a quantized file keeps, else the demo's or the 20 VOC classes.",
+        valueName: "file"))
+    var classes: String?
 
     @Option(help: ArgumentHelp("Write the detections as JSON to this file, or to standard output with '-' "
         + "(then the text listing is not printed).", valueName: "file"))
@@ -75,6 +81,24 @@ struct Detect: ParsableCommand {
         }
     }
 
+    /// The names to print: `--classes`, else those a quantized file keeps, else the demo dataset's for the
+    /// embedded detector (it sits in <dataset>/model/), else VOC's when the count matches, else "class N".
+    func classNames(for model: SSDModel, file: QuantizedFile?, modelURL: URL) throws -> [String] {
+        let count = model.classes - 1
+        if let classes {
+            let list = try ClassList(contentsOf: URL(fileURLWithPath: classes))
+            guard list.count == count else {
+                throw ValidationError("\(classes): \(list.count) classes, but the model has \(count) (background excluded).")
+            }
+            return list.names
+        }
+        if let kept = file?.info.classNames, kept.count == count { return kept }
+        let demoClasses = self.model == nil
+            ? try? ClassList.forDataset(root: modelURL.deletingLastPathComponent().deletingLastPathComponent()) : nil
+        if let demo = demoClasses, demo.count == count { return demo.names }
+        return count == ClassList.voc.count ? ClassList.voc.names : (1...max(count, 1)).map { "class \($0)" }
+    }
+
     struct ImageResult: Encodable {
         struct Item: Encodable {
             let `class`: String
@@ -93,15 +117,11 @@ struct Detect: ParsableCommand {
         if let threads { Runtime.setThreads(threads) }
         let modelURL = try EmbeddedDemo.resolve(model: model, vocRoot: nil, datasetNeeded: false).model
         let model = modelURL.path
-        let (loaded, format, quantization) = try QuantizedModelFile.load(modelURL, architecture: arch)
+        let file = try QuantizedFile.load(modelURL, architecture: arch)
+        let loaded = file.model, quantization = file.quantized?.inputQuantization
         Output.note("\(model): \(loaded.architecture.rawValue), \(loaded.classes) classes (background included), "
-                    + "\(format.rawValue)")
-        // The embedded detector's class names are the demo dataset's (the model sits in <dataset>/model/).
-        let demoClasses = self.model == nil
-            ? try? ClassList.forDataset(root: modelURL.deletingLastPathComponent().deletingLastPathComponent()) : nil
-        let names = demoClasses.flatMap { $0.count + 1 == loaded.classes ? $0.names : nil }
-            ?? (loaded.classes == ClassList.voc.count + 1 ? ClassList.voc.names
-                : (1..<loaded.classes).map { "class \($0)" })
+                    + "\(file.format.rawValue)")
+        let names = try classNames(for: loaded, file: file.quantized, modelURL: modelURL)
         var detector = Detector(model: loaded, quantization: quantization)
         var results: [ImageResult] = []
         var usedNames = Set<String>()

@@ -251,6 +251,9 @@ final class QuantizedFileFormatTests: XCTestCase {
             dict.metadata["layer_bits"] = "4"
         }
         try assertRefused("__metadata__.class_names", "JSON array") { dict, _ in dict.metadata["class_names"] = "{" }
+        try assertRefused("__metadata__.class_names", "3 names for a model with 2 classes") { dict, _ in
+            dict.metadata["class_names"] = #"["a","b","c"]"#
+        }
         try assertRefused("__metadata__.preprocessing", "is not one of") { dict, _ in
             dict.metadata["preprocessing"] = "imagenet"
         }

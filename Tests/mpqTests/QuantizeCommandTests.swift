@@ -81,6 +81,35 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertEqual(metadata["abits"], "8")
         XCTAssertEqual(metadata["arch"], "mb2-ssd-lite")
         XCTAssertEqual(metadata["source_sha256"], try sha256sum(Self.checkpoint))
+        // The file keeps its source's class names (the dataset's labels.txt) and preprocessing preset.
+        XCTAssertEqual(metadata["class_names"], #"["car","chair"]"#)
+        XCTAssertNotNil(metadata["preprocessing"])
+
+        // `mpq detect` on the quantized file prints those names, not "class N"; --classes overrides them and a
+        // list of the wrong length is refused with one line naming the file.
+        let image = root.appendingPathComponent("JPEGImages/b000004.jpg").path
+        let detected = try runMPQ(["detect", "--model", out.path, "--score-threshold", "0.01", "--json", "-", image])
+        XCTAssertExit(detected, 0)
+        let detections = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(detected.stdout.utf8))
+            as? [[String: Any]])?.first?["detections"] as? [[String: Any]])
+        XCTAssertFalse(detections.isEmpty, "at 0.01 the small model has candidates")
+        for d in detections {
+            let index = try XCTUnwrap(d["class_index"] as? Int)
+            XCTAssertEqual(d["class"] as? String, ["car", "chair"][index])
+        }
+        let names = try temporaryFolder().appendingPathComponent("names.txt")
+        try Data("# mine\nautomobile\nseat\n".utf8).write(to: names)
+        let renamed = try runMPQ(["detect", "--model", out.path, "--classes", names.path, "--score-threshold", "0.01",
+                                  "--json", "-", image])
+        XCTAssertExit(renamed, 0)
+        let renamedClasses = Set(((try JSONSerialization.jsonObject(with: Data(renamed.stdout.utf8)) as? [[String: Any]])?
+            .first?["detections"] as? [[String: Any]] ?? []).compactMap { $0["class"] as? String })
+        XCTAssertTrue(!renamedClasses.isEmpty && renamedClasses.isSubset(of: ["automobile", "seat"]), "\(renamedClasses)")
+        try Data("car\n".utf8).write(to: names)
+        let short = try runMPQ(["detect", "--model", out.path, "--classes", names.path, image])
+        XCTAssertEqual(short.reason, .exit)
+        XCTAssertNotEqual(short.status, 0)
+        XCTAssertTrue(short.stderr.contains("\(names.path): 1 classes, but the model has 2"), short.stderr)
 
         // Save -> load: `mpq evaluate` of the file (weights Σ a·q, 8-bit activations from the saved ranges) gives
         // exactly the quantized model's mAP.

@@ -140,6 +140,10 @@ extension QuantizedFile {
         }
         let file = try QuantizedFile(reading: dict, file: url.path)
         let model = try SSDModel(loading: file.floatStateDict(), file: url.path, architecture: architecture)
+        if let names = file.info.classNames, names.count != model.classes - 1 {
+            throw CheckpointError.malformedTensor(file: url.path, key: "__metadata__.class_names",
+                                                  problem: "\(names.count) names for a model with \(model.classes - 1) classes")
+        }
         return (model, format, file)
     }
 }
