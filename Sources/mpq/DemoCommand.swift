@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SSD
 import Quantization
 import Tensors
 
@@ -43,6 +44,9 @@ struct Demo: ParsableCommand {
     @Option(help: "The number of threads; results do not depend on it.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: QuantizedEngine.help)
+    var engine: QuantizedEngine = .int8
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
@@ -53,7 +57,7 @@ struct Demo: ParsableCommand {
         Runtime.setThreads(threads)
         let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
         let folder = URL(fileURLWithPath: out)
-        let result = try DemoJob(inputs: inputs, out: folder, limit: limit, threads: threads).run()
+        let result = try DemoJob(inputs: inputs, out: folder, limit: limit, threads: threads, engine: engine).run()
         try SensitivityReportFiles.write(result.sensitivity, settings: result.settings,
                                          to: folder.appendingPathComponent("sensitivity"), html: false)
         try Output.writeJSON(result.summary, to: folder.appendingPathComponent("summary.json").path)

@@ -10,6 +10,7 @@ struct DemoJob {
     let out: URL
     let limit: Int?
     let threads: Int
+    var engine: QuantizedEngine = .int8
 
     /// One quantized configuration: rtn at `wbits` (average bits = wbits) or multipoint on the `wbits` grid
     /// with a budget of `wbits + 0.25` average bits (about one extra point for every 16 channels' worth of weights).
@@ -55,7 +56,8 @@ struct DemoJob {
                 method: config.method, weightBits: config.wbits, activationBits: Self.activationBits,
                 budget: config.budget.map { .averageBits($0) }, threads: threads))
             bar = StepProgress(label.padding(toLength: 16, withPad: " ", startingAt: 0))
-            let map = ModelScoring.meanAP(ModelScoring.detections(q.model, images: eval.images, quantization: q.inputQuantization,
+            let map = ModelScoring.meanAP(ModelScoring.detections(q.model, images: eval.images,
+                                                                  quantization: q.execution(engine).quantization,
                                                                   progress: {
                 bar.update($0, of: eval.images.count)
             }), groundTruth: eval.truth)

@@ -70,6 +70,9 @@ struct Evaluate: ParsableCommand {
                                valueName: "n"))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: QuantizedEngine.help)
+    var engine: QuantizedEngine = .int8
+
     @Option(help: ArgumentHelp("Run one shard of the split: I/N takes every N-th image starting at position I "
         + "(I from 0 to N-1).", valueName: "I/N"))
     var shard: String?
@@ -100,7 +103,10 @@ struct Evaluate: ParsableCommand {
         let shardSpec = shard.flatMap(Shard.init) ?? .all
         let (modelURL, root) = try EmbeddedDemo.resolve(model: model, vocRoot: vocRoot)
         let model = modelURL.path
-        let (loaded, format, quantization) = try QuantizedModelFile.load(modelURL, architecture: arch)
+        let file = try QuantizedFile.load(modelURL, architecture: arch)
+        let loaded = file.model, format = file.format
+        let (quantization, notice) = file.quantized?.execution(engine) ?? (nil, nil)
+        if let notice { Output.note("\(model): \(notice)") }
         let dataset = try EvaluationInputs.open(vocRoot: root?.path ?? "", split: split, classes: classes)
         guard loaded.classes == dataset.classes.count + 1 else {
             throw ClassCountMismatch(model: model, modelClasses: loaded.classes - 1,
@@ -113,6 +119,7 @@ struct Evaluate: ParsableCommand {
         let size = (try? FileManager.default.attributesOfItem(atPath: modelURL.path)[.size] as? Int) ?? nil
         let identity = "\(modelURL.standardizedFileURL.path) size=\(size.map(String.init) ?? "?") "
             + "arch=\(loaded.architecture.rawValue) score>0.01"
+            + (quantization?.integer != nil ? " engine=int8" : "")
         let runner = EvaluationRunner(
             groundTruth: truth, detector: SSDImageDetector(Detector(model: loaded, quantization: quantization)),
             loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },

@@ -110,6 +110,9 @@ struct Quantize: ParsableCommand {
     @Option(help: ArgumentHelp("The number of threads; results do not depend on it.", valueName: "n"))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: QuantizedEngine.help)
+    var engine: QuantizedEngine = .int8
+
     @Flag(name: .customLong("allow-overlap"),
           help: "Allow calibration images from the evaluation split (results are then optimistic).")
     var allowOverlap = false
@@ -157,6 +160,7 @@ struct Quantize: ParsableCommand {
         }
         guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1, got \(calibImages).") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
+        if limit != nil && !evaluate { throw ValidationError("--limit sets how many images --evaluate scores: add --evaluate.") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         for name in [split, calibSplit] where name.isEmpty || name.contains("/") {
             throw ValidationError("splits are names such as test or trainval, not paths: '\(name)'.")
@@ -208,8 +212,10 @@ struct Quantize: ParsableCommand {
                 bar.update($0, of: eval.images.count)
             }), groundTruth: eval.truth)
             bar = StepProgress("quantized")
+            let (quantization, notice) = q.execution(engine)
+            if let notice { Output.note("quantize: \(notice)") }
             report.mapAfter = ModelScoring.meanAP(ModelScoring.detections(
-                q.model, images: eval.images, quantization: q.inputQuantization, progress: { bar.update($0, of: eval.images.count) }),
+                q.model, images: eval.images, quantization: quantization, progress: { bar.update($0, of: eval.images.count) }),
                 groundTruth: eval.truth)
         }
         let table = report.table()
