@@ -603,3 +603,25 @@ void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, cons
             for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? (dst[c] < 6 ? dst[c] : 6) : 0;
     }
 }
+
+/* The float engines' fake quantization, x̂ = scale · clamp(round(x / scale), qmin, qmax) with ties away from
+   zero, bit for bit as the scalar Swift form computes it (a result of zero keeps the sign of x / scale when the
+   grid is signed, as Swift's rounding and min/max keep it; an unsigned grid's lower clamp gives +0). */
+void mpq_fake_quantize(const float *x, float *y, size_t n, float scale, float qmin, float qmax) {
+    if (!(scale > 0)) { for (size_t i = 0; i < n; i++) y[i] = 0; return; }
+    int lo = (int)qmin, hi = (int)qmax;
+    int signed_grid = qmin < 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] / scale;
+        float w = v < -256.0f ? -256.0f : v;
+        w = w > 256.0f ? 256.0f : w;
+        int t = (int)w;
+        float f = w - (float)t;
+        t += (f >= 0.5f) - (f <= -0.5f);
+        t = t < lo ? lo : t;
+        t = t > hi ? hi : t;
+        float c = (float)t;
+        if (signed_grid && t == 0 && __builtin_signbit(v)) c = -0.0f;
+        y[i] = scale * c;
+    }
+}

@@ -83,6 +83,9 @@ void mpq_quantize_gather_u8(const float *x, uint8_t *y, size_t pixels, int chann
 /// `o + j` adds to channel `extra[j]`), plus bias, plus `y` with `accumulate`, then the activation, into `y`.
 void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, const int32_t *extra, const float *bias,
                   int activation, int accumulate);
+/// Fake quantization `y = scale · clamp(round(x / scale), qmin, qmax)` (ties away from zero), bit for bit the
+/// scalar Swift `InputQuantization.Grid.apply`; `x` and `y` may be the same buffer.
+void mpq_fake_quantize(const float *x, float *y, size_t n, float scale, float qmin, float qmax);
 
 #ifdef __cplusplus
 }
