@@ -363,7 +363,8 @@ int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, co
    one-thread cross-check as for float convs. */
 int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weight, const float *scales,
                        const float *bias, int src_zero_point, int groups, int kh, int kw, int stride, int padding,
-                       int dilation, int activation, int accumulate, char *err, size_t errlen) {
+                       int dilation, int activation, int accumulate, float out_scale, float out_qmin, float out_qmax,
+                       char *err, size_t errlen) {
     if (p->finalized || src < 0 || src >= p->ntensors || dst < 0 || dst >= p->ntensors || groups < 1) {
         snprintf(err, errlen, "bad conv arguments");
         return -1;
@@ -432,8 +433,17 @@ int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weig
         if (accumulate) dnnl_post_ops_append_sum(ops, 1.0f);
         if (activation == MPQ_DNNL_RELU) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
         if (activation == MPQ_DNNL_RELU6) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
-        dnnl_primitive_attr_set_post_ops(attr, ops);
     }
+    if (out_scale > 0) {
+        /* The reader's fake quantization fused: scale · clip(round(y / scale), qmin, qmax) (oneDNN rounds ties to
+           even, the float engines away from zero: they differ only on exact ties). */
+        if (!ops) dnnl_post_ops_create(&ops);
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_linear, 1.0f / out_scale, 0.0f);
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_round, 0.0f, 0.0f);
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip_v2, out_qmin, out_qmax);
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_linear, out_scale, 0.0f);
+    }
+    if (ops) dnnl_primitive_attr_set_post_ops(attr, ops);
     int r = build_conv(p, &cd, attr, &wmd_user, weight, &bmd, scaled_bias, &step, err, errlen);
     free(scaled_bias);
     if (ops) dnnl_post_ops_destroy(ops);
