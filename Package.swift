@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "Checkpoints", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "SSD", dependencies: ["VOC", "Tensors", "Checkpoints", "CDNNL"]),
-        .target(name: "Quantization", dependencies: ["SSD", "Tensors", "Checkpoints"]),
+        .target(name: "Quantization", dependencies: ["SSD", "Tensors", "Checkpoints", "VOC", "COpenBLAS"]),
         .executableTarget(name: "mpq", dependencies: [
             "VOC", "Tensors", "Checkpoints", "SSD", "Quantization",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -441,7 +441,9 @@ int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weig
         dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_linear, 1.0f / out_scale, 0.0f);
         dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_round, 0.0f, 0.0f);
         dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip_v2, out_qmin, out_qmax);
-        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_linear, out_scale, 0.0f);
+        /* `pow` with exponent 1 (s · x¹), not a second `linear`: oneDNN 2.6's jit int8 kernels apply the first
+           linear's alpha to both (measured: the output came out divided by s twice). */
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_pow, out_scale, 1.0f);
     }
     if (ops) dnnl_primitive_attr_set_post_ops(attr, ops);
     int r = build_conv(p, &cd, attr, &wmd_user, weight, &bmd, scaled_bias, &step, err, errlen);
@@ -580,20 +582,79 @@ static inline uint8_t code_of(float x, float scale, int qmin, int qmax, int zp) 
     return (uint8_t)(t + zp);
 }
 
+/* The element-wise passes below run on oneDNN's OpenMP (libgomp) threads, the count the last primitive set, in
+   contiguous blocks when the work is large enough to be worth a thread; the results do not depend on the split.
+   libgomp's own entry point is called directly: Swift's clang would compile `#pragma omp` for LLVM's runtime,
+   and a second thread pool beside oneDNN's would oversubscribe the cores. */
+#define MPQ_PAR_MIN 65536
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
+int omp_get_max_threads(void);
+
+typedef struct { size_t n; void (*body)(void *, size_t, size_t); void *ctx; } par_job;
+
+static void par_trampoline(void *arg) {
+    par_job *j = arg;
+    size_t t = (size_t)omp_get_thread_num(), k = (size_t)omp_get_num_threads();
+    size_t lo = j->n * t / k, hi = j->n * (t + 1) / k;
+    if (lo < hi) j->body(j->ctx, lo, hi);
+}
+
+/* body(ctx, lo, hi) over [0, n) split across the threads; `work` decides whether threads are worth it. */
+static void par_for(size_t n, size_t work, void (*body)(void *, size_t, size_t), void *ctx) {
+    if (work < MPQ_PAR_MIN || omp_get_max_threads() <= 1) { body(ctx, 0, n); return; }
+    par_job j = {n, body, ctx};
+    GOMP_parallel(par_trampoline, &j, 0, 0);
+}
+
+typedef struct { const float *x; uint8_t *y; float scale; int lo, hi, zp; } quant_ctx;
+
+static void quant_body(void *c, size_t lo, size_t hi) {
+    quant_ctx *q = c;
+    for (size_t i = lo; i < hi; i++) q->y[i] = code_of(q->x[i], q->scale, q->lo, q->hi, q->zp);
+}
+
 void mpq_quantize_u8(const float *x, uint8_t *y, size_t n, float scale, float qmin, float qmax, int zp) {
     if (!(scale > 0)) { memset(y, zp, n); return; }
-    int lo = (int)qmin, hi = (int)qmax;
-    for (size_t i = 0; i < n; i++) y[i] = code_of(x[i], scale, lo, hi, zp);
+    quant_ctx q = {x, y, scale, (int)qmin, (int)qmax, zp};
+    par_for(n, n, quant_body, &q);
+}
+
+typedef struct { const float *x; uint8_t *y; int channels, count; const int32_t *map; float scale; int lo, hi, zp; }
+    gather_ctx;
+
+static void gather_body(void *c, size_t lo, size_t hi) {
+    gather_ctx *g = c;
+    for (size_t p = lo; p < hi; p++) {
+        const float *row = g->x + p * (size_t)g->channels;
+        uint8_t *out = g->y + p * (size_t)g->count;
+        for (int i = 0; i < g->count; i++) out[i] = code_of(row[g->map[i]], g->scale, g->lo, g->hi, g->zp);
+    }
 }
 
 void mpq_quantize_gather_u8(const float *x, uint8_t *y, size_t pixels, int channels, const int32_t *map, int count,
                             float scale, float qmin, float qmax, int zp) {
     if (!(scale > 0)) { memset(y, zp, pixels * (size_t)count); return; }
-    int lo = (int)qmin, hi = (int)qmax;
-    for (size_t p = 0; p < pixels; p++) {
-        const float *row = x + p * (size_t)channels;
-        uint8_t *out = y + p * (size_t)count;
-        for (int i = 0; i < count; i++) out[i] = code_of(row[map[i]], scale, lo, hi, zp);
+    gather_ctx g = {x, y, channels, count, map, scale, (int)qmin, (int)qmax, zp};
+    par_for(pixels, pixels * (size_t)count, gather_body, &g);
+}
+
+typedef struct { const float *rows; float *y; int o, r; const int32_t *extra; const float *bias; int activation, accumulate; }
+    sum_ctx;
+
+static void sum_body(void *c, size_t lo, size_t hi) {
+    sum_ctx *s = c;
+    int o = s->o, r = s->r;
+    for (size_t p = lo; p < hi; p++) {
+        const float *src = s->rows + p * (size_t)r;
+        float *dst = s->y + p * (size_t)o;
+        if (s->accumulate) for (int c = 0; c < o; c++) dst[c] += src[c] + s->bias[c];
+        else for (int c = 0; c < o; c++) dst[c] = src[c] + s->bias[c];
+        for (int j = 0; j < r - o; j++) dst[s->extra[j]] += src[o + j];
+        if (s->activation == MPQ_DNNL_RELU) for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? dst[c] : 0;
+        else if (s->activation == MPQ_DNNL_RELU6)
+            for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? (dst[c] < 6 ? dst[c] : 6) : 0;
     }
 }
 
@@ -602,15 +663,26 @@ void mpq_quantize_gather_u8(const float *x, uint8_t *y, size_t pixels, int chann
    + Σ_{j: extra[j] = c} rows[p, o + j]). */
 void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, const int32_t *extra, const float *bias,
                   int activation, int accumulate) {
-    for (size_t p = 0; p < pixels; p++) {
-        const float *src = rows + p * (size_t)r;
-        float *dst = y + p * (size_t)o;
-        if (accumulate) for (int c = 0; c < o; c++) dst[c] += src[c] + bias[c];
-        else for (int c = 0; c < o; c++) dst[c] = src[c] + bias[c];
-        for (int j = 0; j < r - o; j++) dst[extra[j]] += src[o + j];
-        if (activation == MPQ_DNNL_RELU) for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? dst[c] : 0;
-        else if (activation == MPQ_DNNL_RELU6)
-            for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? (dst[c] < 6 ? dst[c] : 6) : 0;
+    sum_ctx c = {rows, y, o, r, extra, bias, activation, accumulate};
+    par_for(pixels, pixels * (size_t)r, sum_body, &c);
+}
+
+typedef struct { const float *x; float *y; float scale; int lo, hi, signed_grid; } fq_ctx;
+
+static void fq_body(void *c, size_t lo, size_t hi) {
+    fq_ctx *f = c;
+    for (size_t i = lo; i < hi; i++) {
+        float v = f->x[i] / f->scale;
+        float w = v < -256.0f ? -256.0f : v;
+        w = w > 256.0f ? 256.0f : w;
+        int t = (int)w;
+        float d = w - (float)t;
+        t += (d >= 0.5f) - (d <= -0.5f);
+        t = t < f->lo ? f->lo : t;
+        t = t > f->hi ? f->hi : t;
+        float q = (float)t;
+        if (f->signed_grid && t == 0 && __builtin_signbit(v)) q = -0.0f;
+        f->y[i] = f->scale * q;
     }
 }
 
@@ -619,19 +691,6 @@ void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, cons
    grid is signed, as Swift's rounding and min/max keep it; an unsigned grid's lower clamp gives +0). */
 void mpq_fake_quantize(const float *x, float *y, size_t n, float scale, float qmin, float qmax) {
     if (!(scale > 0)) { for (size_t i = 0; i < n; i++) y[i] = 0; return; }
-    int lo = (int)qmin, hi = (int)qmax;
-    int signed_grid = qmin < 0;
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i] / scale;
-        float w = v < -256.0f ? -256.0f : v;
-        w = w > 256.0f ? 256.0f : w;
-        int t = (int)w;
-        float f = w - (float)t;
-        t += (f >= 0.5f) - (f <= -0.5f);
-        t = t < lo ? lo : t;
-        t = t > hi ? hi : t;
-        float c = (float)t;
-        if (signed_grid && t == 0 && __builtin_signbit(v)) c = -0.0f;
-        y[i] = scale * c;
-    }
+    fq_ctx f = {x, y, scale, (int)qmin, (int)qmax, qmin < 0};
+    par_for(n, n, fq_body, &f);
 }

@@ -103,6 +103,41 @@ final class IntegerConvTests: XCTestCase {
         }
     }
 
+    /// The reader's fake quantization fused into the int8 conv: `s · clip(round(y / s), qmin, qmax)` of the output.
+    func testOutputGridFakeQuantizesTheOutput() throws {
+        for l in [Self.layers[0], Self.layers[1]] {
+            let (input, codes) = randomLayer(l, seed: 11)
+            let scales = [Float](repeating: 1e-4, count: l.rows)
+            let bias = (0..<l.rows).map { Float($0) * 0.01 }
+            let (plain, _) = try run(l, input: input, codes: codes, scales: scales, bias: bias, activation: .relu6)
+            let grid = InputQuantization.Grid(scale: 6.0 / 255, qmin: 0, qmax: 255)
+            let p = try OneDNNProgram(threads: 1)
+            let x = try p.tensor(slot: 0, channels: l.channels, height: l.size, width: l.size, type: .u8)
+            let o = (l.size + 2 * l.padding - l.dilation * (l.kernel - 1) - 1) / l.stride + 1
+            let y = try p.tensor(slot: 1, channels: l.rows, height: o, width: o)
+            let step = try p.int8Convolution(weight: codes, scales: scales, bias: bias,
+                                             sourceZeroPoint: l.unsigned ? 0 : 128, groups: l.groups,
+                                             kernel: l.kernel, stride: l.stride, padding: l.padding,
+                                             dilation: l.dilation, activation: .relu6, from: x, to: y,
+                                             outputGrid: (grid.scale, grid.qmin, grid.qmax), name: l.name)
+            try p.finalize()
+            let raw = try XCTUnwrap(p.bytes(x))
+            let hw = l.size * l.size
+            for c in 0..<l.channels {
+                for i in 0..<hw {
+                    raw.storeBytes(of: UInt8(input[c * hw + i] + (l.unsigned ? 0 : 128)),
+                                   toByteOffset: i * l.channels + c, as: UInt8.self)
+                }
+            }
+            try p.execute(step)
+            var got = [Float](repeating: 0, count: l.rows * o * o)
+            nhwcToNCHW(try XCTUnwrap(p.data(y)), &got, channels: l.rows, pixels: o * o)
+            var off = 0
+            for i in got.indices where abs(got[i] - grid.apply(plain[i])) > 1e-6 { off += 1 }
+            XCTAssertEqual(off, 0, "\(l.name): \(off) of \(got.count) differ; e.g. \(plain[0]) -> \(got[0]) want \(grid.apply(plain[0]))")
+        }
+    }
+
     func testScalesBiasAndActivationGiveActOfScaleTimesAccumulatorPlusBias() throws {
         for (k, l) in Self.layers.enumerated() {
             let (input, codes) = randomLayer(l, seed: 77 &+ UInt64(k))
