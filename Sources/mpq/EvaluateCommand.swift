@@ -135,9 +135,12 @@ struct Evaluate: ParsableCommand {
         if let json { try Output.writeJSON(EvaluationReport.JSON(result), to: json) }
     }
 
+    /// `runs/<model>/<split>[-first<N>][-simulated][/shard-I-of-N]`: keyed by everything that changes the
+    /// detections, so another --limit, engine or shard never meets this run's journal.
     func defaultResults(model: String, shard: Shard) -> String {
         let stem = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-        let base = "runs/\(stem)/\(split)"
+        let base = "runs/\(stem)/\(split)" + (limit.map { "-first\($0)" } ?? "")
+            + (engine == .simulated ? "-simulated" : "")
         return shard.count > 1 ? "\(base)/shard-\(shard.index)-of-\(shard.count)" : base
     }
 }

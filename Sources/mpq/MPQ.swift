@@ -9,23 +9,28 @@ struct MPQ: ParsableCommand {
         commandName: "mpq",
         abstract: "Multipoint quantization of SSD object detectors, scored on PASCAL VOC.",
         discussion: """
+        Start with `mpq demo` (the whole job on the embedded data); `mpq help <command>` shows each command's \
+        options and examples.
+
         Examples:
-          mpq dataset stats --voc-root VOCdevkit/VOC2007 --split test
+          mpq demo
+          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --evaluate
+          mpq evaluate --model model.pth --voc-root VOCdevkit/VOC2007 --split test
         """,
         version: "0.1.0",
         subcommands: [
-            // Subcommands are registered here, one per line.
-            Dataset.self,
-            Inspect.self,
-            Compare.self,
-            Bench.self,
-            EvaluateDetections.self,
-            ImageBench.self,
-            Evaluate.self,
-            Detect.self,
-            Sensitivity.self,
+            // In workflow order: what a new user runs first comes first.
             Demo.self,
             Quantize.self,
+            Evaluate.self,
+            Compare.self,
+            Sensitivity.self,
+            Detect.self,
+            EvaluateDetections.self,
+            Dataset.self,
+            Inspect.self,
+            Bench.self,
+            ImageBench.self,
         ]
     )
 

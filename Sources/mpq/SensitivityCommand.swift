@@ -14,7 +14,7 @@ struct Sensitivity: ParsableCommand {
         abstract: "Quantize each convolution alone at several bit widths and report the mAP drop and output SQNR.",
         discussion: """
         For every convolution and every --bits value, only that layer's weights are quantized (the rest stays \
-        float) and the detector is scored: the mAP drop on the first --eval-images images of --split, and the \
+        float) and the detector is scored: the mAP drop on the first --limit images of --split, and the \
         SQNR of the raw detector outputs (class logits and box offsets) on --calib-images calibration images \
         from --calib-split (never the evaluation images). rtn = per-channel round-to-nearest; multipoint = \
         the multipoint allocation confined to that layer at a budget of bits + 0.25 average bits. Each run \
@@ -28,8 +28,8 @@ struct Sensitivity: ParsableCommand {
         Examples:
           mpq sensitivity --report sens/
           mpq sensitivity --model mb2-ssd-lite.pth --voc-root VOCdevkit/VOC2007 --split test --bits 2,3,4,8 \\
-            --eval-images 100 --report sens/
-          mpq sensitivity --method multipoint --bits 2,4 --eval-images 50 --report sens-mp/
+            --limit 100 --report sens/
+          mpq sensitivity --method multipoint --bits 2,4 --limit 50 --report sens-mp/
         """
     )
 
@@ -51,7 +51,8 @@ struct Sensitivity: ParsableCommand {
     @Option(help: "The weight quantizer: rtn or multipoint.")
     var method: LayerwiseQuantizer.Method = .rtn
 
-    @Option(name: .customLong("eval-images"), help: "How many images of the split (from the start) score mAP.")
+    @Option(name: [.customLong("limit"), .customLong("eval-images")],
+            help: "How many images of the split (from the start) score mAP (--eval-images is the old name).")
     var evalImages: Int = 100
 
     @Option(name: .customLong("calib-images"), help: "How many calibration images give the SQNR (and Gram matrices).")
@@ -88,7 +89,7 @@ struct Sensitivity: ParsableCommand {
 
     func validate() throws {
         _ = try Self.parseBits(bits)
-        guard evalImages >= 1 else { throw ValidationError("--eval-images must be at least 1, got \(evalImages).") }
+        guard evalImages >= 1 else { throw ValidationError("--limit must be at least 1, got \(evalImages).") }
         guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1, got \(calibImages).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         guard !report.isEmpty else { throw ValidationError("--report needs a folder.") }

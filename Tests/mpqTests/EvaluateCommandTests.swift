@@ -96,4 +96,19 @@ final class EvaluateCommandTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(recorded, 2, "the run ended before the test could kill it")
         XCTAssertTrue(resumed.stderr.contains("resumed "), resumed.stderr)
     }
+
+    /// The default results folder is keyed by split and limit: changing --limit starts a new folder instead of
+    /// meeting the previous run's journal.
+    func testDefaultResultsFolderFollowsTheLimit() throws {
+        let root = try dataset()
+        let cwd = try temporaryFolder()
+        for limit in ["2", "3", "2"] {
+            let run = try runMPQ(["evaluate", "--model", Self.checkpoint.path, "--voc-root", root.path, "--split", "test",
+                                  "--limit", limit, "--json", "-", "--threads", "1"], currentDirectory: cwd)
+            XCTAssertExit(run, 0)
+            XCTAssertTrue(FileManager.default.fileExists(
+                atPath: cwd.appendingPathComponent("runs/small-mb2-w0.25-c3/test-first\(limit)/progress.journal").path),
+                run.stderr)
+        }
+    }
 }
