@@ -45,7 +45,7 @@ public enum EvaluationReport {
             enum CodingKeys: String, CodingKey { case ap, npos, detections }
         }
         /// How the intervals were drawn.
-        public struct BootstrapSettings: Encodable, Sendable {
+        public struct BootstrapSettings: Codable, Sendable, Equatable {
             public let resamples: Int
             public let seed: UInt64
             public let images: Int

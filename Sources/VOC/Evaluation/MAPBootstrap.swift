@@ -150,34 +150,63 @@ public struct MAPBootstrap: Sendable {
     public static func run(groundTruth: GroundTruth, models: [[[ScoredBox]]], metric: APMetric,
                            protocol evaluationProtocol: EvaluationProtocol, resamples: Int = defaultResamples,
                            seed: UInt64 = defaultSeed) -> MAPBootstrap {
-        precondition(resamples >= 0, "MAPBootstrap: negative resample count")
-        let tables = Tables(groundTruth: groundTruth, models: models, protocol: evaluationProtocol)
-        let n = groundTruth.imageIDs.count
-        guard resamples > 0, n > 0 else {
-            return MAPBootstrap(resamples: resamples, seed: seed, imageCount: n,
-                                mAPs: models.map { _ in [Double?](repeating: nil, count: resamples) })
+        var set = Models(groundTruth: groundTruth, protocol: evaluationProtocol)
+        for detections in models { set.add(detections) }
+        return set.run(metric: metric, resamples: resamples, seed: seed)
+    }
+
+    /// The models of a paired bootstrap, added one at a time: each is matched when added and only its ranked
+    /// outcomes are kept (an image index and a flag per detection), so a command comparing many models need not
+    /// keep their boxes.
+    public struct Models: Sendable {
+        var tables: Tables
+        let groundTruth: GroundTruth
+
+        public init(groundTruth: GroundTruth, protocol evaluationProtocol: EvaluationProtocol) {
+            self.groundTruth = groundTruth
+            tables = Tables(groundTruth: groundTruth, models: [], protocol: evaluationProtocol)
         }
-        // Chunks of resamples in parallel; each chunk fills its own slot (deterministic whatever the scheduling).
-        let chunk = 16
-        let chunks = (resamples + chunk - 1) / chunk
-        let perChunk = parallelMap(chunks) { k -> [[Double?]] in
-            var scratch = Scratch(capacity: tables.maxTruePositives)
-            var out: [[Double?]] = []
-            for b in (k * chunk)..<Swift.min(resamples, (k + 1) * chunk) {
-                let counts = imageCounts(images: n, resample: b, seed: seed)
-                out.append((0..<models.count).map { m in
-                    tables.mAP(model: m, counts: counts, metric: metric, scratch: &scratch)
-                })
+
+        /// Adds a model: one detection list per class, as `DetectionEvaluator.evaluate` takes them.
+        public mutating func add(_ detections: [[ScoredBox]]) {
+            tables.add(detections, groundTruth: groundTruth)
+        }
+
+        public var count: Int { tables.ranked.count }
+
+        /// The bootstrap of every model added, in the order added.
+        public func run(metric: APMetric, resamples: Int = MAPBootstrap.defaultResamples,
+                        seed: UInt64 = MAPBootstrap.defaultSeed) -> MAPBootstrap {
+            precondition(resamples >= 0, "MAPBootstrap: negative resample count")
+            let tables = self.tables
+            let modelCount = tables.ranked.count
+            let n = groundTruth.imageIDs.count
+            guard resamples > 0, n > 0 else {
+                return MAPBootstrap(resamples: resamples, seed: seed, imageCount: n,
+                                    mAPs: (0..<modelCount).map { _ in [Double?](repeating: nil, count: resamples) })
             }
-            return out
-        }
-        var maps = [[Double?]](repeating: [], count: models.count)
-        for rows in perChunk {
-            for row in rows {
-                for m in row.indices { maps[m].append(row[m]) }
+            // Chunks of resamples in parallel; each chunk fills its own slot (deterministic whatever the scheduling).
+            let chunk = 16
+            let chunks = (resamples + chunk - 1) / chunk
+            let perChunk = parallelMap(chunks) { k -> [[Double?]] in
+                var scratch = Scratch(capacity: tables.maxTruePositives)
+                var out: [[Double?]] = []
+                for b in (k * chunk)..<Swift.min(resamples, (k + 1) * chunk) {
+                    let counts = imageCounts(images: n, resample: b, seed: seed)
+                    out.append((0..<modelCount).map { m in
+                        tables.mAP(model: m, counts: counts, metric: metric, scratch: &scratch)
+                    })
+                }
+                return out
             }
+            var maps = [[Double?]](repeating: [], count: modelCount)
+            for rows in perChunk {
+                for row in rows {
+                    for m in row.indices { maps[m].append(row[m]) }
+                }
+            }
+            return MAPBootstrap(resamples: resamples, seed: seed, imageCount: n, mAPs: maps)
         }
-        return MAPBootstrap(resamples: resamples, seed: seed, imageCount: n, mAPs: maps)
     }
 
     /// Each model's ranked, matched detections and each class's positives per image: everything a resample needs.
@@ -208,20 +237,33 @@ public struct MAPBootstrap: Sendable {
             }
             positiveImages = images
             positiveCounts = counts
-            ranked = models.map { detections in
-                precondition(detections.count == classCount, "MAPBootstrap: one detection list per class")
-                return parallelMap(classCount) { c in
-                    let matched = DetectionEvaluator.match(c, groundTruth: groundTruth, detections: detections[c],
-                                                           protocol: evaluationProtocol)
-                    var r = Ranked()
-                    for (d, outcome) in zip(matched.order, matched.outcomes) where outcome != .ignored {
-                        r.image.append(Int32(detections[c][d].imageIndex))
-                        r.isTruePositive.append(outcome == .truePositive)
-                    }
-                    return r
+            ranked = []
+            maxTruePositives = 0
+            self.evaluationProtocol = evaluationProtocol
+            for detections in models { add(detections, groundTruth: groundTruth) }
+        }
+
+        let evaluationProtocol: EvaluationProtocol
+
+        mutating func add(_ detections: [[ScoredBox]], groundTruth: GroundTruth) {
+            let classCount = groundTruth.classNames.count
+            precondition(detections.count == classCount, "MAPBootstrap: one detection list per class")
+            let protocolUsed = evaluationProtocol
+            let tables = parallelMap(classCount) { c in
+                let matched = DetectionEvaluator.match(c, groundTruth: groundTruth, detections: detections[c],
+                                                       protocol: protocolUsed)
+                var r = Ranked()
+                r.image.reserveCapacity(matched.order.count)
+                r.isTruePositive.reserveCapacity(matched.order.count)
+                for (d, outcome) in zip(matched.order, matched.outcomes) where outcome != .ignored {
+                    r.image.append(Int32(detections[c][d].imageIndex))
+                    r.isTruePositive.append(outcome == .truePositive)
                 }
+                return r
             }
-            maxTruePositives = ranked.joined().map { $0.isTruePositive.filter { $0 }.count }.max() ?? 0
+            ranked.append(tables)
+            maxTruePositives = Swift.max(maxTruePositives,
+                                         tables.map { $0.isTruePositive.filter { $0 }.count }.max() ?? 0)
         }
 
         /// Model `m`'s mAP on the resample that draws image `i` `counts[i]` times.
