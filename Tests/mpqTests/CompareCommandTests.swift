@@ -132,6 +132,10 @@ final class CompareCommandTests: XCTestCase {
             XCTAssertEqual(rows.first?["map"] as? Double, try XCTUnwrap(quantized["map_before"] as? Double))
             let rtn = try XCTUnwrap(rows.last?["map"] as? Double)
             XCTAssertEqual(rtn, try XCTUnwrap(quantized["map_after"] as? Double), "abits \(abits)")
+            // The same images, the same seed: the same resamples, so the same intervals in both commands.
+            XCTAssertEqual(rows.first?["map_ci95"] as? [Double], quantized["map_before_ci95"] as? [Double])
+            XCTAssertEqual(rows.last?["map_ci95"] as? [Double], quantized["map_after_ci95"] as? [Double])
+            XCTAssertEqual(rows.last?["delta_ci95"] as? [Double], quantized["delta_ci95"] as? [Double])
             compared[abits] = rtn
         }
         XCTAssertNotEqual(compared[32], compared[8], "8-bit activations change the detections")
