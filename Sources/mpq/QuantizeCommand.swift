@@ -34,11 +34,16 @@ struct Quantize: ParsableCommand {
         saves with --out and runs from the file in mpq evaluate / mpq detect.
 
         Examples:
-          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --out runs/q.safetensors
-          mpq quantize --model model.pth --voc-root VOCdevkit/VOC2007 --calib-split trainval \\
-              --calib-images 64 --method rtn --wbits 4 --abits 8 --evaluate --split test --json -
-          mpq quantize --method multipoint --wbits 3 --max-error 0.01 --skip-layers first,last --evaluate
-          mpq quantize --method mixed --avg-bits 3.5 --sensitivity runs/sens/sensitivity.json --evaluate
+          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 \\
+              --out runs/q.safetensors
+          mpq quantize --model model.pth --voc-root VOCdevkit/VOC2007 \\
+              --calib-split trainval --calib-images 64 --method rtn --wbits 4 \\
+              --abits 8 --evaluate --split test --json -
+          mpq quantize --method multipoint --wbits 3 --max-error 0.01 \\
+              --skip-layers first,last --evaluate
+          mpq quantize --method mixed --avg-bits 3.5 \\
+              --sensitivity runs/sens/sensitivity.json --evaluate
+          mpq quantize --method rtn --wbits 3 --evaluate --bootstrap 2000 --seed 1
         """
     )
 

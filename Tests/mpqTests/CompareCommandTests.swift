@@ -68,13 +68,16 @@ final class CompareCommandTests: XCTestCase {
                 }
                 continue
             }
-            XCTAssertEqual(row["delta_vs_fp32"] as? Double, map - fp32, method)
-            XCTAssertEqual(row["delta_ci95"] as? [Double], [map - fp32, map - fp32], method)
+            // JSON numbers read back by JSONSerialization: equal to within its last bit.
+            let delta = try XCTUnwrap(row["delta_vs_fp32"] as? Double, method)
+            XCTAssertEqual(delta, map - fp32, accuracy: 1e-12, method)
+            XCTAssertEqual(row["delta_ci95"] as? [Double], [delta, delta], method)
             if method == "rtn" {
                 XCTAssertNil(row["delta_vs_rtn"])
             } else {
-                XCTAssertEqual(row["delta_vs_rtn"] as? Double, map - rtn, method)
-                XCTAssertEqual(row["delta_vs_rtn_ci95"] as? [Double], [map - rtn, map - rtn], method)
+                let vsRTN = try XCTUnwrap(row["delta_vs_rtn"] as? Double, method)
+                XCTAssertEqual(vsRTN, map - rtn, accuracy: 1e-12, method)
+                XCTAssertEqual(row["delta_vs_rtn_ci95"] as? [Double], [vsRTN, vsRTN], method)
             }
         }
         XCTAssertTrue(run.stdout.contains("| mAP 95% CI | Δ vs fp32 [95% CI] | Δ vs rtn [95% CI] |"), run.stdout)

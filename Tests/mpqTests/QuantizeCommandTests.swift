@@ -28,7 +28,7 @@ final class QuantizeCommandTests: XCTestCase {
                                         "map_before", "map_after", "map_before_ci95", "map_after_ci95",
                                         "delta_vs_fp32", "delta_ci95", "bootstrap"])
         let before = try XCTUnwrap(json["map_before"] as? Double), after = try XCTUnwrap(json["map_after"] as? Double)
-        XCTAssertEqual(json["delta_vs_fp32"] as? Double, after - before)
+        XCTAssertEqual(try XCTUnwrap(json["delta_vs_fp32"] as? Double), after - before, accuracy: 1e-12)
         for key in ["map_before_ci95", "map_after_ci95", "delta_ci95"] {
             let ci = try XCTUnwrap(json[key] as? [Double], key)
             XCTAssertEqual(ci.count, 2, key)
