@@ -364,8 +364,15 @@ final class MAPBootstrapTests: XCTestCase {
         // About 2 objects per image; 200 detections per image in all (most of them false positives).
         let s = Self.synthetic(images: 250, classes: 20, seed: 3, detectionsPerObject: 1, falsePositives: 396,
                                keep: 0.9)
-        let other = Self.synthetic(images: 250, classes: 20, seed: 4, detectionsPerObject: 1, falsePositives: 396,
-                                   keep: 0.9)
+        // The second model: the same boxes with noisier scores (as a quantized model is to its float model).
+        var noise = SplitMix64(seed: 9)
+        let other = Synthetic(truth: s.truth, detections: s.detections.map { list in
+            list.map { d -> ScoredBox in
+                var e = d
+                e.score = d.score + 0.3 * Double(noise.next() >> 11) / Double(1 << 53)
+                return e
+            }
+        })
         let total = s.detections.map(\.count).reduce(0, +)
         func cpuSeconds() -> Double {
             var usage = rusage()

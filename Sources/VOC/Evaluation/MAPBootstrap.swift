@@ -66,7 +66,9 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 /// A resample with no non-difficult object of any class has no mAP (the evaluator's nil); such resamples are
 /// left out and the rule applies to the B' that remain (the same for every model: positives do not depend on it).
 ///
-/// Speed: SPEED_TBD
+/// Speed: 1000 resamples of 250 images x 20 classes, 200 detections per image (54k per model), 2 models: 0.09 s wall
+/// (0.17 s CPU) on 2 cores of an AMD EPYC, plus 0.01 s to match both models; `-O -wmo` build (notes/bootstrap.md,
+/// `MPQ_BENCH=1` test `MAPBootstrapTests.testSpeed1000Resamples250Images20Classes`).
 public struct MAPBootstrap: Sendable {
     /// A 95% percentile interval.
     public struct Interval: Sendable, Equatable, Codable {
@@ -213,8 +215,10 @@ public struct MAPBootstrap: Sendable {
     struct Tables: Sendable {
         /// One class of one model: the true and false positives in rank order (ignored ones never change a count).
         struct Ranked: Sendable {
-            var image: [Int32] = []
-            var isTruePositive: [Bool] = []
+            /// The image of each true or false positive in rank order; a true positive of image `i` is stored as
+            /// `~i` (negative), a false positive as `i`: one array to walk.
+            var entries: [Int32] = []
+            var truePositives = 0
         }
         /// `positiveImages[c][k]` has `positiveCounts[c][k]` non-difficult objects of class `c`.
         var positiveImages: [[Int32]]
@@ -253,17 +257,17 @@ public struct MAPBootstrap: Sendable {
                 let matched = DetectionEvaluator.match(c, groundTruth: groundTruth, detections: detections[c],
                                                        protocol: protocolUsed)
                 var r = Ranked()
-                r.image.reserveCapacity(matched.order.count)
-                r.isTruePositive.reserveCapacity(matched.order.count)
+                r.entries.reserveCapacity(matched.order.count)
                 for (d, outcome) in zip(matched.order, matched.outcomes) where outcome != .ignored {
-                    r.image.append(Int32(detections[c][d].imageIndex))
-                    r.isTruePositive.append(outcome == .truePositive)
+                    let image = Int32(detections[c][d].imageIndex)
+                    r.entries.append(outcome == .truePositive ? ~image : image)
+                    if outcome == .truePositive { r.truePositives += 1 }
                 }
                 return r
             }
             ranked.append(tables)
             maxTruePositives = Swift.max(maxTruePositives,
-                                         tables.map { $0.isTruePositive.filter { $0 }.count }.max() ?? 0)
+                                         tables.map(\.truePositives).max() ?? 0)
         }
 
         /// Model `m`'s mAP on the resample that draws image `i` `counts[i]` times.
@@ -284,21 +288,21 @@ public struct MAPBootstrap: Sendable {
         func classAP(_ r: Ranked, npos: Int, counts: [Int32], metric: APMetric, scratch: inout Scratch) -> Double {
             // Points after each weighted true positive: true positives before and after it, precision after it.
             var tp = 0, fp = 0, points = 0
-            r.image.withUnsafeBufferPointer { image in
-                r.isTruePositive.withUnsafeBufferPointer { isTP in
-                    counts.withUnsafeBufferPointer { w in
-                        for k in 0..<image.count {
-                            let weight = Int(w[Int(image[k])])
+            r.entries.withUnsafeBufferPointer { entries in
+                counts.withUnsafeBufferPointer { w in
+                    // False positives (most detections) are added without a test of their weight: no
+                    // unpredictable branch in the loop; true positives are rare, their branch predictable.
+                    for e in entries {
+                        if e >= 0 {
+                            fp += Int(w[Int(e)])
+                        } else {
+                            let weight = Int(w[Int(~e)])
                             if weight == 0 { continue }
-                            if isTP[k] {
-                                scratch.before[points] = tp
-                                tp += weight
-                                scratch.after[points] = tp
-                                scratch.precision[points] = Double(tp) / Double(tp + fp)
-                                points += 1
-                            } else {
-                                fp += weight
-                            }
+                            scratch.before[points] = tp
+                            tp += weight
+                            scratch.after[points] = tp
+                            scratch.precision[points] = Double(tp) / Double(tp + fp)
+                            points += 1
                         }
                     }
                 }
