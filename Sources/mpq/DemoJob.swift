@@ -10,7 +10,8 @@ struct DemoJob {
     let out: URL
     let limit: Int?
     let threads: Int
-    var bootstrap = BootstrapOptions()
+    /// The parsed `--bootstrap` / `--seed` options.
+    let bootstrap: BootstrapOptions
 
     /// One quantized configuration: rtn at `wbits` (average bits = wbits) or multipoint on the `wbits` grid
     /// with a budget of `wbits + 0.25` average bits (about one extra point for every 16 channels' worth of weights).
