@@ -26,12 +26,15 @@ let package = Package(
         // libjpeg's error exit is a longjmp: it lives in C, and returns an error code to Swift.
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         // oneDNN (Debian: libdnnl-dev, OpenMP build) behind a small C interface; libgomp for thread control.
-        .target(name: "CDNNL", path: "Sources/CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+        .target(name: "CDNNL", path: "Sources/CDNNL",
+                // The quantize loops must vectorise in every build (debug included: tests time nothing, but the
+                // demo and benchmarks run release, and -O2 keeps IEEE semantics).
+                cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
         .target(name: "VOC", dependencies: ["CLibXML2", "CJPEG"]),
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "Checkpoints", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "SSD", dependencies: ["VOC", "Tensors", "Checkpoints"]),
+        .target(name: "SSD", dependencies: ["VOC", "Tensors", "Checkpoints", "CDNNL"]),
         .target(name: "Quantization", dependencies: ["SSD", "Tensors", "Checkpoints"]),
         .executableTarget(name: "mpq", dependencies: [
             "VOC", "Tensors", "Checkpoints", "SSD", "Quantization",

@@ -10,10 +10,16 @@ void omp_set_num_threads(int n);
 
 typedef struct {
     int slot, c, h, w;
+    int dtype;           /* MPQ_DNNL_F32, MPQ_DNNL_U8 or MPQ_DNNL_S8 */
     dnnl_memory_desc_t md;
     dnnl_memory_t mem;
-    float *data;
+    void *data;
 } tensor_t;
+
+static dnnl_data_type_t dnnl_type(int dtype) {
+    return dtype == MPQ_DNNL_U8 ? dnnl_u8 : dtype == MPQ_DNNL_S8 ? dnnl_s8 : dnnl_f32;
+}
+static size_t element_size(int dtype) { return dtype == MPQ_DNNL_F32 ? 4 : 1; }
 
 typedef struct {
     dnnl_primitive_t prim;
@@ -23,6 +29,7 @@ typedef struct {
     dnnl_memory_desc_t weights_md, bias_md;
     int is_pool;
     int threads;
+    float *scales;       /* int8 convs: the output scales (kept for the attribute's lifetime) */
 } step_t;
 
 struct mpq_dnnl_program {
@@ -33,7 +40,7 @@ struct mpq_dnnl_program {
     step_t *steps;
     int nsteps, capsteps;
     size_t *slot_bytes;
-    float **slot_data;
+    void **slot_data;
     int nslots;
     size_t scratch_bytes;
     dnnl_memory_t scratch;
@@ -94,6 +101,10 @@ static int grow(void **array, int *cap, int needed, size_t size) {
 }
 
 int mpq_dnnl_tensor(mpq_dnnl_program *p, int slot, int c, int h, int w, char *err, size_t errlen) {
+    return mpq_dnnl_tensor_typed(p, slot, c, h, w, MPQ_DNNL_F32, err, errlen);
+}
+
+int mpq_dnnl_tensor_typed(mpq_dnnl_program *p, int slot, int c, int h, int w, int dtype, char *err, size_t errlen) {
     if (p->finalized) { snprintf(err, errlen, "program already finalized"); return -1; }
     if (c <= 0 || h <= 0 || w <= 0) { snprintf(err, errlen, "bad tensor shape [1, %d, %d, %d]", c, h, w); return -1; }
     if (grow((void **)&p->tensors, &p->captensors, p->ntensors + 1, sizeof *p->tensors) < 0) {
@@ -102,9 +113,9 @@ int mpq_dnnl_tensor(mpq_dnnl_program *p, int slot, int c, int h, int w, char *er
     }
     tensor_t *t = &p->tensors[p->ntensors];
     memset(t, 0, sizeof *t);
-    t->slot = slot; t->c = c; t->h = h; t->w = w;
+    t->slot = slot; t->c = c; t->h = h; t->w = w; t->dtype = dtype;
     dnnl_dims_t dims = {1, c, h, w};
-    TRY(dnnl_memory_desc_init_by_tag(&t->md, 4, dims, dnnl_f32, dnnl_nhwc), "tensor descriptor");
+    TRY(dnnl_memory_desc_init_by_tag(&t->md, 4, dims, dnnl_type(dtype), dnnl_nhwc), "tensor descriptor");
     TRY(dnnl_memory_create(&t->mem, &t->md, p->engine, DNNL_MEMORY_NONE), "tensor memory");
     if (slot >= p->nslots) {
         size_t *b = realloc(p->slot_bytes, (slot + 1) * sizeof *b);
@@ -114,7 +125,7 @@ int mpq_dnnl_tensor(mpq_dnnl_program *p, int slot, int c, int h, int w, char *er
         p->nslots = slot + 1;
     }
     if (slot >= 0) {
-        size_t bytes = (size_t)c * h * w * sizeof(float);
+        size_t bytes = (size_t)c * h * w * element_size(dtype);
         if (bytes > p->slot_bytes[slot]) p->slot_bytes[slot] = bytes;
     }
     return p->ntensors++;
@@ -146,7 +157,7 @@ static int make_primitive(mpq_dnnl_program *p, const_dnnl_op_desc_t desc, dnnl_p
     return 0;
 }
 
-static int reordered(mpq_dnnl_program *p, const dnnl_memory_desc_t *from_md, const float *data,
+static int reordered(mpq_dnnl_program *p, const dnnl_memory_desc_t *from_md, const void *data,
                      const dnnl_memory_desc_t *to_md, dnnl_memory_t *out, char *err, size_t errlen) {
     dnnl_memory_t user;
     TRY(dnnl_memory_create(&user, from_md, p->engine, (void *)data), "user memory");
@@ -187,12 +198,13 @@ static void destroy_step(mpq_dnnl_program *p, step_t *s) {
         dnnl_memory_destroy(s->bias);
     }
     free((char *)s->impl);
-    s->prim = NULL; s->weights = NULL; s->bias = NULL; s->impl = NULL;
+    free(s->scales);
+    s->prim = NULL; s->weights = NULL; s->bias = NULL; s->impl = NULL; s->scales = NULL;
 }
 
 /* The conv primitive for `step->threads` threads, with its weights and bias reordered into its formats. */
 static int build_conv(mpq_dnnl_program *p, const dnnl_convolution_desc_t *cd, dnnl_primitive_attr_t attr,
-                      const dnnl_memory_desc_t *wmd_user, const float *weight, const dnnl_memory_desc_t *bmd,
+                      const dnnl_memory_desc_t *wmd_user, const void *weight, const dnnl_memory_desc_t *bmd,
                       const float *bias, step_t *step, char *err, size_t errlen) {
     dnnl_primitive_desc_t pd = NULL;
     int r = make_primitive(p, cd, attr, &pd, step, err, errlen);
@@ -272,6 +284,10 @@ int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, co
         return -1;
     }
     tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
+    if (x->dtype != MPQ_DNNL_F32 || y->dtype != MPQ_DNNL_F32) {
+        snprintf(err, errlen, "a float conv reads and writes float tensors");
+        return -1;
+    }
     int ic = x->c, oc = y->c;
     if (ic % groups || oc % groups) { snprintf(err, errlen, "channels not divisible by groups"); return -1; }
     int oh = (x->h + 2 * padding - dilation * (kh - 1) - 1) / stride + 1;
@@ -340,6 +356,92 @@ int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, co
     return push_step(p, step, err, errlen);
 }
 
+/* The integer convolution: u8/s8 NHWC source, s8 weights `[oc, ic/groups, kh, kw]`, s32 accumulation, f32 NHWC
+   destination `dst = act(scales[o] * acc + bias[o] (+ dst))`. oneDNN 2.x applies a conv's bias before the output
+   scales (`scale * (acc + bias)`), so the bias handed to it is `bias / scale` (the unit tests pin the formula
+   against an integer reference). Integer accumulation is exact, so the thread split cannot change any bit: no
+   one-thread cross-check as for float convs. */
+int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weight, const float *scales,
+                       const float *bias, int src_zero_point, int groups, int kh, int kw, int stride, int padding,
+                       int dilation, int activation, int accumulate, char *err, size_t errlen) {
+    if (p->finalized || src < 0 || src >= p->ntensors || dst < 0 || dst >= p->ntensors || groups < 1) {
+        snprintf(err, errlen, "bad conv arguments");
+        return -1;
+    }
+    if (accumulate && activation != MPQ_DNNL_IDENTITY) {
+        snprintf(err, errlen, "an accumulating conv must have no activation");
+        return -1;
+    }
+    tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
+    if (x->dtype == MPQ_DNNL_F32 || y->dtype != MPQ_DNNL_F32) {
+        snprintf(err, errlen, "an int8 conv reads u8 or s8 and writes float");
+        return -1;
+    }
+    int ic = x->c, oc = y->c;
+    if (ic % groups || oc % groups) { snprintf(err, errlen, "channels not divisible by groups"); return -1; }
+    int oh = (x->h + 2 * padding - dilation * (kh - 1) - 1) / stride + 1;
+    int ow = (x->w + 2 * padding - dilation * (kw - 1) - 1) / stride + 1;
+    if (oh != y->h || ow != y->w) {
+        snprintf(err, errlen, "conv output %dx%d does not fit the destination %dx%d", oh, ow, y->h, y->w);
+        return -1;
+    }
+    dnnl_memory_desc_t wmd_any, wmd_user, bmd;
+    if (groups > 1) {
+        dnnl_dims_t wd = {groups, oc / groups, ic / groups, kh, kw};
+        TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 5, wd, dnnl_s8, dnnl_format_tag_any), "weight descriptor");
+        TRY(dnnl_memory_desc_init_by_tag(&wmd_user, 5, wd, dnnl_s8, dnnl_goihw), "weight descriptor");
+    } else {
+        dnnl_dims_t wd = {oc, ic, kh, kw};
+        TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 4, wd, dnnl_s8, dnnl_format_tag_any), "weight descriptor");
+        TRY(dnnl_memory_desc_init_by_tag(&wmd_user, 4, wd, dnnl_s8, dnnl_oihw), "weight descriptor");
+    }
+    dnnl_dims_t bd = {oc};
+    TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x), "bias descriptor");
+    dnnl_dims_t strides = {stride, stride}, dil = {dilation - 1, dilation - 1}, pad = {padding, padding};
+    dnnl_convolution_desc_t cd;
+    TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                    &x->md, &wmd_any, &bmd, &y->md, strides, dil, pad, pad),
+        "convolution descriptor");
+    dnnl_primitive_attr_t attr = base_attr();
+    if (!attr) { snprintf(err, errlen, "oneDNN: attribute creation failed"); return -1; }
+    step_t step = {0};
+    step.src = src; step.dst = dst; step.threads = p->threads;
+    step.scales = malloc((size_t)oc * sizeof(float));
+    float *scaled_bias = calloc((size_t)oc, sizeof(float));
+    if (!step.scales || !scaled_bias) {
+        free(step.scales); free(scaled_bias); dnnl_primitive_attr_destroy(attr);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int o = 0; o < oc; o++) {
+        step.scales[o] = scales[o];
+        scaled_bias[o] = bias && scales[o] != 0 ? bias[o] / scales[o] : 0;
+    }
+    dnnl_status_t st = dnnl_primitive_attr_set_output_scales(attr, oc, 1 << 1, step.scales);
+    if (st == dnnl_success && src_zero_point) {
+        int32_t zp = src_zero_point;
+        st = dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &zp);
+    }
+    if (st != dnnl_success) {
+        free(scaled_bias); destroy_step(p, &step); dnnl_primitive_attr_destroy(attr);
+        return fail(err, errlen, "output scales", st);
+    }
+    dnnl_post_ops_t ops = NULL;
+    if (accumulate || activation != MPQ_DNNL_IDENTITY) {
+        dnnl_post_ops_create(&ops);
+        if (accumulate) dnnl_post_ops_append_sum(ops, 1.0f);
+        if (activation == MPQ_DNNL_RELU) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+        if (activation == MPQ_DNNL_RELU6) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
+        dnnl_primitive_attr_set_post_ops(attr, ops);
+    }
+    int r = build_conv(p, &cd, attr, &wmd_user, weight, &bmd, scaled_bias, &step, err, errlen);
+    free(scaled_bias);
+    if (ops) dnnl_post_ops_destroy(ops);
+    dnnl_primitive_attr_destroy(attr);
+    if (r < 0) { destroy_step(p, &step); return -1; }
+    return push_step(p, step, err, errlen);
+}
+
 int mpq_dnnl_max_pool(mpq_dnnl_program *p, int src, int dst, int kernel, int stride,
                       int pad_top, int pad_left, int pad_bottom, int pad_right, char *err, size_t errlen) {
     if (p->finalized || src < 0 || src >= p->ntensors || dst < 0 || dst >= p->ntensors) {
@@ -347,6 +449,7 @@ int mpq_dnnl_max_pool(mpq_dnnl_program *p, int src, int dst, int kernel, int str
         return -1;
     }
     tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
+    if (x->dtype != y->dtype) { snprintf(err, errlen, "pool source and destination types differ"); return -1; }
     if (x->c != y->c || (x->h + pad_top + pad_bottom - kernel) / stride + 1 != y->h
         || (x->w + pad_left + pad_right - kernel) / stride + 1 != y->w) {
         snprintf(err, errlen, "pool output does not fit the destination");
@@ -370,7 +473,7 @@ int mpq_dnnl_max_pool(mpq_dnnl_program *p, int src, int dst, int kernel, int str
 
 int mpq_dnnl_finalize(mpq_dnnl_program *p, char *err, size_t errlen) {
     if (p->finalized) return 0;
-    p->slot_data = calloc(p->nslots ? p->nslots : 1, sizeof(float *));
+    p->slot_data = calloc(p->nslots ? p->nslots : 1, sizeof(void *));
     if (!p->slot_data) { snprintf(err, errlen, "out of memory"); return -1; }
     for (int i = 0; i < p->nslots; i++) {
         if (!p->slot_bytes[i]) continue;
@@ -400,6 +503,10 @@ int mpq_dnnl_finalize(mpq_dnnl_program *p, char *err, size_t errlen) {
 }
 
 float *mpq_dnnl_data(mpq_dnnl_program *p, int tensor) {
+    return tensor >= 0 && tensor < p->ntensors ? (float *)p->tensors[tensor].data : NULL;
+}
+
+void *mpq_dnnl_bytes_of(mpq_dnnl_program *p, int tensor) {
     return tensor >= 0 && tensor < p->ntensors ? p->tensors[tensor].data : NULL;
 }
 
@@ -431,6 +538,12 @@ int mpq_dnnl_execute(mpq_dnnl_program *p, int index, char *err, size_t errlen) {
     return 0;
 }
 
+int mpq_dnnl_has_vnni(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni
+        || (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+}
+
 const char *mpq_dnnl_implementation(mpq_dnnl_program *p, int step) {
     return step >= 0 && step < p->nsteps ? p->steps[step].impl : "";
 }
@@ -439,4 +552,54 @@ size_t mpq_dnnl_bytes(mpq_dnnl_program *p) {
     size_t total = p->weight_bytes + p->scratch_bytes;
     for (int i = 0; i < p->nslots; i++) total += p->slot_bytes[i];
     return total;
+}
+
+/* Codes of an integer conv's input: q = clamp(round(x / scale), qmin, qmax) with ties away from zero, plus the
+   zero point, as u8. The rounding is trunc(v) ± 1 when |v - trunc(v)| >= 0.5 (v - trunc(v) is exact), with
+   integer truncation, which the compiler vectorises with SSE2 alone (x86 has no ties-away rounding). A zero
+   scale gives zp. */
+static inline uint8_t code_of(float x, float scale, int qmin, int qmax, int zp) {
+    float v = x / scale;
+    v = v < -256.0f ? -256.0f : v;   /* beyond every grid: clamping first cannot change the code */
+    v = v > 256.0f ? 256.0f : v;
+    int t = (int)v;                  /* truncation toward zero (cvttps2dq) */
+    float f = v - (float)t;          /* exact */
+    t += (f >= 0.5f) - (f <= -0.5f);
+    t = t < qmin ? qmin : t;
+    t = t > qmax ? qmax : t;
+    return (uint8_t)(t + zp);
+}
+
+void mpq_quantize_u8(const float *x, uint8_t *y, size_t n, float scale, float qmin, float qmax, int zp) {
+    if (!(scale > 0)) { memset(y, zp, n); return; }
+    int lo = (int)qmin, hi = (int)qmax;
+    for (size_t i = 0; i < n; i++) y[i] = code_of(x[i], scale, lo, hi, zp);
+}
+
+void mpq_quantize_gather_u8(const float *x, uint8_t *y, size_t pixels, int channels, const int32_t *map, int count,
+                            float scale, float qmin, float qmax, int zp) {
+    if (!(scale > 0)) { memset(y, zp, pixels * (size_t)count); return; }
+    int lo = (int)qmin, hi = (int)qmax;
+    for (size_t p = 0; p < pixels; p++) {
+        const float *row = x + p * (size_t)channels;
+        uint8_t *out = y + p * (size_t)count;
+        for (int i = 0; i < count; i++) out[i] = code_of(row[map[i]], scale, lo, hi, zp);
+    }
+}
+
+/* A multipoint integer conv's rows back to channels. Rows are point-major: rows 0..o-1 are one row of each
+   channel in channel order, row o+j adds to channel extra[j]. y[p, c] = act(rows[p, c] + bias[c] (+ y[p, c])
+   + Σ_{j: extra[j] = c} rows[p, o + j]). */
+void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, const int32_t *extra, const float *bias,
+                  int activation, int accumulate) {
+    for (size_t p = 0; p < pixels; p++) {
+        const float *src = rows + p * (size_t)r;
+        float *dst = y + p * (size_t)o;
+        if (accumulate) for (int c = 0; c < o; c++) dst[c] += src[c] + bias[c];
+        else for (int c = 0; c < o; c++) dst[c] = src[c] + bias[c];
+        for (int j = 0; j < r - o; j++) dst[extra[j]] += src[o + j];
+        if (activation == MPQ_DNNL_RELU) for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? dst[c] : 0;
+        else if (activation == MPQ_DNNL_RELU6)
+            for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? (dst[c] < 6 ? dst[c] : 6) : 0;
+    }
 }

@@ -57,3 +57,10 @@ public enum QuantizedModelFile {
         return (loaded.model, loaded.format, loaded.quantized?.inputQuantization)
     }
 }
+
+extension QuantizedModel {
+    /// `inputQuantization` for `engine` (see `QuantizedEngine.execution`).
+    public func execution(_ engine: QuantizedEngine) -> (quantization: InputQuantization?, notice: String?) {
+        engine.execution(inputQuantization, convs: quantizedConvs)
+    }
+}

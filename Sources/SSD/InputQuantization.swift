@@ -74,8 +74,14 @@ public struct InputQuantization: Sendable, Equatable {
 
     /// Grids by conv checkpoint name; convs without one read their input unchanged.
     public var grids: [String: Grid]
+    /// The int8 engine: the quantized convs' codes, run as integer convolutions by the oneDNN engine (the
+    /// native engine, and the simulated engine when nil, run the fake quantization over reconstructed weights).
+    public var integer: IntegerConvolutions?
 
-    public init(_ grids: [String: Grid]) { self.grids = grids }
+    public init(_ grids: [String: Grid], integer: IntegerConvolutions? = nil) {
+        self.grids = grids
+        self.integer = integer
+    }
 
     /// The same quantization as a conv input hook (a new tensor per quantized conv).
     public var hook: ConvInputHook {

@@ -30,6 +30,11 @@ final class CompiledForward: @unchecked Sendable {
         /// A per-pixel map over NHWC data done in Swift (a source normalisation): `body(x, y, channels, pixels)`.
         case custom(from: OneDNNTensor, to: OneDNNTensor,
                     body: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void)
+        /// An integer conv's input: the float tensor's codes on the conv's grid (gathered for OCS).
+        case quantize(from: OneDNNTensor, to: OneDNNTensor, plan: IntegerConvPlan)
+        /// A multipoint integer conv's rows summed per channel, with bias, residual and activation.
+        case sumRows(from: OneDNNTensor, to: OneDNNTensor, plan: IntegerConvPlan, activation: Activation,
+                     accumulate: Bool)
     }
 
     /// A head's output tensor, written in place into the output rows from float `offset` on.
@@ -98,6 +103,16 @@ final class CompiledForward: @unchecked Sendable {
                             throw OneDNNError(description: "\(labels[k]): a tensor without storage")
                         }
                         body(a, b, from.channels, from.height * from.width)
+                    case let .quantize(from, to, plan):
+                        guard let a = program.data(from), let b = program.bytes(to) else {
+                            throw OneDNNError(description: "\(labels[k]): a tensor without storage")
+                        }
+                        plan.quantize(a, b, channels: from.channels, pixels: from.height * from.width)
+                    case let .sumRows(from, to, plan, activation, accumulate):
+                        guard let a = program.data(from), let b = program.data(to) else {
+                            throw OneDNNError(description: "\(labels[k]): a tensor without storage")
+                        }
+                        plan.sumRows(a, b, pixels: to.height * to.width, activation: activation, accumulate: accumulate)
                     }
                     if let timed { timed(k, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
                 }
@@ -121,10 +136,10 @@ final class CompiledForward: @unchecked Sendable {
 /// Builds a `CompiledForward`: each network's `compile` drives it the way its `runStage` drives a workspace.
 /// Activations ping-pong between slots 0 and 1 (`current`); slot 2 holds a block's depthwise output, slot 3 a
 /// normalised source, slot 4 a separable head's hidden map, slot 5 the input image, slot 6 a conv's
-/// fake-quantized input.
+/// fake-quantized input (or its 8-bit codes, for an integer conv), slot 7 a multipoint integer conv's rows.
 final class OneDNNBuilder {
     enum Slot {
-        static let extra = 2, source = 3, headHidden = 4, input = 5, quantizedInput = 6
+        static let extra = 2, source = 3, headHidden = 4, input = 5, quantizedInput = 6, rows = 7
     }
 
     let program: OneDNNProgram
@@ -134,6 +149,7 @@ final class OneDNNBuilder {
     private let priorCount: Int
     private let classes: Int
     private let quantization: [String: InputQuantization.Grid]
+    private let integer: IntegerConvolutions?
     /// The running activation.
     var current: OneDNNTensor
     let inputIsNCHW: Bool
@@ -146,6 +162,7 @@ final class OneDNNBuilder {
         priorCount = priors
         self.classes = classes
         self.quantization = quantization?.grids ?? [:]
+        integer = quantization?.integer
         inputIsNCHW = nchw
         current = try program.tensor(slot: Slot.input, channels: input[1], height: input[2], width: input[3])
         append(.input(current, nchw: nchw), nchw ? "input (NCHW to NHWC)" : "input (NHWC state)")
@@ -169,6 +186,10 @@ final class OneDNNBuilder {
 
     /// `y <- unit(x)`, or with `accumulate` `y <- unit(x) + y` (a residual add).
     func conv(_ unit: ConvUnit, _ x: OneDNNTensor, into y: OneDNNTensor, accumulate: Bool = false) throws {
+        if let plan = try integerPlan(unit, x) {
+            try integerConv(unit, plan, x, into: y, accumulate: accumulate)
+            return
+        }
         try check(unit, x)
         var x = x
         if let grid = quantization[unit.name] {
@@ -180,6 +201,45 @@ final class OneDNNBuilder {
         }
         append(.primitive(try program.convolution(unit.conv, from: x, to: y, accumulate: accumulate, name: unit.name)),
                unit.name)
+    }
+
+    /// The integer form of `unit` when the program runs integer weights for it (see `IntegerPolicy`), else nil.
+    private func integerPlan(_ unit: ConvUnit, _ x: OneDNNTensor) throws -> IntegerConvPlan? {
+        guard let integer, let q = integer.convs[unit.name], let a = q.activation, quantization[unit.name] != nil,
+              integer.policy.runsAsInteger(unit) else { return nil }
+        try check(unit, x)
+        return try IntegerConvPlan(unit: unit, conv: q, activation: a)
+    }
+
+    /// The quantize step, then the int8 conv (fused when each channel has one point; else into the rows tensor,
+    /// then the row sum).
+    private func integerConv(_ unit: ConvUnit, _ plan: IntegerConvPlan, _ x: OneDNNTensor, into y: OneDNNTensor,
+                             accumulate: Bool) throws {
+        let c = unit.conv
+        guard c.dilation * (c.kernelH - 1) < x.height + 2 * c.padding, c.kernelH == c.kernelW else {
+            throw OneDNNError(description: "conv \(unit.name): kernel larger than its padded input or not square")
+        }
+        let codes = try program.tensor(slot: Slot.quantizedInput, channels: plan.gather?.count ?? x.channels,
+                                       height: x.height, width: x.width, type: .u8)
+        append(.quantize(from: x, to: codes, plan: plan),
+               "quantize input of \(unit.name) (u8, zero point \(plan.zeroPoint))")
+        if plan.fused {
+            append(.primitive(try program.int8Convolution(
+                weight: plan.weights, scales: plan.rowScales, bias: plan.bias, sourceZeroPoint: plan.zeroPoint,
+                groups: plan.groups, kernel: c.kernelH,
+                stride: c.stride, padding: c.padding, dilation: c.dilation, activation: c.activation, from: codes,
+                to: y, accumulate: accumulate, name: unit.name)), unit.name)
+        } else {
+            let rows = try program.tensor(slot: Slot.rows, channels: plan.rowChannel.count, height: y.height,
+                                          width: y.width)
+            append(.primitive(try program.int8Convolution(
+                weight: plan.weights, scales: plan.rowScales, bias: nil, sourceZeroPoint: plan.zeroPoint,
+                groups: plan.groups, kernel: c.kernelH,
+                stride: c.stride, padding: c.padding, dilation: c.dilation, activation: .identity, from: codes,
+                to: rows, name: unit.name)), unit.name)
+            append(.sumRows(from: rows, to: y, plan: plan, activation: c.activation, accumulate: accumulate),
+                   "sum rows of \(unit.name)")
+        }
     }
 
     /// Convs the engine runs: ordinary ones (a channel-split OCS conv reads a gathered input: native only).
@@ -307,8 +367,9 @@ public struct EngineStepTime: Sendable {
 extension SSDModel {
     /// Runs the oneDNN program once and times each step (wall time); nil when the model does not compile (then
     /// `workspace.engineNote` says why).
-    public func profileEngine(_ input: Tensor, workspace: inout SSDWorkspace) -> [EngineStepTime]? {
-        guard let compiled = workspace.compiled(for: self) else { return nil }
+    public func profileEngine(_ input: Tensor, workspace: inout SSDWorkspace,
+                              quantization: InputQuantization? = nil) -> [EngineStepTime]? {
+        guard let compiled = workspace.compiled(for: self, quantization: quantization) else { return nil }
         var out = HeadOutputs(priors: priors.count, classes: classes)
         var times = [Double](repeating: 0, count: compiled.steps.count)
         do {

@@ -10,11 +10,17 @@ public struct OneDNNError: Error, CustomStringConvertible, Sendable {
 
 /// A tensor of a `OneDNNProgram`: `[1, channels, height, width]` stored NHWC (channels fastest).
 public struct OneDNNTensor: Sendable, Equatable {
+    /// What a tensor holds: floats, or the 8-bit codes an integer conv reads.
+    public enum ElementType: Int32, Sendable {
+        case f32 = 0, u8 = 1, s8 = 2
+    }
+
     public let id: Int32
     public let slot: Int
     public let channels: Int
     public let height: Int
     public let width: Int
+    public var elementType: ElementType = .f32
 }
 
 /// A fixed sequence of oneDNN convolutions and poolings over NHWC float32 activations, built once, run many
@@ -56,6 +62,54 @@ public final class OneDNNProgram: @unchecked Sendable {
                                            &err, err.count), err, "tensor [1, \(channels), \(height), \(width)]")
         return OneDNNTensor(id: id, slot: slot, channels: channels, height: height, width: width)
     }
+
+    /// A tensor of 8-bit codes (or floats) in `slot` (`[1, channels, height, width]`, NHWC).
+    public func tensor(slot: Int, channels: Int, height: Int, width: Int,
+                       type: OneDNNTensor.ElementType) throws -> OneDNNTensor {
+        var err = [CChar](repeating: 0, count: 256)
+        let id = try check(mpq_dnnl_tensor_typed(handle, Int32(slot), Int32(channels), Int32(height), Int32(width),
+                                                 type.rawValue, &err, err.count),
+                           err, "tensor [1, \(channels), \(height), \(width)] \(type)")
+        return OneDNNTensor(id: id, slot: slot, channels: channels, height: height, width: width, elementType: type)
+    }
+
+    /// Adds the integer conv `y <- act(scales[o] · Σ x·weight + bias[o])` (+ `y` with `accumulate`): `x` holds u8
+    /// or s8 codes, `weight` s8 `[oc, ic/groups, kh, kw]`, the s32 accumulators are scaled per output channel on
+    /// the way out, bias, activation and residual add fused. Returns the step index.
+    @discardableResult
+    public func int8Convolution(weight: [Int8], scales: [Float], bias: [Float]?, sourceZeroPoint: Int = 0,
+                                groups: Int, kernel: Int,
+                                stride: Int, padding: Int, dilation: Int, activation: Activation,
+                                from x: OneDNNTensor, to y: OneDNNTensor, accumulate: Bool = false,
+                                name: String) throws -> Int32 {
+        precondition(!finalized, "program already finalized")
+        precondition(scales.count == y.channels && weight.count == y.channels * x.channels / groups * kernel * kernel,
+                     "int8 conv \(name): weight or scales do not fit")
+        var err = [CChar](repeating: 0, count: 256)
+        let act: Int32
+        switch activation {
+        case .identity: act = Int32(MPQ_DNNL_IDENTITY)
+        case .relu: act = Int32(MPQ_DNNL_RELU)
+        case .relu6: act = Int32(MPQ_DNNL_RELU6)
+        }
+        let result = weight.withUnsafeBufferPointer { w in
+            scales.withUnsafeBufferPointer { s in
+                (bias ?? []).withUnsafeBufferPointer { b in
+                    mpq_dnnl_conv_int8(handle, x.id, y.id, w.baseAddress, s.baseAddress, bias == nil ? nil : b.baseAddress,
+                                       Int32(sourceZeroPoint), Int32(groups), Int32(kernel), Int32(kernel), Int32(stride), Int32(padding),
+                                       Int32(dilation), act, accumulate ? 1 : 0, &err, err.count)
+                }
+            }
+        }
+        return try check(result, err, "int8 conv \(name)")
+    }
+
+    /// Whether oneDNN's int8 kernels on this CPU use VNNI (exact s32 accumulation for any u8·s8 codes); without
+    /// it pairs of products are added in s16 with saturation (`|x|·|w|·2 <= 32767` is exact).
+    public static var hasVNNI: Bool { mpq_dnnl_has_vnni() != 0 }
+
+    /// The storage of an internal tensor of any element type (after `finalize`).
+    public func bytes(_ t: OneDNNTensor) -> UnsafeMutableRawPointer? { mpq_dnnl_bytes_of(handle, t.id) }
 
     /// A tensor in `slot` shaped like `conv`'s output for `x`.
     public func output(of conv: Conv2D, for x: OneDNNTensor, slot: Int) throws -> OneDNNTensor {

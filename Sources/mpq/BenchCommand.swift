@@ -20,15 +20,20 @@ struct Bench: ParsableCommand {
         peak resident memory. Outputs do not depend on --threads on either engine (oneDNN: checked per conv \
         when the program is built); only speed does.
 
-        --engine picks the executor: onednn (the default; the network compiled into oneDNN primitives) or \
-        native (our own kernels, which quantization studies use for hooked and staged passes). The default can \
-        also be set with MPQ_ENGINE=native|onednn for every command.
+        --engine picks the executor: onednn (the default for float models; the network compiled into oneDNN \
+        primitives) or native (our own kernels, which quantization studies use for hooked and staged passes); \
+        for a quantized model file, int8 (the default: integer convolutions on oneDNN) or simulated (float \
+        convolutions over the reconstructed weights on fake-quantized inputs, on oneDNN). The float default can \
+        also be set with MPQ_ENGINE=native|onednn for every command. Without --model, the embedded demo \
+        detector is timed.
 
         With --kernels, instead times the convolution kernels on the layer shapes that dominate VGG16-SSD \
         and MobileNetV2-SSD-Lite (no model needed).
 
         Examples:
+          mpq bench --threads 2
           mpq bench --model mb2-ssd-lite-mp-0_686.pth --threads 2
+          mpq bench --model w4a8-multipoint.safetensors --engine int8 --profile
           mpq bench --model vgg16-ssd-mp-0_7726.pth --threads 1 --runs 5 --json -
           mpq bench --model model.safetensors --image VOCdevkit/VOC2007/JPEGImages/000001.jpg
           mpq bench --model vgg16-ssd.pth --engine native --forward-only
@@ -36,7 +41,7 @@ struct Bench: ParsableCommand {
         """
     )
 
-    @Option(help: "The checkpoint to load (.pth, legacy or zip, or .safetensors).")
+    @Option(help: "The checkpoint or quantized model file to load (.pth, legacy or zip, or .safetensors; default: the embedded demo detector).")
     var model: String?
 
     // A String, not `Architecture`: the conformance to ExpressibleByArgument belongs to `mpq detect`.
@@ -46,8 +51,8 @@ struct Bench: ParsableCommand {
     @Option(help: "The number of threads the runtime uses; results are identical for any value.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "The executor: onednn or native (default: MPQ_ENGINE, else onednn).")
-    var engine: String = ForwardEngine.default.rawValue
+    @Option(help: "The executor: onednn or native for float models (default: MPQ_ENGINE, else onednn); int8 (the default) or simulated for quantized model files.")
+    var engine: String?
 
     @Option(help: "How many timed repetitions to run (after one warm-up run).")
     var runs: Int = 20
@@ -67,37 +72,59 @@ struct Bench: ParsableCommand {
     @Option(help: "Write the measurements as JSON to this file, or '-' for standard output.")
     var json: String?
 
+    /// The conv input quantization of a quantized model file (with its integer weights on the int8 engine).
+    private var quantization: InputQuantization?
+    private var workspaceForKernels = SSDWorkspace(engine: .onednn)
+
+    enum CodingKeys: String, CodingKey {
+        case model, arch, threads, engine, runs, image, forwardOnly, profile, kernels, json
+    }
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1.") }
-        guard kernels || model != nil else { throw ValidationError("Pass --model CKPT (or --kernels).") }
         if let arch, Architecture(rawValue: arch) == nil {
             let names = Architecture.allCases.map(\.rawValue).joined(separator: ", ")
             throw ValidationError("Unknown architecture '\(arch)'; expected one of \(names).")
         }
-        guard ForwardEngine(rawValue: engine) != nil else {
-            throw ValidationError("Unknown engine '\(engine)'; expected onednn or native.")
+        if let engine, ForwardEngine(rawValue: engine) == nil, QuantizedEngine(rawValue: engine) == nil {
+            throw ValidationError("Unknown engine '\(engine)'; expected onednn, native, int8 or simulated.")
         }
         if let image, !FileManager.default.fileExists(atPath: image) {
             throw ValidationError("The image '\(image)' does not exist.")
         }
     }
 
-    func run() throws {
+    mutating func run() throws {
         Runtime.setThreads(threads)
         if kernels {
             try runKernels()
             return
         }
-        guard let model else { return }
-        let (loaded, _) = try SSDModel.load(contentsOf: URL(fileURLWithPath: model),
-                                            architecture: arch.flatMap(Architecture.init(rawValue:)))
+        let modelURL = try EmbeddedDemo.resolve(model: model, vocRoot: nil, datasetNeeded: false).model
+        let model = modelURL.path
+        let file = try QuantizedFile.load(modelURL, architecture: arch.flatMap(Architecture.init(rawValue:)))
+        let loaded = file.model
+        if let quantized = file.quantized {
+            let choice = engine.flatMap(QuantizedEngine.init(rawValue:)) ?? .int8
+            let (q, notice) = quantized.execution(choice)
+            if let notice { Output.note("\(model): \(notice)") }
+            quantization = q
+        } else if let engine, QuantizedEngine(rawValue: engine) != nil {
+            throw ValidationError("--engine \(engine) is for quantized model files; \(model) is a float checkpoint "
+                + "(use onednn or native).")
+        }
         var report = BenchReport(threads: threads, runs: runs, model: model,
                                  architecture: loaded.architecture.rawValue)
         let (times, cpuMs, ran) = timeForward(loaded)
-        report.engine = ran.lastEngine?.rawValue ?? engine
+        report.engine = quantization?.integer != nil && ran.lastEngine == .onednn ? "int8"
+            : file.quantized != nil && ran.lastEngine == .onednn ? "simulated" : ran.lastEngine?.rawValue ?? "onednn"
         report.engineNote = ran.engineNote
-        if let note = ran.engineNote { Output.note("note: the \(engine) engine cannot run this model (\(note)); timed native") }
+        if let steps = loaded.profileEngine(syntheticInput(), workspace: &workspaceForKernels, quantization: quantization) {
+            report.kernels = Dictionary(steps.filter { $0.implementation != "swift" }.map { ($0.implementation, 1) },
+                                        uniquingKeysWith: +)
+        }
+        if let note = ran.engineNote { Output.note("note: the oneDNN engine cannot run this model (\(note)); timed native") }
         report.forwardMs = Latency(times)
         report.forwardCPUMs = cpuMs
         report.gflops = convolutionFLOPs(loaded) / report.forwardMs.median / 1e6
@@ -137,17 +164,17 @@ struct Bench: ParsableCommand {
                       data: (0..<n).map { Float(($0 * 7919) % 255) / 128 - 1 })
     }
 
-    /// Wall times of the timed runs, and their mean CPU time (all threads) per run.
-    private var selectedEngine: ForwardEngine { ForwardEngine(rawValue: engine) ?? .default }
+    /// The executor: `native` when asked for, else oneDNN (the integer and simulated engines run on it).
+    private var selectedEngine: ForwardEngine { engine.flatMap(ForwardEngine.init(rawValue:)) ?? .default }
 
     private func timeForward(_ model: SSDModel) -> (times: [Double], cpuMs: Double, workspace: SSDWorkspace) {
         let input = syntheticInput()
         var workspace = SSDWorkspace(engine: selectedEngine)
         var out = HeadOutputs(priors: model.priors.count, classes: model.classes)
-        model.forward(input, into: &out, workspace: &workspace)   // warm-up: grows every buffer once
+        model.forward(input, into: &out, workspace: &workspace, quantization: quantization)   // warm-up
         let cpuBefore = processCPUSeconds()
         let times = (0..<runs).map { _ in
-            milliseconds { model.forward(input, into: &out, workspace: &workspace) }
+            milliseconds { model.forward(input, into: &out, workspace: &workspace, quantization: quantization) }
         }
         return (times, (processCPUSeconds() - cpuBefore) * 1000 / Double(runs), workspace)
     }
@@ -173,7 +200,7 @@ struct Bench: ParsableCommand {
                 input.data.withUnsafeMutableBufferPointer { buffer in
                     VOC.preprocess(decoded, size: side, preset: preset, into: buffer, scratch: &scratch)
                 }
-                model.forward(input, into: &out, workspace: &workspace)
+                model.forward(input, into: &out, workspace: &workspace, quantization: quantization)
                 let (scores, boxes) = model.scoresAndBoxes(out)
                 _ = model.detections(scores: scores, boxes: boxes, width: decoded.width, height: decoded.height)
             }
@@ -247,7 +274,7 @@ struct Bench: ParsableCommand {
         let input = syntheticInput()
         var runsTimes: [[EngineStepTime]] = []
         for _ in 0...runs {
-            guard let t = model.profileEngine(input, workspace: &workspace) else {
+            guard let t = model.profileEngine(input, workspace: &workspace, quantization: quantization) else {
                 Output.note("note: no oneDNN profile: \(workspace.engineNote ?? "the model does not compile")")
                 return
             }
@@ -304,8 +331,10 @@ struct BenchReport: Codable {
     var peakRSSMB = 0.0
     /// OpenBLAS's kernel family (see `BLASCore`): the GEMM speed depends on it.
     var blasCore = BLASCore.current
-    /// The executor that ran the forward passes (`onednn` or `native`).
+    /// What ran the forward passes: `onednn` or `native` (float models), `int8` or `simulated` (quantized files).
     var engine = ""
+    /// oneDNN's implementation of each primitive step, with its count (e.g. `jit_uni_int8:avx2`).
+    var kernels: [String: Int]?
     /// The vector extensions mpq's own kernels were built for (`avx512`, `avx2`, `portable`).
     var buildTarget = Runtime.buildVectorTarget
     /// Why the requested engine could not run the model, if it could not.
@@ -322,11 +351,12 @@ struct BenchReport: Codable {
         case threads, runs, model, architecture, image, gflops
         case forwardMs = "forward_ms", pipelineMs = "pipeline_ms", peakRSSMB = "peak_rss_mb"
         case forwardCPUMs = "forward_cpu_ms", blasCore = "blas_core", engine, engineNote = "engine_note"
-        case buildTarget = "build_target"
+        case buildTarget = "build_target", kernels
     }
 
     var text: String {
-        let kernels = engine == "onednn" ? "oneDNN engine"
+        let kernels = engine == "int8" ? "int8 engine (oneDNN)" : engine == "simulated" ? "simulated engine (oneDNN)"
+            : engine == "onednn" ? "oneDNN engine"
             : "native engine (\(buildTarget) build), OpenBLAS \(blasCore) kernels"
         var lines = ["\(architecture) (\(model)), \(threads) thread(s), \(runs) runs, \(kernels)"]
         lines.append(String(format: "forward:  median %.2f ms  min %.2f  max %.2f  (%.1f GFLOP/s; %.2f ms CPU per pass)",

@@ -73,6 +73,9 @@ struct Compare: ParsableCommand {
     @Option(help: ArgumentHelp("The number of threads; results do not depend on it.", valueName: "n"))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: QuantizedEngine.help)
+    var engine: QuantizedEngine = .int8
+
     @Option(help: ArgumentHelp("The folder for compare.json, compare.md, compare.svg and compare.html.",
                                valueName: "dir"))
     var report: String
@@ -152,7 +155,9 @@ struct Compare: ParsableCommand {
                 let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, options: .init(
                     method: method, weightBits: b, activationBits: abits,
                     budget: method.spendsBudget ? .averageBits(budget) : nil, sensitivities: costs, threads: threads))
-                let map = try score(q.model, quantization: q.inputQuantization, tag: "\(name)-\(budget)")
+                let (quantization, notice) = q.execution(engine)
+                if let notice, rows.count == 1 { Output.note("compare: \(notice)") }
+                let map = try score(q.model, quantization: quantization, tag: "\(name)-\(budget)")
                 rows.append(CompareRow(method: name, budget: budget, pointBits: b, map: map,
                                        averageBits: q.accounting.averageWeightBits, extraMACs: q.accounting.extraMACs,
                                        modelBytes: q.accounting.modelBytes, seconds: Date().timeIntervalSince(t)))

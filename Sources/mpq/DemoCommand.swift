@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SSD
 import Quantization
 import Tensors
 
@@ -48,6 +49,9 @@ struct Demo: ParsableCommand {
 
     @OptionGroup var bootstrapOptions: BootstrapOptions
 
+    @Option(help: QuantizedEngine.help)
+    var engine: QuantizedEngine = .int8
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
@@ -59,7 +63,7 @@ struct Demo: ParsableCommand {
         let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
         let folder = URL(fileURLWithPath: out)
         let result = try DemoJob(inputs: inputs, out: folder, limit: limit, threads: threads,
-                                 bootstrap: bootstrapOptions).run()
+                                 bootstrap: bootstrapOptions, engine: engine).run()
         try SensitivityReportFiles.write(result.sensitivity, settings: result.settings,
                                          to: folder.appendingPathComponent("sensitivity"), html: false)
         try Output.writeJSON(result.summary, to: folder.appendingPathComponent("summary.json").path)

@@ -12,6 +12,7 @@ struct DemoJob {
     let threads: Int
     /// The parsed `--bootstrap` / `--seed` options.
     let bootstrap: BootstrapOptions
+    var engine: QuantizedEngine = .int8
 
     /// One quantized configuration: rtn at `wbits` (average bits = wbits) or multipoint on the `wbits` grid
     /// with a budget of `wbits + 0.25` average bits (about one extra point for every 16 channels' worth of weights).
@@ -62,7 +63,8 @@ struct DemoJob {
                 method: config.method, weightBits: config.wbits, activationBits: Self.activationBits,
                 budget: config.budget.map { .averageBits($0) }, threads: threads))
             bar = StepProgress(label.padding(toLength: 16, withPad: " ", startingAt: 0))
-            let detections = ModelScoring.detections(q.model, images: eval.images, quantization: q.inputQuantization,
+            let detections = ModelScoring.detections(q.model, images: eval.images,
+                                                     quantization: q.execution(engine).quantization,
                                                      progress: { bar.update($0, of: eval.images.count) })
             let map = ModelScoring.meanAP(detections, groundTruth: eval.truth)
             if bootstrap.bootstrap > 0 { paired.add(ModelScoring.scoredBoxes(detections, classCount: classCount)) }

@@ -54,6 +54,9 @@ struct Detect: ParsableCommand {
         valueName: "file"))
     var classes: String?
 
+    @Option(help: QuantizedEngine.help)
+    var engine: QuantizedEngine = .int8
+
     @Option(help: ArgumentHelp("Write the detections as JSON to this file, or to standard output with '-' "
         + "(then the text listing is not printed).", valueName: "file"))
     var json: String?
@@ -118,7 +121,9 @@ struct Detect: ParsableCommand {
         let modelURL = try EmbeddedDemo.resolve(model: model, vocRoot: nil, datasetNeeded: false).model
         let model = modelURL.path
         let file = try QuantizedFile.load(modelURL, architecture: arch)
-        let loaded = file.model, quantization = file.quantized?.inputQuantization
+        let loaded = file.model
+        let (quantization, notice) = file.quantized?.execution(engine) ?? (nil, nil)
+        if let notice { Output.note("\(model): \(notice)") }
         Output.note("\(model): \(loaded.architecture.rawValue), \(loaded.classes) classes (background included), "
                     + "\(file.format.rawValue)")
         let names = try classNames(for: loaded, file: file.quantized, modelURL: modelURL)

@@ -80,6 +80,9 @@ struct Evaluate: ParsableCommand {
                                valueName: "n"))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: QuantizedEngine.help)
+    var engine: QuantizedEngine = .int8
+
     @Option(help: ArgumentHelp("Run one shard of the split: I/N takes every N-th image starting at position I "
         + "(I from 0 to N-1).", valueName: "I/N"))
     var shard: String?
@@ -193,7 +196,10 @@ struct Evaluate: ParsableCommand {
     func evaluate(_ modelURL: URL, architecture: Architecture?, truth: GroundTruth, dataset: VOCDataset, folder: URL,
                   shard shardSpec: Shard) throws -> EvaluationRunner.Outcome? {
         let model = modelURL.path
-        let (loaded, format, quantization) = try QuantizedModelFile.load(modelURL, architecture: architecture)
+        let file = try QuantizedFile.load(modelURL, architecture: architecture)
+        let loaded = file.model, format = file.format
+        let (quantization, notice) = file.quantized?.execution(engine) ?? (nil, nil)
+        if let notice { Output.note("\(model): \(notice)") }
         guard loaded.classes == dataset.classes.count + 1 else {
             throw ClassCountMismatch(model: model, modelClasses: loaded.classes - 1,
                                      list: dataset.classes.sourceDescription, listClasses: dataset.classes.count)
@@ -203,6 +209,7 @@ struct Evaluate: ParsableCommand {
         let size = (try? FileManager.default.attributesOfItem(atPath: modelURL.path)[.size] as? Int) ?? nil
         let identity = "\(modelURL.standardizedFileURL.path) size=\(size.map(String.init) ?? "?") "
             + "arch=\(loaded.architecture.rawValue) score>0.01"
+            + (quantization?.integer != nil ? " engine=int8" : "")
         let runner = EvaluationRunner(
             groundTruth: truth, detector: SSDImageDetector(Detector(model: loaded, quantization: quantization)),
             loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },

@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import SSD
 
 /// Where a command's JSON goes: `-` is standard output, anything else a file written atomically.
 enum Output {
@@ -25,5 +27,14 @@ enum Output {
     /// A line on standard error (progress, notes), so stdout stays clean for `--json -`.
     static func note(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+extension QuantizedEngine: ExpressibleByArgument {
+    /// The `--engine` help every command shares.
+    static var help: ArgumentHelp {
+        ArgumentHelp("How a quantized model runs: int8 (integer convolutions on oneDNN, the default) or simulated "
+            + "(float convolutions over the reconstructed weights on fake-quantized inputs, the reference).",
+            valueName: "engine")
     }
 }

@@ -118,6 +118,9 @@ struct Quantize: ParsableCommand {
     @Option(help: ArgumentHelp("The number of threads; results do not depend on it.", valueName: "n"))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: QuantizedEngine.help)
+    var engine: QuantizedEngine = .int8
+
     @Flag(name: .customLong("allow-overlap"),
           help: "Allow calibration images from the evaluation split (results are then optimistic).")
     var allowOverlap = false
@@ -167,6 +170,7 @@ struct Quantize: ParsableCommand {
         }
         guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1, got \(calibImages).") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
+        if limit != nil && !evaluate { throw ValidationError("--limit sets how many images --evaluate scores: add --evaluate.") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         for name in [split, calibSplit] where name.isEmpty || name.contains("/") {
             throw ValidationError("splits are names such as test or trainval, not paths: '\(name)'.")
@@ -220,7 +224,9 @@ struct Quantize: ParsableCommand {
             })
             report.mapBefore = ModelScoring.meanAP(before, groundTruth: eval.truth)
             bar = StepProgress("quantized")
-            let after = ModelScoring.detections(q.model, images: eval.images, quantization: q.inputQuantization,
+            let (quantization, notice) = q.execution(engine)
+            if let notice { Output.note("quantize: \(notice)") }
+            let after = ModelScoring.detections(q.model, images: eval.images, quantization: quantization,
                                                 progress: { bar.update($0, of: eval.images.count) })
             report.mapAfter = ModelScoring.meanAP(after, groundTruth: eval.truth)
             report.deltaVsFP32 = report.mapAfter.flatMap { a in report.mapBefore.map { a - $0 } }

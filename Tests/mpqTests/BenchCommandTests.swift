@@ -53,10 +53,24 @@ final class BenchCommandTests: XCTestCase {
             XCTAssertTrue(Bench.message(for: error).contains("cuda"), Bench.message(for: error))
         }
         XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--image", "/nonexistent.jpg"]))
-        XCTAssertThrowsError(try Bench.parseAsRoot([]))
+        XCTAssertThrowsError(try Bench.parseAsRoot(["--model", model, "--runs", "-1"]))
         var command = try Bench.parseAsRoot(["--model", testsPath("VOCTests/Fixtures/images/gray.jpg")])
         XCTAssertThrowsError(try command.run()) { error in
             XCTAssertTrue("\(error)".contains("gray.jpg"), "\(error)")
         }
+    }
+
+    /// Without --model: the embedded demo detector; a quantized file: the int8 engine by default, simulated on
+    /// request, each reporting its oneDNN kernels; int8 on a float checkpoint is refused.
+    func testDefaultModelAndQuantizedEngines() throws {
+        let demo = try runMPQ(["bench", "--runs", "1", "--forward-only", "--threads", "1", "--json", "-"])
+        XCTAssertExit(demo, 0)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(demo.stdout.utf8)) as? [String: Any])
+        XCTAssertTrue((json["model"] as? String ?? "").hasSuffix("mb2-ssd-lite-demo.pth"), "\(json["model"] ?? "")")
+        XCTAssertEqual(json["engine"] as? String, "onednn")
+
+        let refused = try runMPQ(["bench", "--model", model, "--engine", "int8", "--runs", "1"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--engine int8 is for quantized model files"), refused.stderr)
     }
 }

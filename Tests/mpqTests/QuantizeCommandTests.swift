@@ -130,6 +130,33 @@ final class QuantizeCommandTests: XCTestCase {
         let scores8 = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(reloaded8.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(try XCTUnwrap(scores8["mAP"] as? Double), mapAfter)
 
+        // The file on the int8 engine (the default) and on the simulated one: bench reports which ran, and the
+        // integer steps are in the int8 program only.
+        var kernels: [String: [String: Int]] = [:]
+        for engine in ["int8", "simulated"] {
+            let bench = try runMPQ(["bench", "--model", out.path, "--engine", engine, "--runs", "1", "--forward-only",
+                                    "--threads", "1", "--json", "-"])
+            XCTAssertExit(bench, 0)
+            let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(report["engine"] as? String, engine)
+            kernels[engine] = try XCTUnwrap(report["kernels"] as? [String: Int])
+        }
+        XCTAssertNotEqual(kernels["int8"], kernels["simulated"], "int8 convs pick oneDNN's integer kernels")
+        XCTAssertTrue(kernels["int8"]?.keys.contains { $0.contains("int8") || $0.contains("vnni") } ?? false,
+                      "\(kernels)")
+        // int8 and simulated score the same images within a rank swap (exact integer sums vs float sums of the
+        // same products; measured on the demo: docs/performance.md).
+        var maps: [String: Double] = [:]
+        for engine in ["int8", "simulated"] {
+            let run = try runMPQ(["evaluate", "--model", out.path, "--engine", engine, "--voc-root", root.path,
+                                  "--split", "test", "--results", try temporaryFolder().path, "--json", "-",
+                                  "--threads", "1"])
+            XCTAssertExit(run, 0)
+            maps[engine] = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(run.stdout.utf8))
+                as? [String: Any])?["mAP"] as? Double)
+        }
+        XCTAssertEqual(try XCTUnwrap(maps["int8"]), try XCTUnwrap(maps["simulated"]), accuracy: 0.02)
+
         // Calibration split = evaluation split, or sharing an id: refused with exit 64 (validation), not a signal.
         for calib in ["test", "overlap"] {
             let refused = try quantize(root, ["--method", "rtn", "--calib-split", calib, "--split", "test"])
@@ -145,6 +172,13 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertExit(allowed, 0)
         let rtn = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(allowed.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(rtn["avg_bits"] as? Double, 4, "rtn: one 4-bit point per channel")
+        let weightsOnly = try runMPQ(["bench", "--model", out32.path, "--runs", "1", "--forward-only", "--json", "-"])
+        XCTAssertExit(weightsOnly, 0)
+        XCTAssertTrue(weightsOnly.stderr.contains("activations are float (--abits 32)"), weightsOnly.stderr)
+        XCTAssertTrue(weightsOnly.stdout.contains(#""engine" : "simulated""#), weightsOnly.stdout)
+        let limitAlone = try quantize(root, ["--method", "rtn", "--limit", "2"])
+        XCTAssertEqual(limitAlone.status, 64, limitAlone.stderr)
+        XCTAssertTrue(limitAlone.stderr.contains("--limit sets how many images --evaluate scores"), limitAlone.stderr)
         let reloaded = try runMPQ(["evaluate", "--model", out32.path, "--voc-root", root.path, "--split", "test",
                                    "--results", try temporaryFolder().path, "--json", "-", "--threads", "1"])
         XCTAssertExit(reloaded, 0)

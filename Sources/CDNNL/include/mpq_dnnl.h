@@ -1,6 +1,7 @@
 #ifndef MPQ_DNNL_H
 #define MPQ_DNNL_H
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -16,6 +17,8 @@ extern "C" {
 typedef struct mpq_dnnl_program mpq_dnnl_program;
 
 enum { MPQ_DNNL_IDENTITY = 0, MPQ_DNNL_RELU = 1, MPQ_DNNL_RELU6 = 2 };
+/// Element types of tensors.
+enum { MPQ_DNNL_F32 = 0, MPQ_DNNL_U8 = 1, MPQ_DNNL_S8 = 2 };
 
 /// A program whose primitives run on `threads` OpenMP threads (oneDNN fixes each primitive's work split when it
 /// is created, so the thread count belongs to the program).
@@ -24,6 +27,21 @@ void mpq_dnnl_destroy(mpq_dnnl_program *p);
 
 /// A tensor `[1, c, h, w]`, NHWC (channels fastest). Returns its id.
 int mpq_dnnl_tensor(mpq_dnnl_program *p, int slot, int c, int h, int w, char *err, size_t errlen);
+
+/// A tensor of element type `dtype` (`MPQ_DNNL_F32`, `MPQ_DNNL_U8`, `MPQ_DNNL_S8`), NHWC. Returns its id.
+int mpq_dnnl_tensor_typed(mpq_dnnl_program *p, int slot, int c, int h, int w, int dtype, char *err, size_t errlen);
+
+/// The integer conv: `dst <- act(scales[o] · Σ src·weight + bias[o])` (s32 accumulation), or with `accumulate`
+/// `+ dst` before the (identity) activation. `src` is a u8 or s8 tensor, `dst` float; `weight` is s8
+/// `[oc, ic / groups, kh, kw]`, `scales` `[oc]`, `bias` `[oc]` or NULL; `src_zero_point` is subtracted from every
+/// source code (padding included). Returns the step index.
+int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weight, const float *scales,
+                       const float *bias, int src_zero_point, int groups, int kh, int kw, int stride, int padding, int dilation,
+                       int activation, int accumulate, char *err, size_t errlen);
+
+/// 1 when the CPU has VNNI (u8·s8 products accumulated in s32 directly); without it oneDNN's int8 kernels add
+/// pairs of products in s16 with saturation, so exactness needs |x|·|w|·2 <= 32767.
+int mpq_dnnl_has_vnni(void);
 
 /// `dst <- act(conv(src) + bias)`, or with `accumulate` `dst <- act(conv(src) + bias + dst)` (the residual add
 /// fused into the conv; the activation must then be identity). `weight` is PyTorch's `[oc, ic / groups, kh, kw]`
@@ -42,6 +60,8 @@ int mpq_dnnl_finalize(mpq_dnnl_program *p, char *err, size_t errlen);
 /// A tensor's storage (internal tensors, after finalize) or the pointer last set (external tensors).
 float *mpq_dnnl_data(mpq_dnnl_program *p, int tensor);
 void mpq_dnnl_set_data(mpq_dnnl_program *p, int tensor, float *data);
+/// A tensor's storage as bytes (any element type).
+void *mpq_dnnl_bytes_of(mpq_dnnl_program *p, int tensor);
 
 /// Runs step `step` (on the program's threads).
 int mpq_dnnl_execute(mpq_dnnl_program *p, int step, char *err, size_t errlen);
@@ -51,6 +71,18 @@ const char *mpq_dnnl_implementation(mpq_dnnl_program *p, int step);
 
 /// Bytes held by the program (slots, weights, scratchpad).
 size_t mpq_dnnl_bytes(mpq_dnnl_program *p);
+
+/// u8 codes of an integer conv's input: `clamp(round(x / scale), qmin, qmax) + zp`, ties away from zero (the
+/// rounding of the float engines' fake quantization); a non-positive scale gives `zp`.
+void mpq_quantize_u8(const float *x, uint8_t *y, size_t n, float scale, float qmin, float qmax, int zp);
+/// The same per pixel over gathered channels: `y[p, i] = code(x[p, map[i]])` (`channels` floats per input pixel,
+/// `count` codes per output pixel).
+void mpq_quantize_gather_u8(const float *x, uint8_t *y, size_t pixels, int channels, const int32_t *map, int count,
+                            float scale, float qmin, float qmax, int zp);
+/// A multipoint integer conv's rows summed per channel (rows point-major: rows `0..<o` one per channel, row
+/// `o + j` adds to channel `extra[j]`), plus bias, plus `y` with `accumulate`, then the activation, into `y`.
+void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, const int32_t *extra, const float *bias,
+                  int activation, int accumulate);
 
 #ifdef __cplusplus
 }
