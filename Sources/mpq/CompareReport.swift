@@ -155,6 +155,10 @@ enum CompareReport {
             }
             s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"%@\">%@</text>\n", w - right + 20, top + 16 * Double(i + 2), color, m)
         }
+        if rows.contains(where: { $0.mapCI95 != nil }) {
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"gray\" font-size=\"10\">bars, band: 95%% CI</text>\n",
+                        w - right + 20, top + 16 * Double(methods.count + 3))
+        }
         return s + "</svg>\n"
     }
 

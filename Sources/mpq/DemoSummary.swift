@@ -45,7 +45,7 @@ struct DemoSummary: Codable, Equatable {
     /// both intervals, "n.s." when the change's interval contains 0.
     func table() -> String {
         let ci = bootstrap != nil
-        var s = "method        wbits  abits  avg bits    mAP   vs float" + (ci ? "   mAP 95%         vs float 95%" : "") + "\n"
+        var s = "method        wbits  abits  avg bits    mAP   vs float" + (ci ? "   mAP 95%           vs float 95%" : "") + "\n"
         s += "float            32     32     32.00  " + String(format: "%5.2f", mapFP32 * 100) + "          -"
             + (ci ? "   " + IntervalText.bracket(mapFP32CI95, scale: 100, digits: 2) : "") + "\n"
         for r in runs {
@@ -53,9 +53,9 @@ struct DemoSummary: Codable, Equatable {
                 + String(format: "%7d %6d %9.2f  %5.2f  %+9.2f", r.wbits, r.abits, r.avgBits, r.map * 100,
                          (r.map - mapFP32) * 100)
             if ci {
-                s += "   " + IntervalText.bracket(r.mapCI95, scale: 100, digits: 2).padding(toLength: 14, withPad: " ",
-                                                                                        startingAt: 0)
-                    + "  " + IntervalText.bracket(r.deltaCI95, scale: 100, digits: 2)
+                let ci = IntervalText.bracket(r.mapCI95, scale: 100, digits: 2)
+                s += "   " + ci + String(repeating: " ", count: max(1, 18 - ci.count))
+                    + IntervalText.bracket(r.deltaCI95, scale: 100, digits: 2)
                     + ((r.deltaCI95?.containsZero ?? false) ? " n.s." : "")
             }
             s += "\n"
@@ -76,7 +76,8 @@ struct DemoSummary: Codable, Equatable {
         let height = top + rowH * Double(rows.count) + 30
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(labelW + plotW + 80))\" height=\"\(Int(height))\" "
             + "font-family=\"Helvetica, Arial, sans-serif\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>"
-            + "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">mAP on the test images (VOC07 11-point)</text>"
+            + "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">mAP on the test images (VOC07 11-point)"
+            + (mapFP32CI95 != nil ? ", error bars: 95% interval" : "") + "</text>"
         for k in 0...10 {
             let x = labelW + Double(k) / 10 * plotW
             s += "<line x1=\"\(x)\" y1=\"\(top - 4)\" x2=\"\(x)\" y2=\"\(height - 26)\" stroke=\"#e2e2e2\"/>"
@@ -89,7 +90,7 @@ struct DemoSummary: Codable, Equatable {
                 + "\(ReportSVG.escape(label))</text>"
                 + "<rect x=\"\(labelW)\" y=\"\(y + 3)\" width=\"\(String(format: "%.1f", max(0, map) * plotW))\" "
                 + "height=\"\(rowH - 8)\" fill=\"\(color)\"/>"
-                + "<text x=\"\(String(format: "%.1f", labelW + max(0, map) * plotW + 5))\" y=\"\(y + 16)\" "
+                + "<text x=\"\(String(format: "%.1f", labelW + max(0, map, ci?.hi ?? 0) * plotW + 5))\" y=\"\(y + 16)\" "
                 + "font-size=\"12\">\(String(format: "%.2f", map * 100))</text>"
             if let ci {  // the 95% interval as an error bar across the bar's end
                 let (x0, x1, yc) = (labelW + max(0, ci.lo) * plotW, labelW + max(0, ci.hi) * plotW, y + rowH / 2 - 1)
