@@ -67,8 +67,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 /// left out and the rule applies to the B' that remain (the same for every model: positives do not depend on it).
 ///
 /// Speed: 1000 resamples of 250 images x 20 classes, 200 detections per image (54k per model), 2 models: 0.09 s wall
-/// (0.17 s CPU) on 2 cores of an AMD EPYC, plus 0.01 s to match both models; `-O -wmo` build (notes/bootstrap.md,
-/// `MPQ_BENCH=1` test `MAPBootstrapTests.testSpeed1000Resamples250Images20Classes`).
+/// (0.17 s CPU) on 2 cores of an AMD EPYC, plus 0.01 s to match both models (release; 0.16 s wall on one free core;
+/// notes/bootstrap.md, `MPQ_BENCH=1` test `MAPBootstrapTests.testSpeed1000Resamples250Images20Classes`).
 public struct MAPBootstrap: Sendable {
     /// A 95% percentile interval.
     public struct Interval: Sendable, Equatable, Codable {
