@@ -168,14 +168,14 @@ struct Evaluate: ParsableCommand {
             document.baseline = .init(results: baselineName, mAP: base.mAP, mapCI95: boot?.interval(1))
             document.deltaVsBaseline = delta
             document.deltaCI95 = boot?.differenceInterval(0, minus: 1)
-            table += "baseline mAP " + EvaluationReport.format(base.mAP) + " "
-                + (boot.map { IntervalText.bracket($0.interval(1)) } ?? "") + " (\(baselineName))\n"
-            table += "difference " + (delta.map { String(format: "%+.4f", $0) } ?? "n/a")
+            table += "baseline mAP " + EvaluationReport.format(base.mAP)
+                + (boot.map { " " + IntervalText.bracket($0.interval(1)) } ?? "") + " (\(baselineName))\n"
+            table += "mAP - baseline mAP " + (delta.map { String(format: "%+.4f", $0) } ?? "n/a")
             if let d = document.deltaCI95 {
                 table += " " + IntervalText.bracket(d) + " " + IntervalText.significance(d)
-                    + (d.containsZero ? " (the interval contains 0)" : "")
+                    + (d.containsZero ? " (the interval contains 0)" : " (the interval excludes 0)")
             }
-            table += " (mAP - baseline mAP)\n"
+            table += "\n"
         }
         table += IntervalText.footnote(boot)
         if json == "-" { Output.note(table) } else { print(table, terminator: "") }
