@@ -363,7 +363,8 @@ int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, co
    one-thread cross-check as for float convs. */
 int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weight, const float *scales,
                        const float *bias, int src_zero_point, int groups, int kh, int kw, int stride, int padding,
-                       int dilation, int activation, int accumulate, char *err, size_t errlen) {
+                       int dilation, int activation, int accumulate, float out_scale, float out_qmin, float out_qmax,
+                       char *err, size_t errlen) {
     if (p->finalized || src < 0 || src >= p->ntensors || dst < 0 || dst >= p->ntensors || groups < 1) {
         snprintf(err, errlen, "bad conv arguments");
         return -1;
@@ -432,8 +433,17 @@ int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weig
         if (accumulate) dnnl_post_ops_append_sum(ops, 1.0f);
         if (activation == MPQ_DNNL_RELU) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
         if (activation == MPQ_DNNL_RELU6) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
-        dnnl_primitive_attr_set_post_ops(attr, ops);
     }
+    if (out_scale > 0) {
+        /* The reader's fake quantization fused: scale · clip(round(y / scale), qmin, qmax) (oneDNN rounds ties to
+           even, the float engines away from zero: they differ only on exact ties). */
+        if (!ops) dnnl_post_ops_create(&ops);
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_linear, 1.0f / out_scale, 0.0f);
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_round, 0.0f, 0.0f);
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip_v2, out_qmin, out_qmax);
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_linear, out_scale, 0.0f);
+    }
+    if (ops) dnnl_primitive_attr_set_post_ops(attr, ops);
     int r = build_conv(p, &cd, attr, &wmd_user, weight, &bmd, scaled_bias, &step, err, errlen);
     free(scaled_bias);
     if (ops) dnnl_post_ops_destroy(ops);
@@ -601,5 +611,27 @@ void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, cons
         if (activation == MPQ_DNNL_RELU) for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? dst[c] : 0;
         else if (activation == MPQ_DNNL_RELU6)
             for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? (dst[c] < 6 ? dst[c] : 6) : 0;
+    }
+}
+
+/* The float engines' fake quantization, x̂ = scale · clamp(round(x / scale), qmin, qmax) with ties away from
+   zero, bit for bit as the scalar Swift form computes it (a result of zero keeps the sign of x / scale when the
+   grid is signed, as Swift's rounding and min/max keep it; an unsigned grid's lower clamp gives +0). */
+void mpq_fake_quantize(const float *x, float *y, size_t n, float scale, float qmin, float qmax) {
+    if (!(scale > 0)) { for (size_t i = 0; i < n; i++) y[i] = 0; return; }
+    int lo = (int)qmin, hi = (int)qmax;
+    int signed_grid = qmin < 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] / scale;
+        float w = v < -256.0f ? -256.0f : v;
+        w = w > 256.0f ? 256.0f : w;
+        int t = (int)w;
+        float f = w - (float)t;
+        t += (f >= 0.5f) - (f <= -0.5f);
+        t = t < lo ? lo : t;
+        t = t > hi ? hi : t;
+        float c = (float)t;
+        if (signed_grid && t == 0 && __builtin_signbit(v)) c = -0.0f;
+        y[i] = scale * c;
     }
 }

@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 import Tensors
 
 /// The integer weights of a quantized model, for the int8 engine: each quantized conv with a quantized input runs
@@ -9,9 +10,24 @@ public final class IntegerConvolutions: @unchecked Sendable, Equatable {
     /// Which layer kinds run as integers; the others run as the simulated float conv (same quantized model).
     public let policy: IntegerPolicy
 
-    public init(_ convs: [QuantizedConv], policy: IntegerPolicy = .measured) {
+    /// Layers with codes beyond ±64 (8-bit weights): exact without VNNI only when split (see `IntegerConvPlan`).
+    public let wide: Set<String>
+
+    public init(_ convs: [QuantizedConv], policy: IntegerPolicy = .default) {
         self.convs = Dictionary(convs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.policy = policy
+        wide = Set(convs.filter { $0.codes.contains { abs(Int($0)) > 64 } }.map(\.name))
+    }
+
+    /// Whether `unit` runs as an integer conv under the policy on this CPU.
+    func runsAsInteger(_ unit: ConvUnit) -> Bool {
+        switch policy {
+        case .all: return true
+        case .measured:
+            if !OneDNNProgram.hasVNNI && wide.contains(unit.name) { return false }
+            return !(unit.conv.groups > 1 && unit.conv.groups == unit.conv.outChannels
+                     && unit.conv.groups == unit.conv.inChannels)
+        }
     }
 
     public static func == (a: IntegerConvolutions, b: IntegerConvolutions) -> Bool { a === b }
@@ -23,22 +39,20 @@ public enum IntegerPolicy: String, Sendable, CaseIterable {
     case all
     /// Dense and grouped convs as integers; depthwise convs as float convs over the reconstructed weights on the
     /// fake-quantized input, because oneDNN 2.6's int8 depthwise kernel is slower than its float one on the CPUs
-    /// measured (AVX2 Zen 3: 0.69x; see docs/performance.md). Same numbers, up to float rounding.
+    /// measured (AVX2 Zen 3); and on CPUs without VNNI, layers with 8-bit codes as float too (their exact integer
+    /// form needs twice the MACs there). Same numbers, up to float rounding; see docs/performance.md.
     case measured
 
-    func runsAsInteger(_ unit: ConvUnit) -> Bool {
-        switch self {
-        case .all: return true
-        case .measured: return !(unit.conv.groups > 1 && unit.conv.groups == unit.conv.outChannels
-                                 && unit.conv.groups == unit.conv.inChannels)
-        }
-    }
+    /// `MPQ_INT8_LAYERS=all|measured` when set (for measurements), else `measured`.
+    public static let `default`: IntegerPolicy = {
+        ProcessInfo.processInfo.environment["MPQ_INT8_LAYERS"].flatMap(IntegerPolicy.init(rawValue:)) ?? .measured
+    }()
 }
 
 extension InputQuantization {
     /// The same quantized model run by the int8 engine: `integer` set (the native engine and layers kept float
     /// ignore it; they run the fake quantization as before).
-    public func integer(_ convs: [QuantizedConv], policy: IntegerPolicy = .measured) -> InputQuantization {
+    public func integer(_ convs: [QuantizedConv], policy: IntegerPolicy = .default) -> InputQuantization {
         var q = self
         q.integer = IntegerConvolutions(convs, policy: policy)
         return q
@@ -137,7 +151,8 @@ struct IntegerConvPlan {
         } else if q.inputChannelMap != nil {
             throw OneDNNError(description: "int8 conv \(q.name): a grouped conv with split input channels")
         } else if depthwise {
-            gather = channel
+            // One row per channel reads the input as it is; more rows read copies of their channel.
+            gather = channel == Array(0..<unit.conv.inChannels) ? nil : channel
             groups = channel.count
         } else {
             // Pad each group to the same row count.

@@ -7,7 +7,7 @@ extension InvertedResidual {
     /// `current <- block(current)`; the residual add is fused into the projection (added into the block input).
     func compile(_ b: OneDNNBuilder) throws {
         let input = b.current
-        let hidden = try expand.map { try b.conv($0, input, slot: b.otherSlot(input)) } ?? input
+        let hidden = try expand.map { try b.conv($0, input, slot: b.otherSlot(input), onlyReader: depthwise) } ?? input
         let dw = try b.conv(depthwise, hidden, slot: OneDNNBuilder.Slot.extra)
         if residual {
             try b.conv(project, dw, into: input, accumulate: true)

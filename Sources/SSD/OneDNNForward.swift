@@ -176,23 +176,36 @@ final class OneDNNBuilder {
     /// The ping-pong slot that `x` is not in.
     func otherSlot(_ x: OneDNNTensor) -> Int { x.slot == 0 ? 1 : 0 }
 
-    /// `unit(x)` into a new tensor of `slot`.
-    func conv(_ unit: ConvUnit, _ x: OneDNNTensor, slot: Int) throws -> OneDNNTensor {
+    /// `MPQ_INT8_FUSE=0` turns the fusion of a float reader's fake quantization into an int8 conv off (for A/B
+    /// measurements).
+    static let fuseReaderQuantization = ProcessInfo.processInfo.environment["MPQ_INT8_FUSE"] != "0"
+
+    /// Tensors already fake-quantized on their only reader's grid (by the int8 conv that wrote them).
+    private var fakeQuantized: Set<Int32> = []
+
+    /// `unit(x)` into a new tensor of `slot`. `onlyReader`: the one conv that reads the output (the output may
+    /// then be written fake-quantized for it).
+    func conv(_ unit: ConvUnit, _ x: OneDNNTensor, slot: Int, onlyReader: ConvUnit? = nil) throws -> OneDNNTensor {
         try check(unit, x)
         let y = try program.output(of: unit.conv, for: x, slot: slot)
-        try conv(unit, x, into: y)
+        try conv(unit, x, into: y, onlyReader: onlyReader)
         return y
     }
 
     /// `y <- unit(x)`, or with `accumulate` `y <- unit(x) + y` (a residual add).
-    func conv(_ unit: ConvUnit, _ x: OneDNNTensor, into y: OneDNNTensor, accumulate: Bool = false) throws {
+    func conv(_ unit: ConvUnit, _ x: OneDNNTensor, into y: OneDNNTensor, accumulate: Bool = false,
+              onlyReader: ConvUnit? = nil) throws {
         if let plan = try integerPlan(unit, x) {
-            try integerConv(unit, plan, x, into: y, accumulate: accumulate)
+            // A float reader's fake quantization fuses into this conv's post-ops.
+            let readerGrid = Self.fuseReaderQuantization
+                ? onlyReader.flatMap { r in runsAsInteger(r) ? nil : quantization[r.name] } : nil
+            try integerConv(unit, plan, x, into: y, accumulate: accumulate, outputGrid: plan.fused ? readerGrid : nil)
+            if plan.fused, readerGrid != nil { fakeQuantized.insert(y.id) }
             return
         }
         try check(unit, x)
         var x = x
-        if let grid = quantization[unit.name] {
+        if let grid = quantization[unit.name], !fakeQuantized.contains(x.id) {
             // The conv reads a fake-quantized copy; the original stays for other readers (the other head, the
             // residual add), as a hook's returned tensor would.
             x = try custom(x, slot: Slot.quantizedInput, label: "quantize input of \(unit.name)") { a, b, c, pixels in
@@ -204,9 +217,13 @@ final class OneDNNBuilder {
     }
 
     /// The integer form of `unit` when the program runs integer weights for it (see `IntegerPolicy`), else nil.
+    private func runsAsInteger(_ unit: ConvUnit) -> Bool {
+        guard let integer, integer.convs[unit.name]?.activation != nil, quantization[unit.name] != nil else { return false }
+        return integer.runsAsInteger(unit)
+    }
+
     private func integerPlan(_ unit: ConvUnit, _ x: OneDNNTensor) throws -> IntegerConvPlan? {
-        guard let integer, let q = integer.convs[unit.name], let a = q.activation, quantization[unit.name] != nil,
-              integer.policy.runsAsInteger(unit) else { return nil }
+        guard runsAsInteger(unit), let q = integer?.convs[unit.name], let a = q.activation else { return nil }
         try check(unit, x)
         return try IntegerConvPlan(unit: unit, conv: q, activation: a)
     }
@@ -214,7 +231,7 @@ final class OneDNNBuilder {
     /// The quantize step, then the int8 conv (fused when each channel has one point; else into the rows tensor,
     /// then the row sum).
     private func integerConv(_ unit: ConvUnit, _ plan: IntegerConvPlan, _ x: OneDNNTensor, into y: OneDNNTensor,
-                             accumulate: Bool) throws {
+                             accumulate: Bool, outputGrid: InputQuantization.Grid? = nil) throws {
         let c = unit.conv
         guard c.dilation * (c.kernelH - 1) < x.height + 2 * c.padding, c.kernelH == c.kernelW else {
             throw OneDNNError(description: "conv \(unit.name): kernel larger than its padded input or not square")
@@ -228,7 +245,8 @@ final class OneDNNBuilder {
                 weight: plan.weights, scales: plan.rowScales, bias: plan.bias, sourceZeroPoint: plan.zeroPoint,
                 groups: plan.groups, kernel: c.kernelH,
                 stride: c.stride, padding: c.padding, dilation: c.dilation, activation: c.activation, from: codes,
-                to: y, accumulate: accumulate, name: unit.name)), unit.name)
+                to: y, accumulate: accumulate, outputGrid: outputGrid.map { ($0.scale, $0.qmin, $0.qmax) },
+                name: unit.name)), unit.name + (outputGrid == nil ? "" : " (+ its reader's fake quantization)"))
         } else {
             let rows = try program.tensor(slot: Slot.rows, channels: plan.rowChannel.count, height: y.height,
                                           width: y.width)

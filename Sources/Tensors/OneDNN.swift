@@ -75,12 +75,14 @@ public final class OneDNNProgram: @unchecked Sendable {
 
     /// Adds the integer conv `y <- act(scales[o] · Σ x·weight + bias[o])` (+ `y` with `accumulate`): `x` holds u8
     /// or s8 codes, `weight` s8 `[oc, ic/groups, kh, kw]`, the s32 accumulators are scaled per output channel on
-    /// the way out, bias, activation and residual add fused. Returns the step index.
+    /// the way out, bias, activation and residual add fused; `outputGrid` also fake-quantizes the output for its
+    /// only reader (ties to even). Returns the step index.
     @discardableResult
     public func int8Convolution(weight: [Int8], scales: [Float], bias: [Float]?, sourceZeroPoint: Int = 0,
                                 groups: Int, kernel: Int,
                                 stride: Int, padding: Int, dilation: Int, activation: Activation,
                                 from x: OneDNNTensor, to y: OneDNNTensor, accumulate: Bool = false,
+                                outputGrid: (scale: Float, qmin: Float, qmax: Float)? = nil,
                                 name: String) throws -> Int32 {
         precondition(!finalized, "program already finalized")
         precondition(scales.count == y.channels && weight.count == y.channels * x.channels / groups * kernel * kernel,
@@ -97,7 +99,8 @@ public final class OneDNNProgram: @unchecked Sendable {
                 (bias ?? []).withUnsafeBufferPointer { b in
                     mpq_dnnl_conv_int8(handle, x.id, y.id, w.baseAddress, s.baseAddress, bias == nil ? nil : b.baseAddress,
                                        Int32(sourceZeroPoint), Int32(groups), Int32(kernel), Int32(kernel), Int32(stride), Int32(padding),
-                                       Int32(dilation), act, accumulate ? 1 : 0, &err, err.count)
+                                       Int32(dilation), act, accumulate ? 1 : 0, outputGrid?.scale ?? 0,
+                                       outputGrid?.qmin ?? 0, outputGrid?.qmax ?? 0, &err, err.count)
                 }
             }
         }

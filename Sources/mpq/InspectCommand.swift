@@ -21,12 +21,16 @@ struct Inspect: ParsableCommand {
         "parameter_count": N, "bytes": N, "dtypes": {"float32": N, ...}, "metadata": {"k": "v"}, \
         "tensors": [{"name": "...", "dtype": "float32", "shape": [..], "count": N}], "architecture": \
         "mb2-ssd-lite|mb1-ssd|vgg16-ssd|ssd300-vgg16" (absent if not recognised), "classes": N (background \
-        included)} with tensors in file order.
+        included)} with tensors in file order. A quantized model file (mpq quantize --out) is validated as \
+        every command loads it and also gets "quantized_layers": [{"name", "bits", "channels", "rows", \
+        "points": {"1": n, "2": n, ...}, "avg_bits", "abits" (absent: float input), "ocs", "bytes"}] and \
+        "quantized_bytes" (codes at their width, scales, points, biases, ranges, maps), one table row per layer.
 
         Examples:
           mpq inspect mb2-ssd-lite-mp-0_686.pth
           mpq inspect ssd300_mAP_77.43_v2.pth --json -
           mpq inspect model.safetensors --json out/model-inspect.json
+          mpq inspect w4a8-multipoint.safetensors
         """
     )
 
@@ -46,7 +50,15 @@ struct Inspect: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: checkpoint)
         let (dict, format) = try Checkpoint.load(url)
-        let report = CheckpointReport(file: checkpoint, format: format, dict: dict)
+        var report = CheckpointReport(file: checkpoint, format: format, dict: dict)
+        if QuantizedFile.isQuantized(dict) {
+            let file = try QuantizedFile(reading: dict, file: checkpoint)
+            report.quantizedLayers = file.convs.map { .init($0, bytes: file.storedBytes(of: $0)) }
+            report.quantizedBytes = report.quantizedLayers?.reduce(0) { $0 + $1.bytes }
+            let loaded = try QuantizedFile.load(url)
+            report.architecture = loaded.model.architecture.rawValue
+            report.classes = loaded.model.classes
+        }
         if let json { try Output.writeJSON(report, to: json) }
         if json != "-" { print(report.text(), terminator: "") }
     }
@@ -71,13 +83,48 @@ struct CheckpointReport: Encodable {
     let metadata: [String: String]
     let tensors: [Tensor]
     /// `mb2-ssd-lite`, `mb1-ssd`, `vgg16-ssd` or `ssd300-vgg16`, from the key layout.
-    let architecture: String?
+    var architecture: String?
     /// Classes including background, from the last classification head's shape.
-    let classes: Int?
+    var classes: Int?
+
+    /// One quantized conv of a quantized model file.
+    struct QuantizedLayer: Encodable {
+        let name: String
+        let bits: Int
+        let channels: Int
+        let rows: Int
+        /// Points per channel → channels with that many.
+        let points: [String: Int]
+        let avgBits: Double
+        let abits: Int?
+        let ocs: Bool
+        let bytes: Int
+
+        init(_ c: QuantizedConv, bytes: Int) {
+            name = c.name
+            bits = c.bits
+            channels = c.outputChannels
+            rows = c.rows
+            points = Dictionary(c.pointCounts.map { (String($0), 1) }, uniquingKeysWith: +)
+            avgBits = Double(c.bits * c.rows) / Double(max(c.outputChannels, 1))
+            abits = c.activation?.bits
+            ocs = c.inputChannelMap != nil
+            self.bytes = bytes
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, bits, channels, rows, points, abits, ocs, bytes
+            case avgBits = "avg_bits"
+        }
+    }
+
+    var quantizedLayers: [QuantizedLayer]?
+    var quantizedBytes: Int?
 
     enum CodingKeys: String, CodingKey {
         case file, format, bytes, dtypes, metadata, tensors, architecture, classes
         case tensorCount = "tensor_count", parameterCount = "parameter_count"
+        case quantizedLayers = "quantized_layers", quantizedBytes = "quantized_bytes"
     }
 
     init(file: String, format: CheckpointFormat, dict: StateDict) {
@@ -119,8 +166,24 @@ struct CheckpointReport: Encodable {
             lines.append("model:      not a recognised SSD layout (mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16)")
         }
         if !metadata.isEmpty {
-            lines.append("metadata:   " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            // Per-layer lists (a quantized file's layer names and widths) are shown in the layer table instead.
+            lines.append("metadata:   " + metadata.sorted { $0.key < $1.key }
+                .map { "\($0.key)=\($0.value.count > 100 ? "(\($0.value.count) characters)" : $0.value)" }
                 .joined(separator: ", "))
+        }
+        if let layers = quantizedLayers {
+            let width = min(layers.map(\.name.count).max() ?? 0, 60)
+            lines.append("")
+            lines.append("quantized layers: \(layers.count), \(quantizedBytes ?? 0) bytes")
+            lines.append("  " + "layer".padding(toLength: width, withPad: " ", startingAt: 0)
+                + "  bits  channels   rows  avg bits  abits  points (n: channels)        bytes")
+            for l in layers {
+                let points = l.points.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key): \($0.value)" }
+                    .joined(separator: ", ") + (l.ocs ? " (OCS)" : "")
+                lines.append("  " + l.name.padding(toLength: max(width, l.name.count), withPad: " ", startingAt: 0)
+                    + String(format: "  %4d  %8d  %5d  %8.3f  %5@  %-26@ %6d", l.bits, l.channels, l.rows, l.avgBits,
+                             (l.abits.map(String.init) ?? "float") as NSString, points as NSString, l.bytes))
+            }
         }
         let nameWidth = min(tensors.map(\.name.count).max() ?? 0, 60)
         lines.append("")

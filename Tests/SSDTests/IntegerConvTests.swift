@@ -255,4 +255,28 @@ final class IntegerConvPlanTests: XCTestCase {
         XCTAssertEqual(whole.weights, [127, -127])
         XCTAssertTrue(whole.fused)
     }
+
+    /// The quantize step's u8 codes equal `code(x) + zeroPoint` of the scalar grid on ties, extremes and random values.
+    func testQuantizeStepCodesEqualTheScalarGrid() throws {
+        var r = IntegerConvTests.Random(state: 99)
+        for (bits, unsigned) in [(8, true), (8, false), (4, true), (4, false)] {
+            let a = QuantizedConv.ActivationGrid(bits: bits, clip: 3.7, unsigned: unsigned)
+            let g = a.grid
+            var x: [Float] = (0..<500).map { _ in Float(r.int(-20_000...20_000)) / 1000 }
+            x += (-300...300).map { (Float($0) + 0.5) * g.scale }
+            x += [0, -0.0, .infinity, -.infinity, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 0.5, -0.5]
+            let q = QuantizedConv(name: "l", bits: 4, weightShape: [1, 1, 1, 1], pointCounts: [1], scales: [1],
+                                  codes: [1], bias: [0], inputChannelMap: nil, activation: a)
+            let unit = ConvUnit(name: "l", foldedBatchNorm: nil, conv: Conv2D(weight: Tensor(shape: [1, 1, 1, 1],
+                                                                                           data: [1]), bias: [0]))
+            let plan = try IntegerConvPlan(unit: unit, conv: q, activation: a)
+            var y = [UInt8](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { xb in
+                y.withUnsafeMutableBytes { yb in plan.quantize(xb.baseAddress!, yb.baseAddress!, channels: 1, pixels: x.count) }
+            }
+            for i in x.indices {
+                XCTAssertEqual(Int(y[i]), Int(g.code(x[i])) + plan.zeroPoint, "bits \(bits) unsigned \(unsigned) x = \(x[i])")
+            }
+        }
+    }
 }

@@ -132,7 +132,7 @@ final class OneDNNEngineTests: XCTestCase {
     }
 }
 
-/// Conv input fake quantization as data: the vector form equals the scalar formula bit for bit, and the oneDNN
+/// Conv input fake quantization as data: the buffer form (C, vectorised) equals the scalar formula bit for bit, and the oneDNN
 /// engine runs it like the native hook.
 final class InputQuantizationTests: XCTestCase {
     func testVectorFormEqualsScalarFormBitForBit() {
@@ -151,7 +151,7 @@ final class InputQuantizationTests: XCTestCase {
                 var y = [Float](repeating: .nan, count: count)
                 x.withUnsafeBufferPointer { xb in
                     y.withUnsafeMutableBufferPointer { yb in
-                        grid.applyVectorized(xb.baseAddress!, yb.baseAddress!, count: count)
+                        grid.apply(xb.baseAddress!, yb.baseAddress!, count: count)
                     }
                 }
                 for i in 0..<count {

@@ -130,6 +130,21 @@ final class QuantizeCommandTests: XCTestCase {
         let scores8 = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(reloaded8.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(try XCTUnwrap(scores8["mAP"] as? Double), mapAfter)
 
+        // `mpq inspect`: per quantized layer the width, points (the report's histogram) and bytes stored.
+        let inspected = try runMPQ(["inspect", out.path, "--json", "-"])
+        XCTAssertExit(inspected, 0)
+        let facts = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(facts["architecture"] as? String, "mb2-ssd-lite")
+        let stored = try XCTUnwrap(facts["quantized_layers"] as? [[String: Any]])
+        XCTAssertEqual(stored.map { $0["name"] as? String }, layers.map { $0["name"] as? String })
+        for (s, l) in zip(stored, layers) {
+            XCTAssertEqual(s["bits"] as? Int, 4)
+            XCTAssertEqual(s["abits"] as? Int, 8)
+            XCTAssertEqual(s["points"] as? [String: Int], l["points"] as? [String: Int])
+            XCTAssertEqual(try XCTUnwrap(s["avg_bits"] as? Double), try XCTUnwrap(l["avg_bits"] as? Double), accuracy: 1e-9)
+        }
+        XCTAssertEqual(stored.reduce(0) { $0 + ($1["bytes"] as? Int ?? 0) }, facts["quantized_bytes"] as? Int)
+
         // The file on the int8 engine (the default) and on the simulated one: bench reports which ran, and the
         // integer steps are in the int8 program only.
         var kernels: [String: [String: Int]] = [:]

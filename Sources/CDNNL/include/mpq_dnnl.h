@@ -32,12 +32,14 @@ int mpq_dnnl_tensor(mpq_dnnl_program *p, int slot, int c, int h, int w, char *er
 int mpq_dnnl_tensor_typed(mpq_dnnl_program *p, int slot, int c, int h, int w, int dtype, char *err, size_t errlen);
 
 /// The integer conv: `dst <- act(scales[o] · Σ src·weight + bias[o])` (s32 accumulation), or with `accumulate`
-/// `+ dst` before the (identity) activation. `src` is a u8 or s8 tensor, `dst` float; `weight` is s8
+/// `+ dst` before the (identity) activation. `src` is a u8 tensor, `dst` float; `weight` is s8
 /// `[oc, ic / groups, kh, kw]`, `scales` `[oc]`, `bias` `[oc]` or NULL; `src_zero_point` is subtracted from every
-/// source code (padding included). Returns the step index.
+/// source code (padding included). With `out_scale > 0` the output is also fake-quantized for its reader,
+/// `out_scale · clip(round(y / out_scale), out_qmin, out_qmax)` (ties to even). Returns the step index.
 int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weight, const float *scales,
-                       const float *bias, int src_zero_point, int groups, int kh, int kw, int stride, int padding, int dilation,
-                       int activation, int accumulate, char *err, size_t errlen);
+                       const float *bias, int src_zero_point, int groups, int kh, int kw, int stride, int padding,
+                       int dilation, int activation, int accumulate, float out_scale, float out_qmin, float out_qmax,
+                       char *err, size_t errlen);
 
 /// 1 when the CPU has VNNI (u8·s8 products accumulated in s32 directly); without it oneDNN's int8 kernels add
 /// pairs of products in s16 with saturation, so exactness needs |x|·|w|·2 <= 32767.
@@ -83,6 +85,9 @@ void mpq_quantize_gather_u8(const float *x, uint8_t *y, size_t pixels, int chann
 /// `o + j` adds to channel `extra[j]`), plus bias, plus `y` with `accumulate`, then the activation, into `y`.
 void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, const int32_t *extra, const float *bias,
                   int activation, int accumulate);
+/// Fake quantization `y = scale · clamp(round(x / scale), qmin, qmax)` (ties away from zero), bit for bit the
+/// scalar Swift `InputQuantization.Grid.apply`; `x` and `y` may be the same buffer.
+void mpq_fake_quantize(const float *x, float *y, size_t n, float scale, float qmin, float qmax);
 
 #ifdef __cplusplus
 }
