@@ -85,8 +85,8 @@ enum Baseline {
                 + "'\(split)'")
         }
         if let names = recorded.classNames, names != truth.classNames {
-            throw Mismatch(description: "--baseline \(name) was scored with the classes \(names.joined(separator: ",")), "
-                + "this run with \(truth.classNames.joined(separator: ","))")
+            throw Mismatch(description: "--baseline \(name) was scored with the classes "
+                + "\(names.joined(separator: ",")), this run with \(truth.classNames.joined(separator: ","))")
         }
         let mine = Set(truth.imageIDs), theirs = Set(recorded.imageIDs)
         if mine != theirs {

@@ -45,7 +45,8 @@ struct DemoSummary: Codable, Equatable {
     /// both intervals, "n.s." when the change's interval contains 0.
     func table() -> String {
         let ci = bootstrap != nil
-        var s = "method        wbits  abits  avg bits    mAP   vs float" + (ci ? "   mAP 95%           vs float 95%" : "") + "\n"
+        var s = "method        wbits  abits  avg bits    mAP   vs float"
+            + (ci ? "   mAP 95%           vs float 95%" : "") + "\n"
         s += "float            32     32     32.00  " + String(format: "%5.2f", mapFP32 * 100) + "          -"
             + (ci ? "   " + IntervalText.bracket(mapFP32CI95, scale: 100, digits: 2) : "") + "\n"
         for r in runs {

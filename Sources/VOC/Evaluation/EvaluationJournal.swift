@@ -111,10 +111,13 @@ public final class EvaluationJournal {
         // never hold spaces (split names cannot; class names are one word each in VOC's files).
         func field(_ name: String) -> String? {
             let head = settings.components(separatedBy: " detector=").first ?? settings
-            return head.split(separator: " ").first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) }
+            return head.split(separator: " ").first { $0.hasPrefix(name + "=") }
+                .map { String($0.dropFirst(name.count + 1)) }
         }
-        return RecordedRun(settings: settings, split: field("split"),
-                           classNames: field("classes").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) },
+        let classes = field("classes").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+        return RecordedRun(settings: settings, split: field("split"), classNames: classes,
                            imageIDs: complete.compactMap { $0.split(separator: " ").first.map(String.init) })
     }
 

@@ -158,8 +158,8 @@ public struct MAPBootstrap: Sendable {
     }
 
     /// The models of a paired bootstrap, added one at a time: each is matched when added and only its ranked
-    /// outcomes are kept (an image index and a flag per detection), so a command comparing many models need not
-    /// keep their boxes.
+    /// outcomes are kept (one signed image index per true or false positive), so a command comparing many models
+    /// need not keep their boxes.
     public struct Models: Sendable {
         var tables: Tables
         let groundTruth: GroundTruth
