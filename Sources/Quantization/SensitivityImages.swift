@@ -98,7 +98,17 @@ public enum ModelScoring {
     /// the same detections.
     public static func meanAP(_ detections: [[Detection]], groundTruth: GroundTruth, metric: APMetric = .voc07,
                               protocol evaluationProtocol: EvaluationProtocol = .devkit) -> Double {
-        var perClass = [[ScoredBox]](repeating: [], count: groundTruth.classNames.count)
+        let result = DetectionEvaluator.evaluate(groundTruth: groundTruth,
+                                                 detections: scoredBoxes(detections, classCount: groundTruth.classNames.count),
+                                                 metric: metric, protocol: evaluationProtocol)
+        return result.mAP ?? 0
+    }
+
+    /// Per-image detections (image `i` = position `i` of the ground truth) as the evaluator's per-class lists,
+    /// boxes exactly as a result file would carry them (`Float` coordinate + 1, then widened to Double), images in
+    /// order: what `meanAP` scores and what `MAPBootstrap` resamples.
+    public static func scoredBoxes(_ detections: [[Detection]], classCount: Int) -> [[ScoredBox]] {
+        var perClass = [[ScoredBox]](repeating: [], count: classCount)
         for (i, list) in detections.enumerated() {
             for d in list where perClass.indices.contains(d.classIndex) {
                 perClass[d.classIndex].append(ScoredBox(imageIndex: i, score: Double(d.score), x1: Double(d.x1 + 1),
@@ -106,9 +116,7 @@ public enum ModelScoring {
                                                         y2: Double(d.y2 + 1)))
             }
         }
-        let result = DetectionEvaluator.evaluate(groundTruth: groundTruth, detections: perClass, metric: metric,
-                                                 protocol: evaluationProtocol)
-        return result.mAP ?? 0
+        return perClass
     }
 
     /// Signal-to-quantization-noise ratio of the raw head outputs (class logits and box offsets together),

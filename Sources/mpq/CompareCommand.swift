@@ -18,13 +18,22 @@ struct Compare: ParsableCommand {
         average bits are reported). mixed uses a proxy sensitivity (each layer's relative output error from the \
         same Gram matrices) unless --sensitivity gives a sensitivity.json (mAP drops). Without --model / \
         --voc-root the embedded demo detector / dataset are used. Writes compare.json, compare.md, compare.svg \
-        (mAP vs average bits) and compare.html to --report.
+        (mAP vs average bits, with the 95% interval of each mAP as error bars) and compare.html to --report.
+
+        Intervals: every model is scored on the same images, and one paired bootstrap over those images \
+        (--bootstrap resamples, default 1000, 0 turns it off; --seed) gives each mAP a 95% interval (map_ci95), \
+        each quantized row its difference to fp32 (delta_vs_fp32, delta_ci95) and, for the methods other than \
+        rtn, its difference to rtn at the same budget (delta_vs_rtn, delta_vs_rtn_ci95); "n.s." in the table \
+        marks a difference whose interval contains 0 (not significant).
 
         Examples:
           mpq compare --limit 50 --report runs/compare-demo
-          mpq compare --model ckpt.pth --voc-root VOCdevkit/VOC2007 --report runs/compare
-          mpq compare --model ckpt.pth --voc-root VOCdevkit/VOC2007 --methods rtn,gptq,multipoint \\
-              --avg-bits 3.25 --abits 32 --calib-images 16 --limit 100 --report runs/compare-quick
+          mpq compare --model ckpt.pth --voc-root VOCdevkit/VOC2007 \\
+              --report runs/compare
+          mpq compare --model ckpt.pth --voc-root VOCdevkit/VOC2007 \\
+              --methods rtn,gptq,multipoint --avg-bits 3.25 --abits 32 \\
+              --calib-images 16 --limit 100 --report runs/compare-quick
+          mpq compare --limit 50 --bootstrap 2000 --seed 7 --report runs/compare-ci
         """
     )
 
@@ -71,6 +80,8 @@ struct Compare: ParsableCommand {
                                valueName: "dir"))
     var report: String
 
+    @OptionGroup var bootstrapOptions: BootstrapOptions
+
     static let knownMethods = WeightQuantizationMethod.allCases.map(\.rawValue)
 
     var methodList: [String] { methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -114,13 +125,21 @@ struct Compare: ParsableCommand {
         let folder = URL(fileURLWithPath: report)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 
+        // The paired bootstrap keeps each model's matched detections (an image index and a flag each), not the boxes.
+        let scoredTruth = truth.subset(Shard.all.positions(total: truth.imageIDs.count, limit: limit))
+        var paired = MAPBootstrap.Models(groundTruth: scoredTruth, protocol: .devkit)
         func score(_ m: SSDModel, quantization: InputQuantization?, tag: String) throws -> Double {
             let runner = EvaluationRunner(
                 groundTruth: truth, detector: SSDImageDetector(Detector(model: m, quantization: quantization)),
                 loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },
                 options: .init(split: split, resultsFolder: folder.appendingPathComponent("runs/\(tag)"), limit: limit,
                                detectorIdentity: "\(inputs.modelPath) \(tag) \(UUID().uuidString)"))
-            return try runner.run().result?.mAP ?? 0
+            let outcome = try runner.run()
+            if bootstrapOptions.bootstrap > 0, let detections = outcome.detections {
+                precondition(outcome.scoredGroundTruth?.imageIDs == scoredTruth.imageIDs, "compare: one image set")
+                paired.add(detections)
+            }
+            return outcome.result?.mAP ?? 0
         }
         var rows: [CompareRow] = []
         let t0 = Date()
@@ -146,9 +165,13 @@ struct Compare: ParsableCommand {
                                    q.accounting.averageWeightBits))
             }
         }
-        let summary = CompareSummary(model: inputs.modelPath, split: split, limit: limit, calibImages: calib.images.count,
+        let boot = bootstrapOptions.bootstrap > 0
+            ? paired.run(metric: .voc07, resamples: bootstrapOptions.bootstrap, seed: bootstrapOptions.seed) : nil
+        CompareReport.addDifferences(&rows, boot)
+        var summary = CompareSummary(model: inputs.modelPath, split: split, limit: limit, calibImages: calib.images.count,
                                      calibSplit: calibSplit, abits: abits, rows: rows)
+        summary.bootstrap = bootstrapOptions.settings(images: scoredTruth.imageIDs.count)
         try CompareReport.write(summary, to: folder)
-        print(CompareReport.markdownTable(rows), terminator: "")
+        print(CompareReport.markdownTable(rows) + CompareReport.intervalNote(summary), terminator: "")
     }
 }

@@ -10,6 +10,8 @@ struct DemoJob {
     let out: URL
     let limit: Int?
     let threads: Int
+    /// The parsed `--bootstrap` / `--seed` options.
+    let bootstrap: BootstrapOptions
     var engine: QuantizedEngine = .int8
 
     /// One quantized configuration: rtn at `wbits` (average bits = wbits) or multipoint on the `wbits` grid
@@ -45,9 +47,14 @@ struct DemoJob {
         }
 
         bar = StepProgress("float model")
-        let floatMAP = ModelScoring.meanAP(ModelScoring.detections(inputs.model, images: eval.images, progress: {
+        // Each model's matched detections go to the paired bootstrap (no boxes kept).
+        var paired = MAPBootstrap.Models(groundTruth: eval.truth, protocol: .devkit)
+        let classCount = eval.truth.classNames.count
+        let floatDetections = ModelScoring.detections(inputs.model, images: eval.images, progress: {
             bar.update($0, of: eval.images.count)
-        }), groundTruth: eval.truth)
+        })
+        let floatMAP = ModelScoring.meanAP(floatDetections, groundTruth: eval.truth)
+        if bootstrap.bootstrap > 0 { paired.add(ModelScoring.scoredBoxes(floatDetections, classCount: classCount)) }
 
         var runs: [DemoSummary.Run] = []
         for config in Self.configs {
@@ -56,13 +63,22 @@ struct DemoJob {
                 method: config.method, weightBits: config.wbits, activationBits: Self.activationBits,
                 budget: config.budget.map { .averageBits($0) }, threads: threads))
             bar = StepProgress(label.padding(toLength: 16, withPad: " ", startingAt: 0))
-            let map = ModelScoring.meanAP(ModelScoring.detections(q.model, images: eval.images,
-                                                                  quantization: q.execution(engine).quantization,
-                                                                  progress: {
-                bar.update($0, of: eval.images.count)
-            }), groundTruth: eval.truth)
+            let detections = ModelScoring.detections(q.model, images: eval.images,
+                                                     quantization: q.execution(engine).quantization,
+                                                     progress: { bar.update($0, of: eval.images.count) })
+            let map = ModelScoring.meanAP(detections, groundTruth: eval.truth)
+            if bootstrap.bootstrap > 0 { paired.add(ModelScoring.scoredBoxes(detections, classCount: classCount)) }
             runs.append(.init(method: config.method.rawValue, wbits: config.wbits, abits: Self.activationBits,
-                              avgBits: q.accounting.averageWeightBits, map: map))
+                              avgBits: q.accounting.averageWeightBits, map: map, deltaVsFP32: map - floatMAP))
+        }
+        var floatCI: MAPBootstrap.Interval?
+        if bootstrap.bootstrap > 0 {
+            let boot = paired.run(metric: .voc07, resamples: bootstrap.bootstrap, seed: bootstrap.seed)
+            floatCI = boot.interval(0)
+            for r in runs.indices {
+                runs[r].mapCI95 = boot.interval(r + 1)
+                runs[r].deltaCI95 = boot.differenceInterval(r + 1, minus: 0)
+            }
         }
 
         // Sensitivity: weights only, rtn, bits 2/4/8 on the first 100 test images and 16 calibration images (all
@@ -97,7 +113,10 @@ struct DemoJob {
                 + "\(allLayers.count) layers, \(sensEval) test images, SQNR on \(sensCalib) calibration images"),
             ("wall time", String(format: "%.1f s", seconds)),
         ]
-        return Result(summary: DemoSummary(mapFP32: floatMAP, runs: runs, seconds: seconds), sensitivity: sensitivity,
+        var summary = DemoSummary(mapFP32: floatMAP, runs: runs, seconds: seconds)
+        summary.mapFP32CI95 = floatCI
+        summary.bootstrap = bootstrap.settings(images: eval.truth.imageIDs.count)
+        return Result(summary: summary, sensitivity: sensitivity,
                       settings: settings)
     }
 
@@ -110,16 +129,22 @@ struct DemoJob {
     /// `report.html`: settings, the run table and chart, then the sensitivity sections.
     static func html(_ result: Result) -> String {
         let s = result.summary
-        let rows = [["float", "32", "32", "32.00", String(format: "%.2f", s.mapFP32 * 100), "-"]] + s.runs.map { r in
+        let rows = [["float", "32", "32", "32.00", String(format: "%.2f", s.mapFP32 * 100),
+                     IntervalText.bracket(s.mapFP32CI95, scale: 100, digits: 2), "-", "-"]] + s.runs.map { r in
             [r.method, "\(r.wbits)", "\(r.abits)", String(format: "%.2f", r.avgBits), String(format: "%.2f", r.map * 100),
-             String(format: "%+.2f", (r.map - s.mapFP32) * 100)]
+             IntervalText.bracket(r.mapCI95, scale: 100, digits: 2),
+             String(format: "%+.2f", (r.map - s.mapFP32) * 100),
+             r.deltaCI95.map { IntervalText.bracket($0, scale: 100, digits: 2) + ($0.containsZero ? " n.s." : "") } ?? "-"]
         }
         let runs = ReportHTML.table(header: ["method", "weight bits", "activation bits", "average weight bits", "mAP",
-                                             "vs float"], rows: rows)
+                                             "mAP 95% interval", "vs float", "vs float 95% interval"], rows: rows)
             + "<div class=\"chart\">\(s.chart())</div>"
             + "<p class=\"note\">rtn = per-channel round-to-nearest (one scale per output channel). multipoint = "
             + "the same grid, with extra points given to the channels whose output error drops most per added bit, "
-            + "until the average reaches the budget (4.25 or 3.25 bits). mAP in points (×100).</p>"
+            + "until the average reaches the budget (4.25 or 3.25 bits). mAP in points (×100). "
+            + (s.bootstrap.map { "95% intervals: paired bootstrap, \($0.resamples) resamples of the \($0.images) test "
+                + "images (seed \($0.seed)); n.s. = not significant, the difference's interval contains 0." } ?? "")
+            + "</p>"
         var sections = [ReportHTML.Section(title: "Quantized runs", html: runs),
                         ReportHTML.Section(title: "Settings", html: ReportHTML.settings(result.settings))]
         sections += ReportHTML.sensitivitySections(result.sensitivity, settings: [], top: 15).map {

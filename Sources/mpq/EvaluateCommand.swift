@@ -25,17 +25,27 @@ struct Evaluate: ParsableCommand {
         folders with `mpq evaluate-detections --results <shard 0> --results <shard 1> ...`: the result is \
         the same as one unsharded run.
 
+        Intervals: the mAP gets a 95% interval from a paired bootstrap over the scored images (--bootstrap \
+        resamples, default 1000, 0 turns it off; --seed; the rule is in docs/evaluation.md). --baseline pairs \
+        this run with another model on the same images: a results folder that mpq evaluate wrote (same split, \
+        image set and classes, else refused with the reason), or a model file run here first. It prints the \
+        baseline's mAP, the difference (this mAP minus the baseline's) and the difference's interval, "not \
+        significant" when that interval contains 0. JSON adds map_ci95, bootstrap, and with --baseline: \
+        baseline {results, mAP, map_ci95}, delta_vs_baseline, delta_ci95, delta_significant.
+
         Default results folder: runs/<model file name without extension>/<split>, with /shard-I-of-N \
         appended for a shard. Without --model / --voc-root the embedded demo detector / dataset are used (said \
         in one line).
 
         Examples:
-          mpq evaluate --model mb2-ssd-lite-mp-0_686.pth --voc-root VOCdevkit/VOC2007 \\\\
-              --split test
-          mpq evaluate --model model.pth --voc-root VOCdevkit/VOC2007 --split test \\\\
-              --limit 100 --results runs/quick --json -
-          mpq evaluate --model model.pth --voc-root VOCdevkit/VOC2007 --split test \\\\
-              --shard 0/4 --results runs/model/shard-0 --threads 2
+          mpq evaluate --model mb2-ssd-lite-mp-0_686.pth \\
+              --voc-root VOCdevkit/VOC2007 --split test
+          mpq evaluate --model model.pth --voc-root VOCdevkit/VOC2007 \\
+              --split test --limit 100 --results runs/quick --json -
+          mpq evaluate --model model.pth --voc-root VOCdevkit/VOC2007 \\
+              --split test --shard 0/4 --results runs/model/shard-0 --threads 2
+          mpq evaluate --model q4.safetensors --voc-root VOCdevkit/VOC2007 \\
+              --split test --results runs/q4/test --baseline runs/model/test
         """
     )
 
@@ -98,22 +108,102 @@ struct Evaluate: ParsableCommand {
         }
     }
 
+    @Option(help: ArgumentHelp("Compare with this baseline: a results folder written by mpq evaluate on the same "
+        + "split, images and classes, or a model file, run here on the same images (results in <results>/baseline). "
+        + "Prints both mAPs and their difference with paired 95% intervals.", valueName: "dir-or-file"))
+    var baseline: String?
+
+    @OptionGroup var bootstrapOptions: BootstrapOptions
+
     func run() throws {
         Runtime.setThreads(threads)
         let shardSpec = shard.flatMap(Shard.init) ?? .all
         let (modelURL, root) = try EmbeddedDemo.resolve(model: model, vocRoot: vocRoot)
+        let dataset = try EvaluationInputs.open(vocRoot: root?.path ?? "", split: split, classes: classes)
+        let truth = try EvaluationInputs.groundTruth(dataset: dataset, threads: threads)
+        let folder = URL(fileURLWithPath: results ?? defaultResults(model: modelURL.path, shard: shardSpec))
+        // A baseline that cannot be paired is refused before the long run, when that can be known.
+        let baselineIsFolder = try baseline.map { try Self.isFolder($0) }
+        if let baseline, baselineIsFolder == true {
+            let selection = shardSpec.positions(total: truth.imageIDs.count, limit: limit)
+            _ = try Baseline.load(folder: URL(fileURLWithPath: baseline), split: split, truth: truth.subset(selection))
+        }
+        guard let outcome = try evaluate(modelURL, architecture: arch, truth: truth, dataset: dataset, folder: folder,
+                                         shard: shardSpec),
+              let result = outcome.result, let scoredTruth = outcome.scoredGroundTruth,
+              let detections = outcome.detections else { return }
+        for note in outcome.notes { Output.note(note) }
+
+        var baselineDetections: [[ScoredBox]]?
+        var baselineName = ""
+        if let baseline {
+            if baselineIsFolder == true {
+                baselineName = baseline
+                baselineDetections = try Baseline.load(folder: URL(fileURLWithPath: baseline), split: split,
+                                                       truth: scoredTruth)
+            } else {
+                let baselineFolder = folder.appendingPathComponent("baseline")
+                baselineName = baselineFolder.path
+                Output.note("baseline: \(baseline), results in \(baselineFolder.path)")
+                let run = try evaluate(URL(fileURLWithPath: baseline), architecture: nil, truth: truth,
+                                       dataset: dataset, folder: baselineFolder, shard: shardSpec)
+                for note in run?.notes ?? [] { Output.note("baseline: " + note) }
+                baselineDetections = run?.detections
+            }
+        }
+        let models = [detections] + (baselineDetections.map { [$0] } ?? [])
+        let boot = bootstrapOptions.run(scoredTruth, models, metric: metric, protocol: evaluationProtocol)
+        var document = EvaluationReport.JSON(result)
+        document.mapCI95 = boot?.interval(0)
+        document.bootstrap = bootstrapOptions.settings(images: scoredTruth.imageIDs.count)
+        var table = EvaluationReport.table(result)
+        if let boot {
+            table += "mAP 95% interval " + IntervalText.bracket(boot.interval(0)) + " ("
+                + IntervalText.plusMinus(boot.interval(0)) + ")\n"
+        }
+        if let baselineDetections {
+            let base = DetectionEvaluator.evaluate(groundTruth: scoredTruth, detections: baselineDetections,
+                                                   metric: metric, protocol: evaluationProtocol)
+            let delta = result.mAP.flatMap { m in base.mAP.map { m - $0 } }
+            document.baseline = .init(results: baselineName, mAP: base.mAP, mapCI95: boot?.interval(1))
+            document.deltaVsBaseline = delta
+            document.deltaCI95 = boot?.differenceInterval(0, minus: 1)
+            table += "baseline mAP " + EvaluationReport.format(base.mAP)
+                + (boot.map { " " + IntervalText.bracket($0.interval(1)) } ?? "") + " (\(baselineName))\n"
+            table += "mAP - baseline mAP " + (delta.map { String(format: "%+.4f", $0) } ?? "n/a")
+            if let d = document.deltaCI95 {
+                table += " " + IntervalText.bracket(d) + " " + IntervalText.significance(d)
+                    + (d.containsZero ? " (the interval contains 0)" : " (the interval excludes 0)")
+            }
+            table += "\n"
+        }
+        table += IntervalText.footnote(boot)
+        if json == "-" { Output.note(table) } else { print(table, terminator: "") }
+        Output.note("wrote \(folder.path)/\(EvaluationRunner.summaryFileName), curves/ and the comp4 result files")
+        if let json { try Output.writeJSON(document, to: json) }
+    }
+
+    /// Whether `path` is a folder (a results folder) rather than a model file; one clear line if it is neither.
+    static func isFolder(_ path: String) throws -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw Baseline.Mismatch(description: "--baseline \(path): no such results folder or model file")
+        }
+        return isDirectory.boolValue
+    }
+
+    /// Runs one model over the split into `folder` (resumable) and scores it; nil if the run stopped early.
+    func evaluate(_ modelURL: URL, architecture: Architecture?, truth: GroundTruth, dataset: VOCDataset, folder: URL,
+                  shard shardSpec: Shard) throws -> EvaluationRunner.Outcome? {
         let model = modelURL.path
-        let file = try QuantizedFile.load(modelURL, architecture: arch)
+        let file = try QuantizedFile.load(modelURL, architecture: architecture)
         let loaded = file.model, format = file.format
         let (quantization, notice) = file.quantized?.execution(engine) ?? (nil, nil)
         if let notice { Output.note("\(model): \(notice)") }
-        let dataset = try EvaluationInputs.open(vocRoot: root?.path ?? "", split: split, classes: classes)
         guard loaded.classes == dataset.classes.count + 1 else {
             throw ClassCountMismatch(model: model, modelClasses: loaded.classes - 1,
                                      list: dataset.classes.sourceDescription, listClasses: dataset.classes.count)
         }
-        let truth = try EvaluationInputs.groundTruth(dataset: dataset, threads: threads)
-        let folder = URL(fileURLWithPath: results ?? defaultResults(model: model, shard: shardSpec))
         Output.note("\(model): \(loaded.architecture.rawValue), \(format.rawValue); \(truth.imageIDs.count) images "
             + "in \(split); results in \(folder.path)")
         let size = (try? FileManager.default.attributesOfItem(atPath: modelURL.path)[.size] as? Int) ?? nil
@@ -127,12 +217,7 @@ struct Evaluate: ParsableCommand {
                            evaluationProtocol: evaluationProtocol, detectorIdentity: identity))
         let reporter = ProgressReporter(label: "evaluate")
         let outcome = try runner.run(progress: reporter.update)
-        guard let result = outcome.result else { return }
-        for note in outcome.notes { Output.note(note) }
-        let table = EvaluationReport.table(result)
-        if json == "-" { Output.note(table) } else { print(table, terminator: "") }
-        Output.note("wrote \(folder.path)/\(EvaluationRunner.summaryFileName), curves/ and the comp4 result files")
-        if let json { try Output.writeJSON(EvaluationReport.JSON(result), to: json) }
+        return outcome.result == nil ? nil : outcome
     }
 
     /// `runs/<model>/<split>[-first<N>][-simulated][/shard-I-of-N]`: keyed by everything that changes the

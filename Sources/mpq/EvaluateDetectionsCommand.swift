@@ -26,7 +26,8 @@ struct EvaluateDetections: ParsableCommand {
         only, and the merged detections rank exactly as one run over the whole split would.
 
         JSON: {"metric": "...", "protocol": "...", "mAP": x, "classes": {"<name>": {"ap": x, "npos": n, \
-        "detections": n}}}.
+        "detections": n}}, "map_ci95": [lo, hi], "bootstrap": {"resamples": n, "seed": s, "images": n}}: the \
+        interval is the paired image bootstrap of docs/evaluation.md (--bootstrap 0 leaves both keys out).
 
         Examples:
           mpq evaluate-detections --voc-root VOCdevkit/VOC2007 --split test \\
@@ -69,6 +70,8 @@ struct EvaluateDetections: ParsableCommand {
     @Option(help: "The number of threads reading annotations; results do not depend on it.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @OptionGroup var bootstrapOptions: BootstrapOptions
+
     func validate() throws {
         guard !results.isEmpty else { throw ValidationError("Give at least one --results folder.") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
@@ -83,9 +86,17 @@ struct EvaluateDetections: ParsableCommand {
         for note in loaded.notes { Output.note(note) }
         let result = DetectionEvaluator.evaluate(groundTruth: truth, detections: loaded.detections, metric: metric,
                                                  protocol: evaluationProtocol)
-        let table = EvaluationReport.table(result)
+        let boot = bootstrapOptions.run(truth, [loaded.detections], metric: metric, protocol: evaluationProtocol)
+        var document = EvaluationReport.JSON(result)
+        document.mapCI95 = boot?.interval(0)
+        document.bootstrap = bootstrapOptions.settings(images: truth.imageIDs.count)
+        var table = EvaluationReport.table(result)
+        if let boot {
+            table += "mAP 95% interval " + IntervalText.bracket(boot.interval(0)) + " ("
+                + IntervalText.plusMinus(boot.interval(0)) + ")\n" + IntervalText.footnote(boot)
+        }
         if json == "-" { Output.note(table) } else { print(table, terminator: "") }
-        if let json { try Output.writeJSON(EvaluationReport.JSON(result), to: json) }
+        if let json { try Output.writeJSON(document, to: json) }
     }
 }
 

@@ -21,7 +21,10 @@ struct Quantize: ParsableCommand {
         image, unless --allow-overlap. Without --model / --voc-root the embedded demo detector and dataset are \
         used. Prints, per quantized layer, the histogram of points per channel, the average weight bits and the \
         relative output error ||W X - Q X||² / ||W X||² on the calibration inputs; then the model's average bits, \
-        extra MACs and size. --evaluate adds the float and quantized mAP on --split.
+        extra MACs and size. --evaluate adds the float and quantized mAP on --split, each with a 95% interval, and \
+        their difference with its interval (paired bootstrap over the evaluation images: --bootstrap resamples, \
+        default 1000, 0 turns it off; --seed), "not significant" when the interval contains 0. JSON: \
+        map_before, map_after, map_before_ci95, map_after_ci95, delta_vs_fp32, delta_ci95, bootstrap.
 
         Methods: rtn (per-channel min-max round-to-nearest), mse (per-channel MSE-optimal clipping) and gptq \
         (Hessian-based sequential rounding on the calibration data) put every weight at --wbits bits; multipoint \
@@ -31,11 +34,16 @@ struct Quantize: ParsableCommand {
         saves with --out and runs from the file in mpq evaluate / mpq detect.
 
         Examples:
-          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --out runs/q.safetensors
-          mpq quantize --model model.pth --voc-root VOCdevkit/VOC2007 --calib-split trainval \\
-              --calib-images 64 --method rtn --wbits 4 --abits 8 --evaluate --split test --json -
-          mpq quantize --method multipoint --wbits 3 --max-error 0.01 --skip-layers first,last --evaluate
-          mpq quantize --method mixed --avg-bits 3.5 --sensitivity runs/sens/sensitivity.json --evaluate
+          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 \\
+              --out runs/q.safetensors
+          mpq quantize --model model.pth --voc-root VOCdevkit/VOC2007 \\
+              --calib-split trainval --calib-images 64 --method rtn --wbits 4 \\
+              --abits 8 --evaluate --split test --json -
+          mpq quantize --method multipoint --wbits 3 --max-error 0.01 \\
+              --skip-layers first,last --evaluate
+          mpq quantize --method mixed --avg-bits 3.5 \\
+              --sensitivity runs/sens/sensitivity.json --evaluate
+          mpq quantize --method rtn --wbits 3 --evaluate --bootstrap 2000 --seed 1
         """
     )
 
@@ -116,6 +124,8 @@ struct Quantize: ParsableCommand {
     @Flag(name: .customLong("allow-overlap"),
           help: "Allow calibration images from the evaluation split (results are then optimistic).")
     var allowOverlap = false
+
+    @OptionGroup var bootstrapOptions: BootstrapOptions
 
     var activationCalibration: ActivationCalibration? {
         switch actCalibration {
@@ -208,15 +218,26 @@ struct Quantize: ParsableCommand {
         if evaluate {
             let eval = try SensitivityJob.evaluationSet(inputs, split: split, count: limit ?? Int.max, threads: threads)
             bar = StepProgress("float model")
-            report.mapBefore = ModelScoring.meanAP(ModelScoring.detections(inputs.model, images: eval.images, progress: {
+            // Both models' detections are kept for the paired bootstrap over the evaluation images.
+            let before = ModelScoring.detections(inputs.model, images: eval.images, progress: {
                 bar.update($0, of: eval.images.count)
-            }), groundTruth: eval.truth)
+            })
+            report.mapBefore = ModelScoring.meanAP(before, groundTruth: eval.truth)
             bar = StepProgress("quantized")
             let (quantization, notice) = q.execution(engine)
             if let notice { Output.note("quantize: \(notice)") }
-            report.mapAfter = ModelScoring.meanAP(ModelScoring.detections(
-                q.model, images: eval.images, quantization: quantization, progress: { bar.update($0, of: eval.images.count) }),
-                groundTruth: eval.truth)
+            let after = ModelScoring.detections(q.model, images: eval.images, quantization: quantization,
+                                                progress: { bar.update($0, of: eval.images.count) })
+            report.mapAfter = ModelScoring.meanAP(after, groundTruth: eval.truth)
+            report.deltaVsFP32 = report.mapAfter.flatMap { a in report.mapBefore.map { a - $0 } }
+            let classCount = eval.truth.classNames.count
+            if let boot = bootstrapOptions.run(eval.truth, [ModelScoring.scoredBoxes(before, classCount: classCount),
+                                                            ModelScoring.scoredBoxes(after, classCount: classCount)]) {
+                report.mapBeforeCI95 = boot.interval(0)
+                report.mapAfterCI95 = boot.interval(1)
+                report.deltaCI95 = boot.differenceInterval(1, minus: 0)
+                report.bootstrap = bootstrapOptions.settings(images: eval.truth.imageIDs.count)
+            }
         }
         let table = report.table()
         if json == "-" { Output.note(table) } else { print(table, terminator: "") }

@@ -1,5 +1,6 @@
 import Foundation
 import Quantization
+import VOC
 
 /// What `mpq quantize` prints and writes as JSON (keys as below; the mAP fields only after --evaluate).
 struct QuantizeReport: Encodable {
@@ -26,11 +27,20 @@ struct QuantizeReport: Encodable {
     let layers: [Layer]
     var mapBefore: Double?
     var mapAfter: Double?
+    /// The paired bootstrap's 95% intervals (after --evaluate, unless --bootstrap 0).
+    var mapBeforeCI95: MAPBootstrap.Interval?
+    var mapAfterCI95: MAPBootstrap.Interval?
+    /// `map_after - map_before` and its interval.
+    var deltaVsFP32: Double?
+    var deltaCI95: MAPBootstrap.Interval?
+    var bootstrap: EvaluationReport.JSON.BootstrapSettings?
 
     enum CodingKeys: String, CodingKey {
-        case method, wbits, abits, layers
+        case method, wbits, abits, layers, bootstrap
         case avgBits = "avg_bits", extraMACs = "extra_macs", modelBytes = "model_bytes"
         case mapBefore = "map_before", mapAfter = "map_after"
+        case mapBeforeCI95 = "map_before_ci95", mapAfterCI95 = "map_after_ci95"
+        case deltaVsFP32 = "delta_vs_fp32", deltaCI95 = "delta_ci95"
     }
 
     init(_ q: QuantizedModel, method: String, wbits: Int, abits: Int) {
@@ -64,13 +74,27 @@ struct QuantizeReport: Encodable {
         s += String(format: "model: %@ %@ a%d, average weight bits %.3f, extra MACs %+.2f%%, %d bytes\n",
                     method, widths, abits, avgBits, extraMACs * 100, modelBytes)
         if let mapBefore, let mapAfter {
-            s += "\n" + "model".padding(toLength: 24, withPad: " ", startingAt: 0) + "mAP".leftPad(8) + "\n"
+            // mAP in points (x100); intervals as [lo, hi] in points.
+            s += "\n" + "model".padding(toLength: 24, withPad: " ", startingAt: 0) + "mAP".leftPad(8)
+                + (mapBeforeCI95 != nil ? "  95% interval" : "") + "\n"
             s += "float".padding(toLength: 24, withPad: " ", startingAt: 0)
-                + String(format: "%8.2f", mapBefore * 100) + "\n"
+                + String(format: "%8.2f", mapBefore * 100)
+                + (mapBeforeCI95.map { "  " + IntervalText.bracket($0, scale: 100, digits: 2) } ?? "") + "\n"
             let label = method == "mixed" ? "mixed a\(abits)" : "\(method) w\(wbits)a\(abits)"
             s += label.padding(toLength: 24, withPad: " ", startingAt: 0)
-                + String(format: "%8.2f", mapAfter * 100) + String(format: "  (%+.2f)", (mapAfter - mapBefore) * 100)
-                + "\n"
+                + String(format: "%8.2f", mapAfter * 100)
+                + (mapAfterCI95.map { "  " + IntervalText.bracket($0, scale: 100, digits: 2) } ?? "") + "\n"
+            s += "difference".padding(toLength: 24, withPad: " ", startingAt: 0)
+                + String(format: "%+8.2f", (mapAfter - mapBefore) * 100)
+            if let deltaCI95 {
+                s += "  " + IntervalText.bracket(deltaCI95, scale: 100, digits: 2) + " "
+                    + IntervalText.significance(deltaCI95) + (deltaCI95.containsZero ? " (the interval contains 0)" : "")
+            }
+            s += "\n"
+            if let bootstrap {
+                s += "95% intervals: paired bootstrap, \(bootstrap.resamples) resamples of the \(bootstrap.images) "
+                    + "evaluation images (seed \(bootstrap.seed)); mAP in points (x100).\n"
+            }
         }
         return s
     }

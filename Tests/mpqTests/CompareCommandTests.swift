@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import XCTest
 
 /// `mpq compare` end to end: the small MobileNetV2 SSD-Lite parity checkpoint (width 0.25, car/chair) on the
@@ -48,6 +51,66 @@ final class CompareCommandTests: XCTestCase {
         XCTAssertTrue(html.contains("<svg"))
         XCTAssertTrue(html.contains("Activations: 8 bits"))
         XCTAssertTrue(run.stdout.contains("| multipoint | 3.25 | 3 |"))
+
+        // One scored image: every bootstrap resample is that image, so each interval is the point itself and each
+        // difference interval the difference (exactly: the resample is the evaluator's own computation).
+        XCTAssertEqual((json["bootstrap"] as? [String: Any])?["images"] as? Int, 1)
+        XCTAssertEqual((json["bootstrap"] as? [String: Any])?["resamples"] as? Int, 1000)
+        let fp32 = try XCTUnwrap(rows.first?["map"] as? Double)
+        let rtn = try XCTUnwrap(rows[1]["map"] as? Double)
+        for row in rows {
+            let method = try XCTUnwrap(row["method"] as? String)
+            let map = try XCTUnwrap(row["map"] as? Double)
+            XCTAssertEqual(row["map_ci95"] as? [Double], [map, map], method)
+            if method == "fp32" {
+                for key in ["delta_vs_fp32", "delta_ci95", "delta_vs_rtn", "delta_vs_rtn_ci95"] {
+                    XCTAssertNil(row[key], key)
+                }
+                continue
+            }
+            // JSON numbers read back by JSONSerialization: equal to within its last bit.
+            let delta = try XCTUnwrap(row["delta_vs_fp32"] as? Double, method)
+            XCTAssertEqual(delta, map - fp32, accuracy: 1e-12, method)
+            XCTAssertEqual(row["delta_ci95"] as? [Double], [delta, delta], method)
+            if method == "rtn" {
+                XCTAssertNil(row["delta_vs_rtn"])
+            } else {
+                let vsRTN = try XCTUnwrap(row["delta_vs_rtn"] as? Double, method)
+                XCTAssertEqual(vsRTN, map - rtn, accuracy: 1e-12, method)
+                XCTAssertEqual(row["delta_vs_rtn_ci95"] as? [Double], [vsRTN, vsRTN], method)
+            }
+        }
+        XCTAssertTrue(run.stdout.contains("| mAP 95% CI | Δ vs fp32 [95% CI] | Δ vs rtn [95% CI] |"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("95% intervals: paired bootstrap, 1000 resamples of the 1 scored images"))
+        let svg = try Data(contentsOf: report.appendingPathComponent("compare.svg"))
+        XCTAssertTrue(XMLParser(data: svg).parse(), "compare.svg is well-formed XML")
+        XCTAssertEqual(String(decoding: svg, as: UTF8.self).components(separatedBy: "<path d=\"M").count - 1, 5,
+                       "one error bar per quantized point")
+    }
+
+    /// Three scored images, intervals off and on: --bootstrap 0 leaves the interval fields out; a difference
+    /// interval always has lo <= hi and the flag in the table agrees with it.
+    func testBootstrapOffAndOn() throws {
+        let root = try makeTestDataset(splits: TestDataset.calibrationAndTest)
+        let off = try temporaryFolder()
+        XCTAssertExit(try compare(root, report: off, ["--methods", "rtn,mse", "--avg-bits", "4", "--calib-images", "1",
+                                                      "--bootstrap", "0"]), 0)
+        let offRows = try XCTUnwrap(try json(off)["rows"] as? [[String: Any]])
+        XCTAssertNil(try json(off)["bootstrap"])
+        XCTAssertNil(offRows[0]["map_ci95"])
+        XCTAssertNotNil(offRows[1]["delta_vs_fp32"], "the difference itself does not need the bootstrap")
+        XCTAssertNil(offRows[1]["delta_ci95"])
+        let on = try temporaryFolder()
+        let run = try compare(root, report: on, ["--methods", "rtn,mse", "--avg-bits", "4", "--calib-images", "1",
+                                                 "--bootstrap", "300", "--seed", "5"])
+        XCTAssertExit(run, 0)
+        let rows = try XCTUnwrap(try json(on)["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.map { $0["map"] as? Double }, offRows.map { $0["map"] as? Double })
+        let mse = rows[2]
+        let ci = try XCTUnwrap(mse["delta_vs_rtn_ci95"] as? [Double])
+        XCTAssertLessThanOrEqual(ci[0], ci[1])
+        let line = try XCTUnwrap(run.stdout.split(separator: "\n").first { $0.hasPrefix("| mse |") })
+        XCTAssertEqual(line.hasSuffix("n.s. |"), ci[0] <= 0 && 0 <= ci[1], String(line))
     }
 
     /// `--abits` reaches every method through the same path as `mpq quantize`: compare's rtn row at --abits 32
@@ -72,6 +135,10 @@ final class CompareCommandTests: XCTestCase {
             XCTAssertEqual(rows.first?["map"] as? Double, try XCTUnwrap(quantized["map_before"] as? Double))
             let rtn = try XCTUnwrap(rows.last?["map"] as? Double)
             XCTAssertEqual(rtn, try XCTUnwrap(quantized["map_after"] as? Double), "abits \(abits)")
+            // The same images, the same seed: the same resamples, so the same intervals in both commands.
+            XCTAssertEqual(rows.first?["map_ci95"] as? [Double], quantized["map_before_ci95"] as? [Double])
+            XCTAssertEqual(rows.last?["map_ci95"] as? [Double], quantized["map_after_ci95"] as? [Double])
+            XCTAssertEqual(rows.last?["delta_ci95"] as? [Double], quantized["delta_ci95"] as? [Double])
             compared[abits] = rtn
         }
         XCTAssertNotEqual(compared[32], compared[8], "8-bit activations change the detections")

@@ -23,7 +23,13 @@ final class DemoCommandTests: XCTestCase {
 
         let data = try Data(contentsOf: out.appendingPathComponent("summary.json"))
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-        XCTAssertEqual(Set(json.keys), ["map_fp32", "runs", "seconds"])
+        XCTAssertEqual(Set(json.keys), ["map_fp32", "map_fp32_ci95", "runs", "seconds", "bootstrap"])
+        let bootstrap = try XCTUnwrap(json["bootstrap"] as? [String: Any])
+        XCTAssertEqual(bootstrap["images"] as? Int, 8, "--limit 8")
+        XCTAssertEqual(bootstrap["resamples"] as? Int, 1000)
+        let fp32CI = try XCTUnwrap(json["map_fp32_ci95"] as? [Double])
+        XCTAssertEqual(fp32CI.count, 2)
+        XCTAssertLessThan(fp32CI[0], fp32CI[1], "8 different test images: the resamples differ")
         let fp32 = try XCTUnwrap(json["map_fp32"] as? Double)
         XCTAssert(fp32 > 0 && validMAP.contains(fp32), "float mAP \(fp32)")
         let seconds = try XCTUnwrap(json["seconds"] as? Double)
@@ -32,7 +38,16 @@ final class DemoCommandTests: XCTestCase {
         XCTAssertEqual(runs.map { $0["method"] as? String }, ["rtn", "multipoint", "rtn", "multipoint"])
         XCTAssertEqual(runs.map { $0["wbits"] as? Int }, [4, 4, 3, 3])
         for run in runs {
-            XCTAssertEqual(Set(run.keys), ["method", "wbits", "abits", "avg_bits", "map"])
+            XCTAssertEqual(Set(run.keys), ["method", "wbits", "abits", "avg_bits", "map", "map_ci95", "delta_vs_fp32",
+                                           "delta_ci95"])
+            // (JSON text read back: equal to within the parser's last bit.)
+            XCTAssertEqual(try XCTUnwrap(run["delta_vs_fp32"] as? Double), try XCTUnwrap(run["map"] as? Double) - fp32,
+                           accuracy: 1e-12)
+            for key in ["map_ci95", "delta_ci95"] {
+                let ci = try XCTUnwrap(run[key] as? [Double], key)
+                XCTAssertEqual(ci.count, 2)
+                XCTAssertLessThanOrEqual(ci[0], ci[1], key)
+            }
             XCTAssertEqual(run["abits"] as? Int, 8)
             let map = try XCTUnwrap(run["map"] as? Double), avg = try XCTUnwrap(run["avg_bits"] as? Double)
             let wbits = Double(try XCTUnwrap(run["wbits"] as? Int))
@@ -46,6 +61,8 @@ final class DemoCommandTests: XCTestCase {
         }
         let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
         XCTAssert(html.contains("<svg") && html.contains("multipoint"))
+        XCTAssert(html.contains("95% intervals: paired bootstrap, 1000 resamples of the 8 test images"))
+        XCTAssert(run.stdout.contains("mAP 95%"), run.stdout)
         XCTAssert(FileManager.default.fileExists(atPath: out.appendingPathComponent("sensitivity/sensitivity.json").path))
     }
 }

@@ -25,7 +25,17 @@ final class QuantizeCommandTests: XCTestCase {
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
                                  run.stderr)
         XCTAssertEqual(Set(json.keys), ["method", "wbits", "abits", "avg_bits", "extra_macs", "model_bytes", "layers",
-                                        "map_before", "map_after"])
+                                        "map_before", "map_after", "map_before_ci95", "map_after_ci95",
+                                        "delta_vs_fp32", "delta_ci95", "bootstrap"])
+        let before = try XCTUnwrap(json["map_before"] as? Double), after = try XCTUnwrap(json["map_after"] as? Double)
+        XCTAssertEqual(try XCTUnwrap(json["delta_vs_fp32"] as? Double), after - before, accuracy: 1e-12)
+        for key in ["map_before_ci95", "map_after_ci95", "delta_ci95"] {
+            let ci = try XCTUnwrap(json[key] as? [Double], key)
+            XCTAssertEqual(ci.count, 2, key)
+            XCTAssertLessThanOrEqual(ci[0], ci[1], key)
+        }
+        XCTAssertEqual((json["bootstrap"] as? [String: Any])?["images"] as? Int, 2, "--limit 2")
+        XCTAssertTrue(run.stderr.contains("difference"), run.stderr)
         XCTAssertEqual(json["method"] as? String, "multipoint")
         XCTAssertEqual(json["wbits"] as? Int, 4)
         XCTAssertEqual(json["abits"] as? Int, 8)
@@ -221,7 +231,8 @@ final class QuantizeCommandTests: XCTestCase {
             let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
                                      run.stderr)
             XCTAssertEqual(Set(json.keys), ["method", "wbits", "abits", "avg_bits", "extra_macs", "model_bytes",
-                                            "layers", "map_before", "map_after"], method)
+                                            "layers", "map_before", "map_after", "map_before_ci95", "map_after_ci95",
+                                            "delta_vs_fp32", "delta_ci95", "bootstrap"], method)
             XCTAssertEqual(json["method"] as? String, method)
             let avg = try XCTUnwrap(json["avg_bits"] as? Double)
             let extra = try XCTUnwrap(json["extra_macs"] as? Double)

@@ -59,38 +59,20 @@ public enum DetectionEvaluator {
     /// Scores one class.
     public static func evaluateClass(_ c: Int, groundTruth: GroundTruth, detections: [ScoredBox], metric: APMetric,
                                      protocol evaluationProtocol: EvaluationProtocol) -> ClassEvaluation {
-        let index = ClassGroundTruthIndex(groundTruth: groundTruth, classIndex: c)
-        // Descending score; ties keep file order (MATLAB's sort is stable), made explicit by the index tie-break.
-        let order = detections.indices.sorted { a, b in
-            let sa = detections[a].score, sb = detections[b].score
-            return sa != sb ? sa > sb : a < b
-        }
-        var matched = [Bool](repeating: false, count: index.boxes.count)
+        let matched = match(c, groundTruth: groundTruth, detections: detections, protocol: evaluationProtocol)
         var tp = 0, fp = 0, ignored = 0
         var precision: [Double] = []
         var recall: [Double] = []
-        let npos = index.positives
+        let npos = matched.positives
         if npos > 0 {
-            precision.reserveCapacity(order.count)
-            recall.reserveCapacity(order.count)
+            precision.reserveCapacity(matched.order.count)
+            recall.reserveCapacity(matched.order.count)
         }
-        for d in order {
-            let det = detections[d]
-            precondition(groundTruth.imageIDs.indices.contains(det.imageIndex), "detection image index out of range")
-            let range = index.range(ofImage: det.imageIndex)
-            let best = BoxOverlap.bestMatch(det, candidates: index.boxes[range], protocol: evaluationProtocol)
-            if let j = best, BoxOverlap.isMatch(j.overlap, protocol: evaluationProtocol) {
-                let g = range.lowerBound + j.offset
-                if index.difficult[g] {
-                    ignored += 1
-                } else if !matched[g] {
-                    matched[g] = true
-                    tp += 1
-                } else {
-                    fp += 1
-                }
-            } else {
-                fp += 1
+        for outcome in matched.outcomes {
+            switch outcome {
+            case .truePositive: tp += 1
+            case .falsePositive: fp += 1
+            case .ignored: ignored += 1
             }
             if npos > 0 {
                 recall.append(Double(tp) / Double(npos))
@@ -101,6 +83,53 @@ public enum DetectionEvaluator {
         return ClassEvaluation(name: groundTruth.classNames[c], positives: npos, detections: detections.count,
                                truePositives: tp, falsePositives: fp, ignored: ignored, ap: ap,
                                precision: precision, recall: recall)
+    }
+
+    /// What a ranked detection counts as once matched.
+    enum Outcome: UInt8 {
+        case truePositive, falsePositive
+        /// Matched to a difficult object: neither true nor false positive.
+        case ignored
+    }
+
+    /// The devkit's matching loop for one class: the detections ranked (descending score, ties in list order) and
+    /// each one's outcome in that order. Matching looks only at the detection's own image (its boxes and the
+    /// boxes already taken there by better-ranked detections), which is what lets `MAPBootstrap` reuse the
+    /// outcomes for every resample of the images.
+    /// - Returns: `order[k]` = index in `detections` of the k-th ranked detection, `outcomes[k]` its outcome,
+    ///   `positives` the class's non-difficult objects.
+    static func match(_ c: Int, groundTruth: GroundTruth, detections: [ScoredBox],
+                      protocol evaluationProtocol: EvaluationProtocol)
+        -> (order: [Int], outcomes: [Outcome], positives: Int) {
+        let index = ClassGroundTruthIndex(groundTruth: groundTruth, classIndex: c)
+        // Descending score; ties keep file order (MATLAB's sort is stable), made explicit by the index tie-break.
+        let order = detections.indices.sorted { a, b in
+            let sa = detections[a].score, sb = detections[b].score
+            return sa != sb ? sa > sb : a < b
+        }
+        var matched = [Bool](repeating: false, count: index.boxes.count)
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(order.count)
+        for d in order {
+            let det = detections[d]
+            precondition(groundTruth.imageIDs.indices.contains(det.imageIndex), "detection image index out of range")
+            let range = index.range(ofImage: det.imageIndex)
+            let best = BoxOverlap.bestMatch(det, candidates: index.boxes[range], protocol: evaluationProtocol)
+            if let j = best, BoxOverlap.isMatch(j.overlap, protocol: evaluationProtocol) {
+                let g = range.lowerBound + j.offset
+                if index.difficult[g] {
+                    outcomes.append(.ignored)
+                } else if !matched[g] {
+                    matched[g] = true
+                    outcomes.append(.truePositive)
+                } else {
+                    outcomes.append(.falsePositive)
+                }
+            } else {
+                outcomes.append(.falsePositive)
+            }
+        }
+        return (order, outcomes, index.positives)
     }
 }
 

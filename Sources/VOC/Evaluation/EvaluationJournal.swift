@@ -90,6 +90,37 @@ public final class EvaluationJournal {
         return Set(complete.compactMap { $0.split(separator: " ").first.map(String.init) })
     }
 
+    /// What a results folder's journal says about its run: the settings line's split and class list, and the ids
+    /// of the finished images (in the order they were recorded). nil when the folder has no readable journal.
+    public struct RecordedRun: Sendable, Equatable {
+        public let settings: String
+        /// The `split=` field of the settings line (nil if absent).
+        public let split: String?
+        /// The `classes=` field, split at commas (nil if absent).
+        public let classNames: [String]?
+        public let imageIDs: [String]
+    }
+
+    public static func recordedRun(in folder: URL) -> RecordedRun? {
+        guard let data = try? Data(contentsOf: folder.appendingPathComponent(fileName)) else { return nil }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        guard let first = lines.first, first.hasPrefix(magic) else { return nil }
+        let complete = data.last == 0x0A ? lines.dropFirst() : lines.dropFirst().dropLast()
+        let settings = String(first.dropFirst(magic.count))
+        // The settings line is "split=S shard=I/N limit=L classes=a,b,c detector=...": fields up to `detector=`
+        // never hold spaces (split names cannot; class names are one word each in VOC's files).
+        func field(_ name: String) -> String? {
+            let head = settings.components(separatedBy: " detector=").first ?? settings
+            return head.split(separator: " ").first { $0.hasPrefix(name + "=") }
+                .map { String($0.dropFirst(name.count + 1)) }
+        }
+        let classes = field("classes").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+        return RecordedRun(settings: settings, split: field("split"), classNames: classes,
+                           imageIDs: complete.compactMap { $0.split(separator: " ").first.map(String.init) })
+    }
+
     /// Parses a journal; returns how many leading bytes are complete (0 if not even the header is).
     static func load(_ data: Data, header: String, file: String, into finished: inout [String: [Detection]]) throws -> Int {
         let bytes = [UInt8](data)

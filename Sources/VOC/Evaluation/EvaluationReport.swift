@@ -27,7 +27,10 @@ public enum EvaluationReport {
     }
 
     /// The JSON document of `evaluate-detections --json` / `evaluate --json`:
-    /// `{"metric", "protocol", "mAP", "classes": {"<name>": {"ap", "npos", "detections"}}}`, `ap` null for n/a.
+    /// `{"metric", "protocol", "mAP", "classes": {"<name>": {"ap", "npos", "detections"}}}`, `ap` null for n/a;
+    /// with a bootstrap also `"map_ci95": [lo, hi]` and `"bootstrap": {"resamples", "seed", "images"}`; with a
+    /// baseline also `"baseline": {"results", "mAP", "map_ci95"}`, `"delta_vs_baseline"` (mAP - baseline mAP),
+    /// `"delta_ci95": [lo, hi]` and `"delta_significant"` (the interval does not contain 0).
     public struct JSON: Encodable {
         struct ClassEntry: Encodable {
             let ap: Double?
@@ -41,10 +44,44 @@ public enum EvaluationReport {
             }
             enum CodingKeys: String, CodingKey { case ap, npos, detections }
         }
+        /// How the intervals were drawn.
+        public struct BootstrapSettings: Codable, Sendable, Equatable {
+            public let resamples: Int
+            public let seed: UInt64
+            public let images: Int
+            public init(resamples: Int, seed: UInt64, images: Int) {
+                self.resamples = resamples
+                self.seed = seed
+                self.images = images
+            }
+        }
+        /// The model compared against (`evaluate --baseline`).
+        public struct Baseline: Encodable, Sendable {
+            public let results: String
+            public let mAP: Double?
+            public let mapCI95: MAPBootstrap.Interval?
+            public init(results: String, mAP: Double?, mapCI95: MAPBootstrap.Interval?) {
+                self.results = results
+                self.mAP = mAP
+                self.mapCI95 = mapCI95
+            }
+            enum CodingKeys: String, CodingKey { case results, mAP, mapCI95 = "map_ci95" }
+            public func encode(to encoder: Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(results, forKey: .results)
+                try c.encode(mAP, forKey: .mAP)
+                try c.encodeIfPresent(mapCI95, forKey: .mapCI95)
+            }
+        }
         let metric: String
         let evaluationProtocol: String
         let mAP: Double?
         let classes: [String: ClassEntry]
+        public var mapCI95: MAPBootstrap.Interval?
+        public var bootstrap: BootstrapSettings?
+        public var baseline: Baseline?
+        public var deltaVsBaseline: Double?
+        public var deltaCI95: MAPBootstrap.Interval?
 
         public init(_ result: EvaluationResult) {
             metric = result.metric.rawValue
@@ -57,6 +94,8 @@ public enum EvaluationReport {
 
         enum CodingKeys: String, CodingKey {
             case metric, evaluationProtocol = "protocol", mAP, classes
+            case mapCI95 = "map_ci95", bootstrap, baseline, deltaVsBaseline = "delta_vs_baseline"
+            case deltaCI95 = "delta_ci95", deltaSignificant = "delta_significant"
         }
 
         public func encode(to encoder: Encoder) throws {
@@ -65,6 +104,12 @@ public enum EvaluationReport {
             try c.encode(evaluationProtocol, forKey: .evaluationProtocol)
             try c.encode(mAP, forKey: .mAP)
             try c.encode(classes, forKey: .classes)
+            try c.encodeIfPresent(mapCI95, forKey: .mapCI95)
+            try c.encodeIfPresent(bootstrap, forKey: .bootstrap)
+            try c.encodeIfPresent(baseline, forKey: .baseline)
+            if baseline != nil { try c.encode(deltaVsBaseline, forKey: .deltaVsBaseline) }
+            try c.encodeIfPresent(deltaCI95, forKey: .deltaCI95)
+            if let deltaCI95 { try c.encode(!deltaCI95.containsZero, forKey: .deltaSignificant) }
         }
     }
 

@@ -58,6 +58,10 @@ public struct EvaluationRunner {
         /// nil when the run stopped early (`stopAfter`).
         public let result: EvaluationResult?
         public let notes: [String]
+        /// What `result` scored: the ground truth of the selected images and the detections read back from the
+        /// result files, one list per class (nil when the run stopped early). What `MAPBootstrap` resamples.
+        public var scoredGroundTruth: GroundTruth? = nil
+        public var detections: [[ScoredBox]]? = nil
     }
 
     public let groundTruth: GroundTruth
@@ -145,6 +149,7 @@ public struct EvaluationRunner {
             notes.append("note: scored over the \(selection.count) images of this run (shard \(options.shard)"
                 + "\(options.limit.map { ", limit \($0)" } ?? "")), not the whole split of \(ids.count)")
         }
-        return Outcome(selection: selection, resumed: resumed, processed: toRun.count, result: result, notes: notes)
+        return Outcome(selection: selection, resumed: resumed, processed: toRun.count, result: result, notes: notes,
+                       scoredGroundTruth: scoredTruth, detections: loaded.detections)
     }
 }
