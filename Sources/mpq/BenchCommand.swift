@@ -35,7 +35,8 @@ struct Bench: ParsableCommand {
           mpq bench --model mb2-ssd-lite-mp-0_686.pth --threads 2
           mpq bench --model w4a8-multipoint.safetensors --engine int8 --profile
           mpq bench --model vgg16-ssd-mp-0_7726.pth --threads 1 --runs 5 --json -
-          mpq bench --model model.safetensors --image VOCdevkit/VOC2007/JPEGImages/000001.jpg
+          mpq bench --model model.safetensors \\
+              --image VOCdevkit/VOC2007/JPEGImages/000001.jpg
           mpq bench --model vgg16-ssd.pth --engine native --forward-only
           mpq bench --kernels --threads 1
         """

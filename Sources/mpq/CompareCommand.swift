@@ -49,7 +49,7 @@ struct Compare: ParsableCommand {
     var methods: String = "rtn,mse,ocs,mixed,gptq,multipoint"
 
     @Option(name: .customLong("avg-bits"), help: ArgumentHelp("Comma-separated average-bit budgets.", valueName: "list"))
-    var avgBits: String = "3.25,4.25"
+    var avgBits: String = "3.25,4.25,6.25,8.25"
 
     @Option(help: ArgumentHelp("The activation bit width for every method (2 to 8); 32 keeps activations float.",
                                valueName: "bits"))
@@ -94,8 +94,9 @@ struct Compare: ParsableCommand {
         guard !methodList.isEmpty else { throw ValidationError("--methods must name at least one method.") }
         let budgets = avgBits.split(separator: ",")
         guard !budgets.isEmpty, budgetList.count == budgets.count,
-              budgetList.allSatisfy({ $0 >= 2 && $0 <= 8 }) else {
-            throw ValidationError("--avg-bits takes numbers from 2 to 8 separated by commas, got '\(avgBits)'.")
+              budgetList.allSatisfy({ $0 >= 2 && $0 < 9 }) else {
+            throw ValidationError("--avg-bits takes numbers from 2 to below 9 (8.25: 8-bit points) separated by "
+                + "commas, got '\(avgBits)'.")
         }
         guard abits == 32 || (2...8).contains(abits) else {
             throw ValidationError("--abits must be between 2 and 8, or 32 for float activations; got \(abits).")
@@ -154,7 +155,9 @@ struct Compare: ParsableCommand {
                 let t = Date()
                 let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, options: .init(
                     method: method, weightBits: b, activationBits: abits,
-                    budget: method.spendsBudget ? .averageBits(budget) : nil, sensitivities: costs, threads: threads))
+                    // Mixed precision's widths stop at 8 bits: above 8 it is all-8-bit.
+                    budget: method.spendsBudget ? .averageBits(method == .mixed ? min(budget, 8) : budget) : nil,
+                    sensitivities: costs, threads: threads))
                 let (quantization, notice) = q.execution(engine)
                 if let notice, rows.count == 1 { Output.note("compare: \(notice)") }
                 let map = try score(q.model, quantization: quantization, tag: "\(name)-\(budget)")

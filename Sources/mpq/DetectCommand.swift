@@ -26,10 +26,13 @@ struct Detect: ParsableCommand {
         "class_index": 11, "score": 0.93, "box": [x1, y1, x2, y2]}]}], class_index 0-based without background.
 
         Examples:
-          mpq detect --model mb2-ssd-lite-mp-0_686.pth VOCdevkit/VOC2007/JPEGImages/000001.jpg
+          mpq detect --model mb2-ssd-lite-mp-0_686.pth \\
+              VOCdevkit/VOC2007/JPEGImages/000001.jpg
           mpq detect VOCdevkit/MPQDemo/JPEGImages/000001.jpg
-          mpq detect --model ssd300_mAP_77.43_v2.pth --draw out/ --json out/detections.json a.jpg b.jpg
-          mpq detect --model model.pth --arch mb1-ssd --score-threshold 0.01 --dump-raw raw.safetensors a.jpg
+          mpq detect --model ssd300_mAP_77.43_v2.pth --draw out/ \\
+              --json out/detections.json a.jpg b.jpg
+          mpq detect --model model.pth --arch mb1-ssd --score-threshold 0.01 \\
+              --dump-raw raw.safetensors a.jpg
           mpq detect --model my-model.pth --classes names.txt a.jpg
         """
     )

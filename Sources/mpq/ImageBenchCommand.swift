@@ -18,7 +18,8 @@ struct ImageBench: ParsableCommand {
 
         Examples:
           mpq image-bench --images VOCdevkit/VOC2007/JPEGImages --threads 2
-          mpq image-bench --images Tests/VOCTests/Fixtures/voc-samples/unannotated --runs 20 --json -
+          mpq image-bench --images Tests/VOCTests/Fixtures/voc-samples/unannotated \\
+              --runs 20 --json -
         """
     )
 

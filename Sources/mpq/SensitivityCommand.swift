@@ -27,8 +27,9 @@ struct Sensitivity: ParsableCommand {
 
         Examples:
           mpq sensitivity --report sens/
-          mpq sensitivity --model mb2-ssd-lite.pth --voc-root VOCdevkit/VOC2007 --split test --bits 2,3,4,8 \\
-            --limit 100 --report sens/
+          mpq sensitivity --model mb2-ssd-lite.pth --voc-root VOCdevkit/VOC2007 \\
+              --split test --bits 2,3,4,8 \\
+              --limit 100 --report sens/
           mpq sensitivity --method multipoint --bits 2,4 --limit 50 --report sens-mp/
         """
     )
