@@ -22,5 +22,5 @@ swift build -c release -Xswiftc -Ounchecked -Xcc -march=native --product mpq
 bin="$(swift build -c release --show-bin-path)/mpq"
 echo "Built: $bin"
 if [ "$run_demo" = 1 ]; then
-  "$bin" demo --out mpq-out/demo "$@"
+  "$bin" demo "$@"   # results in mpq-out/demo (the default)
 fi

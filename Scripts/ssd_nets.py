@@ -1,6 +1,6 @@
 """Reference PyTorch implementations of the four SSD detectors that mpq reads.
 
-Written from the facts in ../shared/reference/REFERENCE.md (gathered from qfgaohao/pytorch-ssd and
+Written from the facts in docs/reference-detectors.md (gathered from qfgaohao/pytorch-ssd and
 amdegroot/ssd.pytorch); no code was copied. The state_dict keys and shapes equal the real checkpoints
 (checked against reference/keys/*.txt by `python3 Scripts/ssd_nets.py --check-keys DIR`).
 

@@ -2,7 +2,7 @@
 """PASCAL VOC detection evaluation with the official devkit's protocol (VOCevaldet.m + VOCap.m), in Python.
 
 Used by Scripts/demo/train.py to keep the best checkpoint; the Swift evaluator (`mpq evaluate`) is the
-reference for published numbers. Protocol (see ../shared/reference/REFERENCE.md):
+reference for published numbers. Protocol (see docs/evaluation.md and notes/evaluation.md):
 - ground truth: integer 1-based boxes from the XML with their difficult flag; npos = non-difficult objects;
 - detections: 1-based pixel boxes (a detector's 0-based continuous box + 1, as qfgaohao's eval_ssd.py writes
   its result files), sorted by descending confidence with a stable sort (ties keep image-set order);

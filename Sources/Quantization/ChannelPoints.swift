@@ -1,6 +1,6 @@
 /// Which point a multipoint channel starts with (`--first-point`).
 ///
-/// Measured on the demo detector (see README "The multipoint quantizer" and notes/multipoint-first-point.md):
+/// Measured on the demo detector (docs/quantizer.md and notes/multipoint-first-point.md):
 /// starting from the MSE-optimal clip lowers every layer's output error yet costs mAP, because clipping
 /// attenuates each channel's largest weights; starting from RTN's unclipped min-max point and spending the
 /// extra points on the residual wins at both budgets.

@@ -1,4 +1,4 @@
-// The Quantization module: post-training quantization of SSD convolutions (see ../shared/DESIGN.md).
+// The Quantization module: post-training quantization of SSD convolutions (docs/quantizer.md).
 //
 // Data flow: weights W [C, d] per conv (BN folded, d = in/groups·kh·kw) and, for the output-error-driven
 // methods, per-group Gram matrices H = XᵀX of the conv's im2col input over calibration images.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Turns the regression head's offsets into boxes (REFERENCE.md, "Decoding and post-processing"):
+/// Turns the regression head's offsets into boxes (docs/reference-detectors.md, "Decoding and post-processing"):
 /// `centre = loc_xy * 0.1 * prior_wh + prior_xy`, `wh = exp(loc_wh * 0.2) * prior_wh`, then corners. No clipping.
 public struct BoxDecoder: Sendable, Equatable {
     /// The order of the float32 operations that form the corners; the repositories differ in the last bit.

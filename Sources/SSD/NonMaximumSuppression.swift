@@ -1,6 +1,6 @@
 import VOC
 
-/// Per-class greedy hard NMS and the reference post-processing (REFERENCE.md, "Decoding and post-processing").
+/// Per-class greedy hard NMS and the reference post-processing (docs/reference-detectors.md, "Decoding and post-processing").
 ///
 /// For each class 1..C-1 (0 is background): keep priors with score > `scoreThreshold`, take the
 /// `candidateLimit` highest (ties: lower prior index first), then repeatedly keep the best remaining box and drop

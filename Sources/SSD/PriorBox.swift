@@ -1,7 +1,7 @@
 import Foundation
 
 /// One feature map's anchor layout: the cells of a `featureMapSize` x `featureMapSize` grid, each with
-/// `2 + 2 * aspectRatios.count` prior boxes (REFERENCE.md, "Priors").
+/// `2 + 2 * aspectRatios.count` prior boxes (docs/reference-detectors.md, "Priors").
 public struct PriorSpec: Sendable, Equatable {
     /// Cells per side of the feature map.
     public var featureMapSize: Int

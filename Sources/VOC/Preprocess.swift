@@ -1,4 +1,4 @@
-/// The input normalisations of the reference SSD detectors (see REFERENCE.md, "Image preprocessing").
+/// The input normalisations of the reference SSD detectors (docs/reference-detectors.md, "Image preprocessing").
 ///
 /// Every preset first resizes the decoded 8-bit RGB image to `size` x `size` **on uint8** with OpenCV's
 /// INTER_LINEAR (aspect ratio ignored, as both reference repositories do), then maps each byte `x` of channel `c`

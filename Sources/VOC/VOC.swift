@@ -1,1 +1,1 @@
-// The VOC module. See ../shared/DESIGN.md for its place in the data flow.
+// The VOC module. See docs/architecture.md for its place in the data flow.

@@ -31,7 +31,7 @@ struct Demo: ParsableCommand {
     )
 
     @Option(help: ArgumentHelp("The folder for summary.json, report.html and the sensitivity files.", valueName: "dir"))
-    var out: String = "mpq-demo"
+    var out: String = "mpq-out/demo"
 
     @Option(name: .customLong("voc-root"),
             help: ArgumentHelp("A dataset folder in VOC layout to use instead of the embedded one (needs a test split).",

@@ -210,7 +210,7 @@ struct Quantize: ParsableCommand {
             sensitivities: costs, firstPoint: firstPoint ?? .minMax, threads: threads)
         let (wallStart, cpuStart) = (Date(), ImageBench.processCPUSeconds())
         let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, skip: skip, options: options)
-        // The quantization alone (calibration excluded): issue 6's benchmark figure.
+        // The quantization alone (calibration excluded): the figure docs/quantizer.md reports.
         Output.note(String(format: "quantize: weights quantized in %.1f s wall, %.1f s CPU (%d threads)",
                            Date().timeIntervalSince(wallStart), ImageBench.processCPUSeconds() - cpuStart, threads))
 
