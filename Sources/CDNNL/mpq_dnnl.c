@@ -272,9 +272,12 @@ done:
     return result;
 }
 
-int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, const float *bias,
-                  int groups, int kh, int kw, int stride, int padding, int dilation, int activation,
-                  int accumulate, char *err, size_t errlen) {
+/* The checks and descriptors both conv kinds share: geometry against the tensors, weights of type `wtype`
+   (`[oc, ic/g, kh, kw]`, or grouped `[g, oc/g, ic/g, kh, kw]`) in the user layout and `any`, f32 bias, the conv. */
+static int conv_descriptors(mpq_dnnl_program *p, int src, int dst, int groups, int kh, int kw, int stride,
+                            int padding, int dilation, int activation, int accumulate, dnnl_data_type_t wtype,
+                            dnnl_convolution_desc_t *cd, dnnl_memory_desc_t *wmd_user, dnnl_memory_desc_t *bmd,
+                            char *err, size_t errlen) {
     if (p->finalized || src < 0 || src >= p->ntensors || dst < 0 || dst >= p->ntensors || groups < 1) {
         snprintf(err, errlen, "bad conv arguments");
         return -1;
@@ -284,8 +287,9 @@ int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, co
         return -1;
     }
     tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
-    if (x->dtype != MPQ_DNNL_F32 || y->dtype != MPQ_DNNL_F32) {
-        snprintf(err, errlen, "a float conv reads and writes float tensors");
+    if (y->dtype != MPQ_DNNL_F32 || (wtype == dnnl_f32) != (x->dtype == MPQ_DNNL_F32)) {
+        snprintf(err, errlen, wtype == dnnl_f32 ? "a float conv reads and writes float tensors"
+                                                : "an int8 conv reads u8 or s8 and writes float");
         return -1;
     }
     int ic = x->c, oc = y->c;
@@ -296,23 +300,35 @@ int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, co
         snprintf(err, errlen, "conv output %dx%d does not fit the destination %dx%d", oh, ow, y->h, y->w);
         return -1;
     }
-    dnnl_memory_desc_t wmd_any, wmd_user, bmd;
+    dnnl_memory_desc_t wmd_any;
     if (groups > 1) {
         dnnl_dims_t wd = {groups, oc / groups, ic / groups, kh, kw};
-        TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 5, wd, dnnl_f32, dnnl_format_tag_any), "weight descriptor");
-        TRY(dnnl_memory_desc_init_by_tag(&wmd_user, 5, wd, dnnl_f32, dnnl_goihw), "weight descriptor");
+        TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 5, wd, wtype, dnnl_format_tag_any), "weight descriptor");
+        TRY(dnnl_memory_desc_init_by_tag(wmd_user, 5, wd, wtype, dnnl_goihw), "weight descriptor");
     } else {
         dnnl_dims_t wd = {oc, ic, kh, kw};
-        TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 4, wd, dnnl_f32, dnnl_format_tag_any), "weight descriptor");
-        TRY(dnnl_memory_desc_init_by_tag(&wmd_user, 4, wd, dnnl_f32, dnnl_oihw), "weight descriptor");
+        TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 4, wd, wtype, dnnl_format_tag_any), "weight descriptor");
+        TRY(dnnl_memory_desc_init_by_tag(wmd_user, 4, wd, wtype, dnnl_oihw), "weight descriptor");
     }
     dnnl_dims_t bd = {oc};
-    TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x), "bias descriptor");
+    TRY(dnnl_memory_desc_init_by_tag(bmd, 1, bd, dnnl_f32, dnnl_x), "bias descriptor");
     dnnl_dims_t strides = {stride, stride}, dil = {dilation - 1, dilation - 1}, pad = {padding, padding};
-    dnnl_convolution_desc_t cd;
-    TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                                    &x->md, &wmd_any, &bmd, &y->md, strides, dil, pad, pad),
+    TRY(dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                    &x->md, &wmd_any, bmd, &y->md, strides, dil, pad, pad),
         "convolution descriptor");
+    return 0;
+}
+
+int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, const float *bias,
+                  int groups, int kh, int kw, int stride, int padding, int dilation, int activation,
+                  int accumulate, char *err, size_t errlen) {
+    dnnl_convolution_desc_t cd;
+    dnnl_memory_desc_t wmd_user, bmd;
+    if (conv_descriptors(p, src, dst, groups, kh, kw, stride, padding, dilation, activation, accumulate, dnnl_f32,
+                         &cd, &wmd_user, &bmd, err, errlen) < 0) return -1;
+    tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
+    int oc = y->c;
+    int oh = y->h, ow = y->w;
     dnnl_primitive_attr_t attr = base_attr();
     if (!attr) { snprintf(err, errlen, "oneDNN: attribute creation failed"); return -1; }
     dnnl_post_ops_t ops = NULL;
@@ -365,44 +381,11 @@ int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weig
                        const float *bias, int src_zero_point, int groups, int kh, int kw, int stride, int padding,
                        int dilation, int activation, int accumulate, float out_scale, float out_qmin, float out_qmax,
                        char *err, size_t errlen) {
-    if (p->finalized || src < 0 || src >= p->ntensors || dst < 0 || dst >= p->ntensors || groups < 1) {
-        snprintf(err, errlen, "bad conv arguments");
-        return -1;
-    }
-    if (accumulate && activation != MPQ_DNNL_IDENTITY) {
-        snprintf(err, errlen, "an accumulating conv must have no activation");
-        return -1;
-    }
-    tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
-    if (x->dtype == MPQ_DNNL_F32 || y->dtype != MPQ_DNNL_F32) {
-        snprintf(err, errlen, "an int8 conv reads u8 or s8 and writes float");
-        return -1;
-    }
-    int ic = x->c, oc = y->c;
-    if (ic % groups || oc % groups) { snprintf(err, errlen, "channels not divisible by groups"); return -1; }
-    int oh = (x->h + 2 * padding - dilation * (kh - 1) - 1) / stride + 1;
-    int ow = (x->w + 2 * padding - dilation * (kw - 1) - 1) / stride + 1;
-    if (oh != y->h || ow != y->w) {
-        snprintf(err, errlen, "conv output %dx%d does not fit the destination %dx%d", oh, ow, y->h, y->w);
-        return -1;
-    }
-    dnnl_memory_desc_t wmd_any, wmd_user, bmd;
-    if (groups > 1) {
-        dnnl_dims_t wd = {groups, oc / groups, ic / groups, kh, kw};
-        TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 5, wd, dnnl_s8, dnnl_format_tag_any), "weight descriptor");
-        TRY(dnnl_memory_desc_init_by_tag(&wmd_user, 5, wd, dnnl_s8, dnnl_goihw), "weight descriptor");
-    } else {
-        dnnl_dims_t wd = {oc, ic, kh, kw};
-        TRY(dnnl_memory_desc_init_by_tag(&wmd_any, 4, wd, dnnl_s8, dnnl_format_tag_any), "weight descriptor");
-        TRY(dnnl_memory_desc_init_by_tag(&wmd_user, 4, wd, dnnl_s8, dnnl_oihw), "weight descriptor");
-    }
-    dnnl_dims_t bd = {oc};
-    TRY(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x), "bias descriptor");
-    dnnl_dims_t strides = {stride, stride}, dil = {dilation - 1, dilation - 1}, pad = {padding, padding};
     dnnl_convolution_desc_t cd;
-    TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                                    &x->md, &wmd_any, &bmd, &y->md, strides, dil, pad, pad),
-        "convolution descriptor");
+    dnnl_memory_desc_t wmd_user, bmd;
+    if (conv_descriptors(p, src, dst, groups, kh, kw, stride, padding, dilation, activation, accumulate, dnnl_s8,
+                         &cd, &wmd_user, &bmd, err, errlen) < 0) return -1;
+    int oc = p->tensors[dst].c;
     dnnl_primitive_attr_t attr = base_attr();
     if (!attr) { snprintf(err, errlen, "oneDNN: attribute creation failed"); return -1; }
     step_t step = {0};
