@@ -8,8 +8,9 @@
 # 2. runs a small sensitivity sweep of the embedded demo detector, a compare and an evaluation of the demo test
 #    split in one process each (timed);
 # 3. submits the same jobs with Scripts/slurm/submit.sh (sensitivity as an array of 4 shards, compare of 3,
-#    evaluate of 2, each with its merge step --dependency=afterok), kills one running sensitivity task after
-#    its first unit (scancel) and requeues it (scontrol requeue): it resumes from its journal;
+#    evaluate of 2, each with its merge step --dependency=afterok); kills one running sensitivity task after
+#    its first units and requeues it (scontrol requeue), and cancels one running evaluate task (scancel) and
+#    resubmits its index (with a new merge step): both resume from their journals;
 # 4. compares the merged reports with the one-process ones byte for byte (sensitivity.json/.csv/.svg, compare
 #    .svg, evaluate's scores JSON; sensitivity.md/report.html and compare.json/.md/.html after blanking the
 #    run's own times) and prints the wall times. Exit 0 only when every file is identical.
@@ -124,7 +125,13 @@ t2=$(now)
 "$MPQ" evaluate "${eval_args[@]}" --threads 2 --results "$work/one/eval" --json "$work/one/eval.json" \
     >"$work/one/eval.log" 2>&1
 t3=$(now)
+"$MPQ" sensitivity "${sens_args[@]}" --threads 1 --report "$work/one/sens-1thread" >"$work/one/sens-1thread.log" 2>&1
+t4=$(now)
 one_sens=$(elapsed "$t0" "$t1") one_cmp=$(elapsed "$t1" "$t2") one_eval=$(elapsed "$t2" "$t3")
+one_sens1=$(elapsed "$t3" "$t4")
+same_json=$(cmp -s "$work/one/sens/sensitivity.json" "$work/one/sens-1thread/sensitivity.json" && echo same || echo DIFFERENT)
+say "sensitivity.json with 1 and 2 threads: $same_json"
+[ "$same_json" = same ] || fail "sensitivity depends on the thread count"
 
 say "Slurm: sensitivity 4 shards, compare 3, evaluate 2, each with its merge step"
 s0=$(now)
@@ -133,7 +140,9 @@ read -r cmp_array cmp_merge < <(Scripts/slurm/submit.sh compare 3 "$work/slurm/c
 read -r eval_array eval_merge < <(Scripts/slurm/submit.sh evaluate 2 "$work/slurm/eval" "${eval_args[@]}")
 say "jobs: sensitivity $sens_array (merge $sens_merge), compare $cmp_array ($cmp_merge), evaluate $eval_array ($eval_merge)"
 
-# Kill sensitivity task 1 once it has finished a unit (mid-array, mid-sweep), then requeue it.
+# Sensitivity task 1, once it has finished a unit (mid-array, mid-sweep), is killed and requeued as a failing
+# node's task is: `scontrol requeue` kills the running task and puts it back in the queue (its afterok merge step
+# stays valid). A requeued task waits out Slurm's requeue delay; StartTime=now skips it.
 journal=$work/slurm/sens/shard-1/units.journal
 for _ in $(seq 600); do
     [ -f "$journal" ] && [ "$(wc -l <"$journal")" -ge 3 ] && break
@@ -142,15 +151,31 @@ done
 [ -f "$journal" ] || fail "sensitivity task 1 never started"
 task_state=$(squeue -h -j "${sens_array}_1" -o %T 2>/dev/null || true)
 [ "$task_state" = RUNNING ] || fail "sensitivity task 1 is '$task_state' when it should be killed mid-run"
-units_before=$(($(wc -l <"$journal") - 1))
-say "killing task ${sens_array}_1 (running, $units_before units in its journal): scancel, then scontrol requeue"
-scancel "${sens_array}_1"
-for _ in $(seq 100); do
-    [ -z "$(squeue -h -j "${sens_array}_1" -t RUNNING,COMPLETING 2>/dev/null || true)" ] && break
-    sleep 0.2
-done
+say "killing running task ${sens_array}_1 ($(($(wc -l <"$journal") - 1)) units in its journal): scontrol requeue"
 scontrol requeue "${sens_array}_1"
+while [ "$(squeue -h -j "${sens_array}_1" -o %T 2>/dev/null || true)" != PENDING ]; do sleep 0.2; done
+scontrol update JobId="${sens_array}_1" StartTime=now
 say "task 1 requeued: $(squeue -h -j "${sens_array}_1" -o '%i %T' 2>/dev/null || true)"
+
+# Evaluate task 1 is cancelled outright (scancel) once it has finished an image, and its index resubmitted. A
+# cancelled task makes the array's afterok dependency unsatisfiable, so the merge step is submitted again, after
+# the other tasks and the resubmitted one.
+ejournal=$work/slurm/eval/shard-1/progress.journal
+for _ in $(seq 3000); do
+    [ -f "$ejournal" ] && [ "$(wc -l <"$ejournal")" -ge 3 ] && break
+    sleep 0.1
+done
+task_state=$(squeue -h -j "${eval_array}_1" -o %T 2>/dev/null || true)
+[ "$task_state" = RUNNING ] || fail "evaluate task 1 is '$task_state' when it should be cancelled mid-run"
+say "cancelling running task ${eval_array}_1 ($(($(wc -l <"$ejournal") - 1)) images in its journal): scancel"
+scancel "${eval_array}_1"
+while [ -n "$(squeue -h -j "${eval_array}_1" 2>/dev/null || true)" ]; do sleep 0.2; done
+scancel "$eval_merge"
+eval_again=$(sbatch --parsable --array=1 --export=ALL,MPQ_SHARDS=2 --output="$work/slurm/eval/logs/%x-1.log" \
+    Scripts/slurm/evaluate.sbatch "$work/slurm/eval" "${eval_args[@]}")
+eval_merge=$(sbatch --parsable --dependency=afterok:"${eval_array}_0":"$eval_again" --export=ALL,MPQ_SHARDS=2 \
+    --output="$work/slurm/eval/logs/%x.log" Scripts/slurm/merge.sbatch evaluate "$work/slurm/eval" "${eval_args[@]}")
+say "evaluate index 1 resubmitted as $eval_again, merge step $eval_merge"
 
 wait_job() {
     local id=$1 state=""
@@ -173,10 +198,12 @@ s2=$(now)
 slurm_sens=$(elapsed "$s0" "$s1") slurm_all=$(elapsed "$s0" "$s2")
 
 resumed=$(grep -h "already in" "$work/slurm/sens/logs/mpq-sensitivity-1.log" | tail -1 || true)
-say "requeued task 1 said: $resumed"
+say "requeued sensitivity task 1 said: $resumed"
 case "$resumed" in *", 0 already in"* | "") fail "the requeued task did not resume from its journal" ;; esac
+eresumed=$(grep -h "resumed\|already" "$work/slurm/eval/logs/mpq-evaluate-1.log" | tail -1 || true)
+say "resubmitted evaluate task 1 said: ${eresumed:-nothing about resuming}"
 
-blank_times() { sed -E 's#(wall time</td><td>)[^<]*#\1#; s#^(- wall time: ).*#\1#; s#"seconds" : [0-9.e+-]+#"seconds" : 0#' "$1"; }
+blank_times() { sed -E 's#(wall time</td><td[^>]*>)[^<]*#\1#; s#^(- wall time: ).*#\1#; s#"seconds" : [0-9.e+-]+#"seconds" : 0#' "$1"; }
 blank_cmp_times() {  # compare's time column in the md/html tables
     sed -E 's#"seconds" : [0-9.e+-]+#"seconds" : 0#; s#\| ([0-9]+\.[0-9]) \| (\[|-)#| 0 | \2#; s#(<td>[0-9]+</td>)<td>[0-9]+\.[0-9]</td>#\1<td>0</td>#g' "$1"
 }
@@ -201,8 +228,8 @@ for f in compare.json compare.md compare.html; do
 done
 same "$work/one/eval.json" "$work/slurm/eval/merged/scores.json" "evaluate scores (mAP, per-class AP, interval)"
 
-printf 'test-local: wall time, one process (2 threads): sensitivity %.1f s, compare %.1f s, evaluate %.1f s (%.1f s in all)\n' \
-    "$one_sens" "$one_cmp" "$one_eval" "$(awk -v a="$one_sens" -v b="$one_cmp" -v c="$one_eval" 'BEGIN { print a + b + c }')"
+printf 'test-local: wall time, one process (2 threads): sensitivity %.1f s (1 thread: %.1f s), compare %.1f s, evaluate %.1f s (%.1f s in all)\n' \
+    "$one_sens" "$one_sens1" "$one_cmp" "$one_eval" "$(awk -v a="$one_sens" -v b="$one_cmp" -v c="$one_eval" 'BEGIN { print a + b + c }')"
 printf 'test-local: wall time, Slurm (2 CPUs, 1 per task, submit to merged): sensitivity %.1f s with the kill and requeue; all three jobs %.1f s\n' \
     "$slurm_sens" "$slurm_all"
 [ "$different" = 0 ] || fail "$different files differ"

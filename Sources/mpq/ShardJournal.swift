@@ -18,6 +18,24 @@ struct ShardRunHeader: Codable, Equatable {
 
     func setting(_ key: String) -> String? { settings.first { $0.first == key }?.last }
 
+    /// Whether `other` is another shard of the same run (same job, run, settings and unit count).
+    func sameRun(_ other: ShardRunHeader) -> Bool {
+        kind == other.kind && run == other.run && settings == other.settings && units == other.units
+    }
+
+    /// What differs from `other`'s run, for a refusal: "avg-bits 4.0,8.0 there, 4.0 here; ...".
+    func differences(from other: ShardRunHeader, there: String = "there", here: String = "here") -> String {
+        var out: [String] = []
+        if run != other.run { out.append("\(other.run) \(there), \(run) \(here)") }
+        let keys = (other.settings + settings).compactMap(\.first)
+        var seen = Set<String>()
+        for key in keys where seen.insert(key).inserted && setting(key) != other.setting(key) {
+            out.append("\(key) '\(other.setting(key) ?? "none")' \(there), '\(setting(key) ?? "none")' \(here)")
+        }
+        if units != other.units, out.isEmpty { out.append("\(other.units) units \(there), \(units) \(here)") }
+        return out.joined(separator: "; ")
+    }
+
     /// One line of JSON (no newline inside: JSON escapes them), keys sorted.
     var line: String {
         let encoder = JSONEncoder()
@@ -162,8 +180,8 @@ final class ShardJournal {
         let reason: String
         if found.kind != expected.kind {
             reason = "it holds a \(found.kind) journal, this is a \(expected.kind) run"
-        } else if found.run != expected.run || found.units != expected.units || found.settings != expected.settings {
-            reason = "it belongs to another run (\(found.run)); this run is (\(expected.run))"
+        } else if !found.sameRun(expected) {
+            reason = "it belongs to another run (\(expected.differences(from: found)))"
         } else {
             reason = "it belongs to shard \(found.shard) of this run, this is shard \(expected.shard)"
         }
@@ -221,10 +239,10 @@ struct MergedUnits {
                     throw ShardJournalError(file: url.path, problem: "a \(header.kind) journal, but \(first.url.path) "
                         + "is \(first.header.kind): shards of different jobs")
                 }
-                if header.run != first.header.run || header.units != first.header.units
-                    || header.settings != first.header.settings {
-                    throw ShardJournalError(file: url.path, problem: "another run than \(first.url.path) (this: "
-                        + "\(header.run); that: \(first.header.run)): shards of different runs cannot be merged")
+                if !header.sameRun(first.header) {
+                    throw ShardJournalError(file: url.path, problem: "another run than \(first.url.path) ("
+                        + "\(header.differences(from: first.header, there: "there", here: "in this one"))): "
+                        + "shards of different runs cannot be merged")
                 }
             } else {
                 first = (url, header)

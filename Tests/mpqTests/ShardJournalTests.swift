@@ -73,9 +73,10 @@ final class ShardJournalTests: XCTestCase {
             do { _ = try ShardJournal(folder: folder, header: h); return "" } catch { return "\(error)" }
         }
         XCTAssertTrue(message(header(run: "model=/other.pth size=10", shard: "1/4"))
-            .contains("belongs to another run (model=/m.pth size=10); this run is (model=/other.pth size=10)"))
+            .contains("it belongs to another run (model=/m.pth size=10 there, model=/other.pth size=10 here)"))
         XCTAssertTrue(message(header(shard: "2/4")).contains("belongs to shard 1/4 of this run, this is shard 2/4"))
-        XCTAssertTrue(message(header(shard: "1/4", bits: "2, 8")).contains("belongs to another run"))
+        XCTAssertTrue(message(header(shard: "1/4", bits: "2, 8"))
+            .contains("it belongs to another run (bits '2, 4' there, '2, 8' here). Use another folder"))
         let compare = ShardRunHeader(kind: "compare", run: "x", settings: [], shard: "1/4", units: 6)
         XCTAssertTrue(message(compare).contains("it holds a sensitivity journal, this is a compare run"))
         XCTAssertTrue(message(header()).hasPrefix(folder.appendingPathComponent(ShardJournal.fileName).path + ": "))
