@@ -1,6 +1,7 @@
 import Foundation
 import SSD
 import Tensors
+import Evaluation
 import VOC
 
 /// One layer quantized alone at one bit width.

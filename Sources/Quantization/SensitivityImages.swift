@@ -1,6 +1,9 @@
 import Foundation
 import SSD
 import Tensors
+import Evaluation
+import Imaging
+import Parallelism
 import VOC
 
 /// Images decoded and preprocessed once, kept in memory, so the many forward passes of a sensitivity run (one

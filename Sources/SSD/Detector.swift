@@ -1,4 +1,6 @@
 import Tensors
+import Imaging
+import Evaluation
 import VOC
 
 extension Architecture {

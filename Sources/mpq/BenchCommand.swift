@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SSD
 import Tensors
+import Imaging
 import VOC
 #if canImport(Glibc)
 import Glibc
@@ -199,7 +200,7 @@ struct Bench: ParsableCommand {
                     return
                 }
                 input.data.withUnsafeMutableBufferPointer { buffer in
-                    VOC.preprocess(decoded, size: side, preset: preset, into: buffer, scratch: &scratch)
+                    SSD.preprocess(decoded, size: side, preset: preset, into: buffer, scratch: &scratch)
                 }
                 model.forward(input, into: &out, workspace: &workspace, quantization: quantization)
                 let (scores, boxes) = model.scoresAndBoxes(out)

@@ -3,6 +3,8 @@ import Foundation
 import Quantization
 import SSD
 import Tensors
+import Evaluation
+import Imaging
 import VOC
 
 /// `mpq compare`: every method × budget quantized from one shared calibration, scored on one split.

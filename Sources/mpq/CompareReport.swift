@@ -2,6 +2,7 @@ import Foundation
 import Quantization
 import SSD
 import Tensors
+import Evaluation
 import VOC
 
 /// One line of the comparison: a method at a budget (fp32: `budget == nil`).

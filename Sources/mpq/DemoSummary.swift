@@ -1,5 +1,6 @@
 import Foundation
 import Quantization
+import Evaluation
 import VOC
 
 /// `summary.json` of `mpq demo`: `{"map_fp32": x, "map_fp32_ci95": [lo, hi], "runs": [{"method", "wbits", "abits",

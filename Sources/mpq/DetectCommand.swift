@@ -4,6 +4,7 @@ import Foundation
 import Quantization
 import SSD
 import Tensors
+import Imaging
 import VOC
 
 extension Architecture: ExpressibleByArgument {}

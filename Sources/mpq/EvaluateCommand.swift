@@ -3,6 +3,8 @@ import Foundation
 import Quantization
 import SSD
 import Tensors
+import Evaluation
+import Imaging
 import VOC
 
 /// `mpq evaluate`: run an SSD checkpoint over a split and score it (resumable, shardable).

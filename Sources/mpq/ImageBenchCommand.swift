@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Imaging
 import VOC
 
 /// `mpq image-bench`: decode + resize throughput on a folder of JPEGs (a benchmark, not a test).

@@ -1,5 +1,6 @@
 import Foundation
 import Quantization
+import Evaluation
 import VOC
 
 /// What `mpq quantize` prints and writes as JSON (keys as below; the mAP fields only after --evaluate).

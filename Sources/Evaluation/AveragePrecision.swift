@@ -1,3 +1,6 @@
+import Foundation
+import VOC
+
 /// Average precision of one ranked list, from its cumulative precision and recall (one entry per detection).
 public enum AveragePrecision {
     /// AP under `metric`. `precision` and `recall` have one entry per ranked detection; recall is non-decreasing.

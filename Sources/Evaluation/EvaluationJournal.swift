@@ -1,3 +1,4 @@
+import VOC
 import Foundation
 
 /// The crash-safe record of finished images in a results folder (`progress.journal`), what makes `mpq evaluate`

@@ -1,4 +1,5 @@
 import Foundation
+import VOC
 
 extension VOCDataset {
     /// The split's ground truth for `DetectionEvaluator`: every annotation read in parallel, in split order.

@@ -1,3 +1,4 @@
+import VOC
 import Foundation
 
 /// Progress of `EvaluationRunner` on standard error: a redrawn bar with images/s and ETA when stderr is a

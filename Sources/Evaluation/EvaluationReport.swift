@@ -1,3 +1,4 @@
+import VOC
 import Foundation
 
 /// Text renderings of an `EvaluationResult`: the terminal table, the Markdown summary, the JSON document.

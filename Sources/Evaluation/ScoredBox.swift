@@ -1,3 +1,6 @@
+import Foundation
+import VOC
+
 /// One detection of one class as a result file holds it: the image (its position in `GroundTruth.imageIDs`), the
 /// confidence, and the box in the devkit's 1-based pixel coordinates, exactly as read (double precision).
 public struct ScoredBox: Sendable, Equatable {

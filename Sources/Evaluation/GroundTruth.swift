@@ -1,3 +1,6 @@
+import Foundation
+import VOC
+
 /// One ground-truth object as the evaluator sees it: its class (index into the class list), its box in VOC's
 /// 1-based inclusive pixel coordinates, and whether it is marked difficult.
 public struct GroundTruthObject: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import VOC
 import Foundation
 
 /// Detections of one split loaded from one or more result folders, ready for `DetectionEvaluator`.

@@ -1,3 +1,5 @@
+import VOC
+import Imaging
 import Foundation
 
 /// Runs a detector over an image set and scores it: the engine of `mpq evaluate`.

@@ -1,3 +1,5 @@
+import Parallelism
+import VOC
 import Foundation
 
 /// The score of one class.
@@ -47,7 +49,7 @@ public enum DetectionEvaluator {
                                 protocol evaluationProtocol: EvaluationProtocol) -> EvaluationResult {
         precondition(detections.count == groundTruth.classNames.count, "one detection list per class")
         // Classes are independent: score them in parallel, each into its own slot (deterministic).
-        let scored = parallelMap(groundTruth.classNames.count) { c in
+        let scored = OrderedParallel.map(count: groundTruth.classNames.count, threads: ProcessInfo.processInfo.activeProcessorCount) { c in
             evaluateClass(c, groundTruth: groundTruth, detections: detections[c], metric: metric,
                           protocol: evaluationProtocol)
         }

@@ -1,3 +1,6 @@
+import Foundation
+import VOC
+
 /// One of N disjoint slices of an image set, for running a split on several machines: shard `I/N` takes the
 /// images at positions `I, I + N, I + 2N, ...` of the (possibly `--limit`ed) image set. `I` is 0-based
 /// (`0 ..< N`) so it can be a Slurm `SLURM_ARRAY_TASK_ID` (array `0-(N-1)`) or a Kubernetes Indexed Job's

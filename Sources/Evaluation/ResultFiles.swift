@@ -1,3 +1,4 @@
+import VOC
 import Foundation
 
 /// Reading and writing the devkit's detection result files: one file per class, `comp4_det_<split>_<class>.txt`,

@@ -1,3 +1,6 @@
+import Foundation
+import VOC
+
 /// Overlap of a detection with ground-truth boxes under each protocol's arithmetic.
 enum BoxOverlap {
     /// The candidate with the largest overlap (the first one on ties, as MATLAB's and torch's max do), or nil when

@@ -1,3 +1,6 @@
+import Foundation
+import VOC
+
 /// How detections are matched to ground truth: the reference evaluators differ in pixel conventions, the overlap
 /// rule and arithmetic, and published numbers depend on which one was used.
 ///

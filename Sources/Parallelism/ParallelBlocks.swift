@@ -1,10 +1,10 @@
 import Foundation
-import Tensors
 
 /// A raw pointer that may cross into `concurrentPerform`'s `@Sendable` closure. Safe here because every
 /// user writes a disjoint range (one channel block per task) and the call returns only after all tasks end.
-struct SendablePointer<T>: @unchecked Sendable {
-    let base: UnsafeMutablePointer<T>
+public struct SendablePointer<T>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<T>
+    public init(base: UnsafeMutablePointer<T>) { self.base = base }
 }
 
 /// Deterministic parallel loop over `0..<count` in fixed blocks of `blockSize`.
@@ -12,7 +12,7 @@ struct SendablePointer<T>: @unchecked Sendable {
 /// The block partition depends only on `count` and `blockSize`, never on the thread count, and each index is
 /// handled by exactly one task, so results are bit-identical for any `threads` (1 = run inline). Tasks pull
 /// blocks from a shared counter, which balances uneven channel costs.
-func parallelBlocks(count: Int, blockSize: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+public func parallelBlocks(count: Int, blockSize: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
     precondition(blockSize > 0, "block size must be positive")
     let blocks = (count + blockSize - 1) / blockSize
     let workers = Swift.max(1, Swift.min(threads, blocks))
@@ -41,6 +41,3 @@ private final class BlockCounter: @unchecked Sendable {
         return value - 1
     }
 }
-
-/// Default worker count: the toolkit-wide setting of the runtime (`Runtime.setThreads`, default = cores).
-public var defaultQuantizationThreads: Int { Runtime.threads }

@@ -1,3 +1,4 @@
+import VOC
 import Foundation
 
 /// Loads items on background threads ahead of a single consumer, at most `depth` items ahead (bounded memory:

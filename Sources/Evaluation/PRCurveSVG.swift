@@ -1,3 +1,4 @@
+import VOC
 import Foundation
 
 /// A per-class precision-recall plot as a small standalone SVG (no dependencies): the raw precision after each

@@ -1,3 +1,7 @@
+import Foundation
+import Imaging
+import VOC
+
 /// Anything that finds objects in an image: the SSD detector, a quantized one, or a test double.
 ///
 /// `detect` is called from one thread at a time by `EvaluationRunner` (images are decoded on other threads);

@@ -1,4 +1,7 @@
+import Parallelism
+import VOC
 import Dispatch
+import Foundation
 
 /// SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014; the generator
 /// of Java's `SplittableRandom`). Small, fast, and easy to reproduce in any language with 64-bit integers:
@@ -190,7 +193,7 @@ public struct MAPBootstrap: Sendable {
             // Chunks of resamples in parallel; each chunk fills its own slot (deterministic whatever the scheduling).
             let chunk = 16
             let chunks = (resamples + chunk - 1) / chunk
-            let perChunk = parallelMap(chunks) { k -> [[Double?]] in
+            let perChunk = OrderedParallel.map(count: chunks, threads: ProcessInfo.processInfo.activeProcessorCount) { k -> [[Double?]] in
                 var scratch = Scratch(capacity: tables.maxTruePositives)
                 var out: [[Double?]] = []
                 for b in (k * chunk)..<Swift.min(resamples, (k + 1) * chunk) {
@@ -253,7 +256,7 @@ public struct MAPBootstrap: Sendable {
             let classCount = groundTruth.classNames.count
             precondition(detections.count == classCount, "MAPBootstrap: one detection list per class")
             let protocolUsed = evaluationProtocol
-            let tables = parallelMap(classCount) { c in
+            let tables = OrderedParallel.map(count: classCount, threads: ProcessInfo.processInfo.activeProcessorCount) { c in
                 let matched = DetectionEvaluator.match(c, groundTruth: groundTruth, detections: detections[c],
                                                        protocol: protocolUsed)
                 var r = Ranked()
