@@ -243,10 +243,8 @@ struct Quantize: ParsableCommand {
         if json == "-" { Output.note(table) } else { print(table, terminator: "") }
         if let out {
             let source = try Data(contentsOf: URL(fileURLWithPath: inputs.modelPath))
-            let dict = QuantizedModelFile.stateDict(q, method: method.rawValue, wbits: wbits, abits: abits,
-                                                    sourceSHA256: SHA256.hex(source),
-                                                    version: MPQ.configuration.version,
-                                                    classNames: inputs.classes.names)
+            let dict = q.file(method: method.rawValue, wbits: wbits, abits: abits, sourceSHA256: SHA256.hex(source),
+                              version: MPQ.configuration.version, classNames: inputs.classes.names).stateDict()
             try SafeTensors.write(dict, to: URL(fileURLWithPath: out))
             Output.note("wrote \(out) (\(q.layers.count) quantized layers, \(q.floatLayers.count) float)")
         }

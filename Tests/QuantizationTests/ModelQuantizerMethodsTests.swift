@@ -169,9 +169,10 @@ final class ModelQuantizerMethodsTests: XCTestCase {
             let q = try quantize(c, method, bits: 3, budget: method.spendsBudget ? 3.5 : nil, abits: 8,
                                  candidates: [2, 3, 4, 8])
             let url = folder.appendingPathComponent("\(method.rawValue).safetensors")
-            try SafeTensors.write(QuantizedModelFile.stateDict(q, method: method.rawValue, wbits: 3, abits: 8,
-                                                               sourceSHA256: "0", version: "test"), to: url)
-            let (loaded, _, quantization) = try QuantizedModelFile.load(url, architecture: nil)
+            try SafeTensors.write(q.file(method: method.rawValue, wbits: 3, abits: 8, sourceSHA256: "0",
+                                         version: "test").stateDict(), to: url)
+            let file = try QuantizedFile.load(url, architecture: nil)
+            let (loaded, quantization) = (file.model, file.quantized?.inputQuantization)
             XCTAssertNotNil(quantization)
             XCTAssertEqual(quantization, q.inputQuantization, method.rawValue)
             let installed = Dictionary(uniqueKeysWithValues: loaded.convolutions.map { ($0.name, $0.conv.weight.data) })

@@ -38,26 +38,6 @@ extension QuantizedModel {
     }
 }
 
-/// Writing and loading quantized model files from the quantizer's side (the format itself: `QuantizedFile`).
-public enum QuantizedModelFile {
-    public static var format: String { QuantizedFile.format }
-
-    /// The safetensors state dict of `q` (format v2).
-    public static func stateDict(_ q: QuantizedModel, method: String, wbits: Int, abits: Int, sourceSHA256: String,
-                                 version: String, classNames: [String]? = nil) -> StateDict {
-        q.file(method: method, wbits: wbits, abits: abits, sourceSHA256: sourceSHA256, version: version,
-               classNames: classNames).stateDict()
-    }
-
-    /// Loads any model file for `mpq detect` / `mpq evaluate`: a quantized file gives its reconstructed weights
-    /// (Σ a·q) and the fake quantization of each quantized conv's input on its saved range at the saved `abits`.
-    public static func load(_ url: URL, architecture: Architecture?) throws
-        -> (model: SSDModel, format: CheckpointFormat, quantization: InputQuantization?) {
-        let loaded = try QuantizedFile.load(url, architecture: architecture)
-        return (loaded.model, loaded.format, loaded.quantized?.inputQuantization)
-    }
-}
-
 extension QuantizedModel {
     /// `inputQuantization` for `engine` (see `QuantizedEngine.execution`).
     public func execution(_ engine: QuantizedEngine) -> (quantization: InputQuantization?, notice: String?) {
