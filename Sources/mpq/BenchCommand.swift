@@ -138,7 +138,7 @@ struct Bench: ParsableCommand {
                 Output.note("note: no --image given and no bundled VOC sample found; pipeline not timed")
             }
         }
-        report.peakRSSMB = peakResidentMB()
+        report.peakRSSMB = ProcessClock.peakResidentMB()
         if profile { printProfile(loaded) }
         if let json {
             try Output.writeJSON(report, to: json)
@@ -174,11 +174,11 @@ struct Bench: ParsableCommand {
         var workspace = SSDWorkspace(engine: selectedEngine)
         var out = HeadOutputs(priors: model.priors.count, classes: model.classes)
         model.forward(input, into: &out, workspace: &workspace, quantization: quantization)   // warm-up
-        let cpuBefore = processCPUSeconds()
+        let cpuBefore = ProcessClock.cpuSeconds()
         let times = (0..<runs).map { _ in
-            milliseconds { model.forward(input, into: &out, workspace: &workspace, quantization: quantization) }
+            ProcessClock.milliseconds { model.forward(input, into: &out, workspace: &workspace, quantization: quantization) }
         }
-        return (times, (processCPUSeconds() - cpuBefore) * 1000 / Double(runs), workspace)
+        return (times, (ProcessClock.cpuSeconds() - cpuBefore) * 1000 / Double(runs), workspace)
     }
 
     private func timePipeline(_ model: SSDModel, image url: URL) throws -> [Double] {
@@ -192,7 +192,7 @@ struct Bench: ParsableCommand {
         var times: [Double] = []
         for i in 0...runs {
             var failure: Error?
-            let ms = milliseconds {
+            let ms = ProcessClock.milliseconds {
                 do {
                     try JPEGDecoder.decode(fileAt: url, into: &decoded)
                 } catch {
@@ -247,16 +247,16 @@ struct Bench: ParsableCommand {
                 if let (name, t) = last { samples[name, default: []].append(Double(now - t) / 1e6) }
             }
             _ = model.forward(input, workspace: &workspace) { name, x in
-                let now = threadCPUNanoseconds()
+                let now = ProcessClock.threadCPUNanoseconds()
                 end(now)
                 if samples[name] == nil, let conv = convs[name] {
                     order.append(name)
                     flops[name] = 2 * Double(conv.outputShape(for: x.shape).reduce(1, *)) * Double(conv.patchLength)
                 }
-                last = (name, threadCPUNanoseconds())
+                last = (name, ProcessClock.threadCPUNanoseconds())
                 return x
             }
-            end(threadCPUNanoseconds())
+            end(ProcessClock.threadCPUNanoseconds())
         }
         var total = 0.0
         for name in order {
@@ -372,30 +372,4 @@ struct BenchReport: Codable {
     }
 }
 
-/// CPU time consumed by all threads of this process, in seconds.
-private func processCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
-/// Wall-clock milliseconds `body` takes.
-private func milliseconds(_ body: () -> Void) -> Double {
-    let t0 = DispatchTime.now().uptimeNanoseconds
-    body()
-    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-}
-
-/// Peak resident set size of this process (Linux reports kilobytes).
-private func peakResidentMB() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
-}
-
-/// CPU time consumed by the calling thread.
-private func threadCPUNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}

@@ -208,11 +208,11 @@ struct Quantize: ParsableCommand {
             method: method, weightBits: wbits, activationBits: abits,
             activationCalibration: activationCalibration ?? .minMax, budget: budget,
             sensitivities: costs, firstPoint: firstPoint ?? .minMax, threads: threads)
-        let (wallStart, cpuStart) = (Date(), ImageBench.processCPUSeconds())
+        let (wallStart, cpuStart) = (Date(), ProcessClock.cpuSeconds())
         let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, skip: skip, options: options)
         // The quantization alone (calibration excluded): the figure docs/quantizer.md reports.
         Output.note(String(format: "quantize: weights quantized in %.1f s wall, %.1f s CPU (%d threads)",
-                           Date().timeIntervalSince(wallStart), ImageBench.processCPUSeconds() - cpuStart, threads))
+                           Date().timeIntervalSince(wallStart), ProcessClock.cpuSeconds() - cpuStart, threads))
 
         var report = QuantizeReport(q, method: method.rawValue, wbits: wbits, abits: abits)
         if evaluate {
