@@ -182,13 +182,8 @@ struct Bench: ParsableCommand {
     }
 
     private func timePipeline(_ model: SSDModel, image url: URL) throws -> [Double] {
-        var workspace = SSDWorkspace(engine: selectedEngine)
-        var out = HeadOutputs(priors: model.priors.count, classes: model.classes)
+        var detector = Detector(model: model, quantization: quantization, engine: selectedEngine)
         var decoded = RGBImage()
-        var scratch = PreprocessScratch()
-        let side = SSDModel.inputSize
-        var input = Tensor(zeros: [1, 3, side, side])
-        let preset = model.architecture.preprocessing
         var times: [Double] = []
         for i in 0...runs {
             var failure: Error?
@@ -199,12 +194,7 @@ struct Bench: ParsableCommand {
                     failure = error
                     return
                 }
-                input.data.withUnsafeMutableBufferPointer { buffer in
-                    SSD.preprocess(decoded, size: side, preset: preset, into: buffer, scratch: &scratch)
-                }
-                model.forward(input, into: &out, workspace: &workspace, quantization: quantization)
-                let (scores, boxes) = model.scoresAndBoxes(out)
-                _ = model.detections(scores: scores, boxes: boxes, width: decoded.width, height: decoded.height)
+                _ = detector.detect(decoded)
             }
             if let failure { throw failure }
             if i > 0 { times.append(ms) }   // run 0 is the warm-up
