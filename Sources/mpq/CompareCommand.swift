@@ -45,7 +45,8 @@ struct Compare: ParsableCommand {
     @OptionGroup var datasetOption: DatasetOption
     var vocRoot: String? { datasetOption.vocRoot }
 
-    @Option(help: ArgumentHelp("Comma-separated methods: rtn, mse, gptq, ocs, mixed, multipoint.", valueName: "list"))
+    @Option(help: ArgumentHelp("Comma-separated methods, from: "
+        + WeightQuantizationMethod.allCases.map(\.rawValue).joined(separator: ", ") + ".", valueName: "list"))
     var methods: String = "rtn,mse,ocs,mixed,gptq,multipoint"
 
     @Option(name: .customLong("avg-bits"), help: ArgumentHelp("Comma-separated average-bit budgets.", valueName: "list"))
