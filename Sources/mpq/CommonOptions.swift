@@ -7,9 +7,13 @@ import SSD
 
 /// `--threads N` (default: the CPU's cores). Results never depend on it.
 struct ThreadsOption: ParsableArguments {
-    @Option(help: ArgumentHelp("The number of threads (default: the CPU's cores); results do not depend on it.",
+    // Optional so that --help prints no machine-dependent default.
+    @Option(name: .customLong("threads"),
+            help: ArgumentHelp("The number of threads (default: the CPU's cores); results do not depend on it.",
                                valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    var requested: Int?
+
+    var threads: Int { requested ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
