@@ -1,5 +1,6 @@
 import Foundation
 import Quantization
+import Evaluation
 import VOC
 
 /// `mpq compare` as units: unit 0 is the fp32 model, unit `1 + j · M + i` the `i`-th of the M `--methods` at the
@@ -34,7 +35,7 @@ enum CompareShards {
             return URL(fileURLWithPath: path).standardizedFileURL.path + ":" + (size.map(String.init) ?? "?")
         }
         let run = "model=\(identity(inputs.modelPath)) sensitivity=\(c.sensitivity.map(identity) ?? "none") "
-            + "engine=\(c.engine.rawValue)"
+            + "engine=\(c.engine.rawValue) cost=\((c.cost ?? .weights).rawValue)"
         let settings: [[String]] = [
             ["model", inputs.modelPath], ["voc-root", inputs.root.path], ["split", c.split],
             ["limit", c.limit.map(String.init) ?? "all"], ["calib-images", String(calibImages)],

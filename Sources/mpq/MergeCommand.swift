@@ -26,9 +26,8 @@ struct Merge: ParsableCommand {
     @Option(help: ArgumentHelp("The folder the merged report goes into (created if needed).", valueName: "dir"))
     var out: String
 
-    @Option(help: ArgumentHelp("The number of threads reading annotations; results do not depend on it.",
-                               valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
     @Argument(help: ArgumentHelp("The shard folders (the --report folders of the shards), in any order.",
                                  valueName: "shard-dir"))
@@ -37,7 +36,6 @@ struct Merge: ParsableCommand {
     func validate() throws {
         guard !shards.isEmpty else { throw ValidationError("Give at least one shard folder.") }
         guard !out.isEmpty else { throw ValidationError("--out needs a folder.") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
     }
 
     func run() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Quantization
+import Evaluation
 import VOC
 
 /// `mpq sensitivity` as units: unit `l · B + k` is layer `l` (execution order) quantized alone at the `k`-th

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Evaluation
 import VOC
 
 /// The header of a unit journal: which job, which run, which shard, how many units the whole run has.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Quantization
+import Evaluation
 import VOC
 @testable import mpq
 
