@@ -44,7 +44,7 @@ struct Compare: ParsableCommand {
               --methods rtn,gptq,multipoint --avg-bits 3.25 --abits 32 \\
               --calib-images 16 --limit 100 --report runs/compare-quick
           mpq compare --limit 50 --bootstrap 2000 --seed 7 --report runs/compare-ci
-          mpq compare --methods rtn,multipoint --avg-bits 4.25 --limit 50 \
+          mpq compare --methods rtn,multipoint --avg-bits 4.25 --limit 50 \\
               --shard 0/2 --report runs/compare/shard-0
         """
     )

@@ -248,7 +248,7 @@ struct MergedUnits {
             } else {
                 first = (url, header)
             }
-            for record in contents.records.values {
+            for record in contents.records.keys.sorted().compactMap({ contents.records[$0] }) {
                 if let other = byUnit[record.unit]?.1 {
                     throw ShardJournalError(file: folder.path, problem: "unit \(record.unit) is also in "
                         + "\(other.path): duplicate units (the same shard given twice, or shards of different "
