@@ -1,5 +1,6 @@
 import Foundation
 import ZIPFoundation
+import SafeIO
 
 /// Reads the zip `.pth` format (PyTorch >= 1.6): `<root>/data.pkl` is the pickled object whose storages are
 /// persistent ids `('storage', StorageClass, key, location, numel)`, each stored raw in `<root>/data/<key>`;
@@ -18,6 +19,7 @@ public enum PyTorchZipReader {
         } catch {
             throw CheckpointError.malformedContainer(file: file, problem: "not a readable zip archive (\(error))")
         }
+        try checkEntryCount(archive, file: file)
         guard let pickleEntry = archive.first(where: { isRootPickle($0.path) }) else {
             throw CheckpointError.malformedContainer(file: file, problem: "zip archive has no <root>/data.pkl entry")
         }
@@ -72,7 +74,8 @@ public enum PyTorchZipReader {
         guard entry.type == .file else {
             throw CheckpointError.malformedContainer(file: file, problem: "entry '\(entry.path)' is not a file")
         }
-        let limit: UInt64 = entry.isCompressed ? entry.compressedSize.multipliedReportingOverflow(by: 1032).partialValue + 4096
+        let ratio = InputLimits.maxZipCompressionRatio
+        let limit: UInt64 = entry.isCompressed ? entry.compressedSize.multipliedReportingOverflow(by: ratio).partialValue + 4096
                                                : entry.compressedSize
         guard size <= limit, size < UInt64(Int.max) else {
             throw CheckpointError.malformedContainer(
