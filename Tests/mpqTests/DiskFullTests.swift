@@ -1,6 +1,7 @@
 import Checkpoints
 import Evaluation
 import Foundation
+import Quantization
 import SafeIO
 import VOC
 import XCTest
@@ -99,6 +100,20 @@ final class DiskFullTests: XCTestCase {
         }
     }
 
+    /// `sensitivity --report`: the report folder's files (JSON first, over the limit here).
+    func testSensitivityReportUnderAFileSizeLimit() throws {
+        let layers = (0..<60).map { i in
+            #"{"name":"base_net.\#(i).conv","params":\#(1000 + i),"macs":\#(100000 * i),"results":["#
+                + [2, 4, 8].map { #"{"bits":\#($0),"map":0.5,"map_drop":0.01,"sqnr_db":12.5}"# }.joined(separator: ",") + "]}"
+        }
+        let json = #"{"layers":["# + layers.joined(separator: ",") + #"],"map_fp32":0.7}"#
+        let report = try JSONDecoder().decode(SensitivityReport.self, from: Data(json.utf8))
+        let folder = try temporaryFolder().appendingPathComponent("sens")
+        try assertAtomic(folder.appendingPathComponent("sensitivity.json")) {
+            _ = try SensitivityReportFiles.write(report, settings: [("split", "test")], to: folder)
+        }
+    }
+
     /// A journal append that does not fit leaves the journal with complete lines only (the torn part is cut), and
     /// the error names the journal.
     func testJournalAppendOnAFullDiskKeepsOnlyCompleteLines() throws {
@@ -146,6 +161,26 @@ final class DiskFullTests: XCTestCase {
         }
         XCTAssertEqual(try contents(folder), ["det.json", "drawn", "q.safetensors"])
         XCTAssertEqual(try contents(drawn), ["000001.png"])
+    }
+
+    /// Every output goes through `AtomicFile`: no source file writes a file any other way (the journal, which appends
+    /// by design and cuts a torn line, is the one exception).
+    func testNoWriterBypassesTheAtomicWriter() throws {
+        let sources = RepositoryFixtures.testsFolder.deletingLastPathComponent().appendingPathComponent("Sources")
+        let patterns = [".write(to", "createFile(atPath", "FileHandle(forWritingTo", "FileHandle(forUpdating",
+                        "fopen(", ".write(toFile"]
+        let allowed: Set<String> = ["SafeIO/AtomicFile.swift", "Evaluation/EvaluationJournal.swift"]
+        var offenders: [String] = []
+        let files = FileManager.default.enumerator(atPath: sources.path)?.compactMap { $0 as? String } ?? []
+        XCTAssertGreaterThan(files.count, 100)
+        for file in files where file.hasSuffix(".swift") && !allowed.contains(file) {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where !line.trimmingCharacters(in: .whitespaces).hasPrefix("//") {
+                if patterns.contains(where: { line.contains($0) }) { offenders.append("\(file):\(n + 1): \(line)") }
+            }
+        }
+        XCTAssertEqual(offenders, [], "write through AtomicFile.write")
     }
 
     /// `mpq ARGUMENTS` through `sh -c 'trap "" XFSZ; ulimit -f N; exec …'`; stdout and stderr go to a folder the
