@@ -44,9 +44,7 @@ public enum AtomicFile {
             return WriteError(file: path, problem: systemReason(code))
         }
         // mkstemp creates 0600; outputs get the usual 0666 minus the umask, like any other created file.
-        let mask = umask(0)
-        umask(mask)
-        fchmod(fd, 0o666 & ~mask)
+        fchmod(fd, 0o666 & ~processUmask)
         let failure: Int32? = data.withUnsafeBytes { raw -> Int32? in
             var offset = 0
             while offset < raw.count {
@@ -70,6 +68,19 @@ public enum AtomicFile {
     public static func write(_ text: String, to url: URL, createFolders: Bool = true) throws {
         try write(Data(text.utf8), to: url, createFolders: createFolders)
     }
+
+    /// The process's umask, read without changing it (`umask()` can only be read by setting it, which would race
+    /// with files other threads create); Linux reports it in /proc/self/status.
+    static let processUmask: mode_t = {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+           let value = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8) {
+            return value
+        }
+        let mask = umask(0o022)
+        umask(mask)
+        return mask
+    }()
 
     static func systemReason(_ code: Int32) -> String {
         let reason: String

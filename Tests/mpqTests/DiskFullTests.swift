@@ -63,6 +63,12 @@ final class DiskFullTests: XCTestCase {
         try AtomicFile.write("new", to: small)
         XCTAssertEqual(try String(contentsOf: small, encoding: .utf8), "new")
         XCTAssertEqual(try contents(folder), ["out.json", "small.txt"])
+        // Created like any file (0666 minus the umask), not with the temporary file's 0600.
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let umaskLine = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("Umask:") })
+        let mask = try XCTUnwrap(Int(umaskLine.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8))
+        let mode = try FileManager.default.attributesOfItem(atPath: small.path)[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o666 & ~mask)
     }
 
     func testUnwritableDestinationsFailNamingTheFile() throws {
