@@ -82,6 +82,10 @@ struct Compare: ParsableCommand {
                                valueName: "dir"))
     var report: String
 
+    @Option(help: ArgumentHelp("Multipoint rows: what the budget counts, weights (stored bits, the default) or macs "
+        + "(multiply-adds per image).", valueName: "kind"))
+    var cost: AllocationCost?
+
     @OptionGroup var bootstrapOptions: BootstrapOptions
 
     static let knownMethods = WeightQuantizationMethod.allCases.map(\.rawValue)
@@ -159,7 +163,7 @@ struct Compare: ParsableCommand {
                     method: method, weightBits: b, activationBits: abits,
                     // Mixed precision's widths stop at 8 bits: above 8 it is all-8-bit.
                     budget: method.spendsBudget ? .averageBits(method == .mixed ? min(budget, 8) : budget) : nil,
-                    sensitivities: costs, threads: threads))
+                    sensitivities: costs, cost: method == .multipoint ? cost ?? .weights : .weights, threads: threads))
                 let (quantization, notice) = q.execution(engine)
                 if let notice, rows.count == 1 { Output.note("compare: \(notice)") }
                 let map = try score(q.model, quantization: quantization, tag: "\(name)-\(budget)")

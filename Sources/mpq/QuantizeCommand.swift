@@ -8,6 +8,7 @@ import VOC
 
 extension WeightQuantizationMethod: ExpressibleByArgument {}
 extension MultipointFirstPoint: ExpressibleByArgument {}
+extension AllocationCost: ExpressibleByArgument {}
 
 /// `mpq quantize`: calibrate, quantize (rtn, mse, multipoint, ocs, mixed or gptq), report per layer, optionally
 /// evaluate and save.
@@ -39,6 +40,8 @@ struct Quantize: ParsableCommand {
           mpq quantize --model model.pth --voc-root VOCdevkit/VOC2007 \\
               --calib-split trainval --calib-images 64 --method rtn --wbits 4 \\
               --abits 8 --evaluate --split test --json -
+          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --cost macs \\
+              --out runs/q-macs.safetensors
           mpq quantize --method multipoint --wbits 3 --max-error 0.01 \\
               --skip-layers first,last --evaluate
           mpq quantize --method mixed --avg-bits 3.5 \\
@@ -88,6 +91,10 @@ struct Quantize: ParsableCommand {
             help: ArgumentHelp("Multipoint: each channel's first point, minmax (RTN's unclipped point, the default) or "
                 + "mse (the exact MSE-optimal clip, DESIGN's first greedy step).", valueName: "rule"))
     var firstPoint: MultipointFirstPoint?
+    @Option(help: ArgumentHelp("Multipoint: what --avg-bits counts: weights (stored weight bits, what the file size "
+        + "follows; the default) or macs (multiply-adds per image, layers weighted by their output size: the int8 "
+        + "engine's extra compute is then at most avg-bits/wbits - 1).", valueName: "kind"))
+    var cost: AllocationCost?
 
     @Option(name: .customLong("act-calibration"),
             help: "How activation ranges are chosen: minmax, percentile (99.99%) or mse.")
@@ -162,6 +169,9 @@ struct Quantize: ParsableCommand {
         }
         if maxError != nil && method != .multipoint { throw ValidationError("--max-error needs --method multipoint.") }
         if sensitivity != nil && method != .mixed { throw ValidationError("--sensitivity needs --method mixed.") }
+        if cost != nil && method != .multipoint {
+            throw ValidationError("--cost needs --method multipoint (the other methods put one point per channel).")
+        }
         if firstPoint != nil && method != .multipoint {
             throw ValidationError("--first-point needs --method multipoint.")
         }
@@ -207,7 +217,7 @@ struct Quantize: ParsableCommand {
         let options = ModelQuantizationOptions(
             method: method, weightBits: wbits, activationBits: abits,
             activationCalibration: activationCalibration ?? .minMax, budget: budget,
-            sensitivities: costs, firstPoint: firstPoint ?? .minMax, threads: threads)
+            sensitivities: costs, firstPoint: firstPoint ?? .minMax, cost: cost ?? .weights, threads: threads)
         let (wallStart, cpuStart) = (Date(), ProcessClock.cpuSeconds())
         let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, skip: skip, options: options)
         // The quantization alone (calibration excluded): the figure docs/quantizer.md reports.
