@@ -81,12 +81,19 @@ public enum PyTorchZipReader {
             throw CheckpointError.malformedContainer(
                 file: file, problem: "entry '\(entry.path)' declares \(size) bytes from \(entry.compressedSize) stored")
         }
+        try checkStoredSize(entry, file: file)
         var data = Data()
-        data.reserveCapacity(Int(size))
+        // Reserved up to 64 MiB only: the declared size is not trusted with an allocation (a header claiming
+        // terabytes trapped in `reserveCapacity`, found by fuzzing); inflating past it is stopped below.
+        data.reserveCapacity(Int(min(size, 1 << 26)))
         do {
             _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: true) { chunk in
+                guard UInt64(data.count + chunk.count) <= size else { throw ZipEntryOverrun() }
                 data.append(chunk)
             }
+        } catch is ZipEntryOverrun {
+            throw CheckpointError.malformedContainer(
+                file: file, problem: "entry '\(entry.path)' inflates past its declared \(size) bytes")
         } catch {
             throw CheckpointError.malformedContainer(file: file, problem: "cannot read entry '\(entry.path)' (\(error))")
         }
