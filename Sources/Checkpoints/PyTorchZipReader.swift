@@ -13,13 +13,13 @@ public enum PyTorchZipReader {
 
     public static func read(_ url: URL) throws -> StateDict {
         let file = url.path
+        try checkCentralDirectory(url, file: file)
         let archive: Archive
         do {
             archive = try Archive(url: url, accessMode: .read)
         } catch {
             throw CheckpointError.malformedContainer(file: file, problem: "not a readable zip archive (\(error))")
         }
-        try checkEntryCount(archive, file: file)
         guard let pickleEntry = archive.first(where: { isRootPickle($0.path) }) else {
             throw CheckpointError.malformedContainer(file: file, problem: "zip archive has no <root>/data.pkl entry")
         }

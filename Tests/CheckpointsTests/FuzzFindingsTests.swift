@@ -16,4 +16,16 @@ final class FuzzFindingsTests: XCTestCase {
             XCTAssertFalse(error.description.contains("\n"), error.description)
         }
     }
+
+    /// A central-directory record whose ZIP64 local-header offset is past `Int64.max`: ZIPFoundation converted it
+    /// to `off_t` and trapped ("Not enough bits to represent the passed value"). The reader now walks the central
+    /// directory itself first and refuses offsets and sizes the file cannot hold.
+    func testZip64OffsetPastTheFileIsRefused() throws {
+        let url = try Fixtures.url("fuzz/zip64-offset-past-int64.pth")
+        XCTAssertThrowsError(try Checkpoint.load(url)) { error in
+            guard let error = error as? CheckpointError else { return XCTFail("\(error)") }
+            XCTAssertTrue(error.description.hasPrefix(url.path), error.description)
+            XCTAssertTrue(error.description.contains("zip archive: "), error.description)
+        }
+    }
 }
