@@ -50,20 +50,16 @@ struct Quantize: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The detector checkpoint (default: the embedded demo detector).", valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: FloatModelOption
+    var model: String? { modelOption.model }
 
-    @Option(name: .customLong("voc-root"),
-            help: ArgumentHelp("The dataset folder (default: the embedded demo dataset).", valueName: "dir"))
-    var vocRoot: String?
+    @OptionGroup var datasetOption: DatasetOption
+    var vocRoot: String? { datasetOption.vocRoot }
 
-    @Option(name: .customLong("calib-split"), help: ArgumentHelp("The split the calibration images come from.",
-                                                                  valueName: "name"))
-    var calibSplit: String = "trainval"
+    @OptionGroup var calibration: CalibrationOptions
+    var calibSplit: String { calibration.calibSplit }
+    var calibImages: Int { calibration.count(default: 64) }
 
-    @Option(name: .customLong("calib-images"), help: ArgumentHelp("The number of calibration images.",
-                                                                   valueName: "n"))
-    var calibImages: Int = 64
 
     @Option(help: "The weight method: rtn, mse, multipoint, ocs, mixed or gptq.")
     var method: WeightQuantizationMethod = .multipoint
@@ -122,11 +118,11 @@ struct Quantize: ParsableCommand {
                                valueName: "file"))
     var json: String?
 
-    @Option(help: ArgumentHelp("The number of threads; results do not depend on it.", valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
-    @Option(help: QuantizedEngine.help)
-    var engine: QuantizedEngine = .int8
+    @OptionGroup var engineOption: EngineOption
+    var engine: QuantizedEngine { engineOption.engine }
 
     @Flag(name: .customLong("allow-overlap"),
           help: "Allow calibration images from the evaluation split (results are then optimistic).")
@@ -178,10 +174,8 @@ struct Quantize: ParsableCommand {
         guard activationCalibration != nil else {
             throw ValidationError("--act-calibration takes minmax, percentile or mse; got '\(actCalibration)'.")
         }
-        guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1, got \(calibImages).") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
         if limit != nil && !evaluate { throw ValidationError("--limit sets how many images --evaluate scores: add --evaluate.") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         for name in [split, calibSplit] where name.isEmpty || name.contains("/") {
             throw ValidationError("splits are names such as test or trainval, not paths: '\(name)'.")
         }
