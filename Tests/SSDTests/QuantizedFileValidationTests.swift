@@ -9,49 +9,17 @@ import XCTest
 /// writer (two convs of the small parity network, 4-bit codes, 8-bit inputs), breaks one thing, and expects one line
 /// naming the file, the key and the rule — never a crash, never a silent load.
 final class QuantizedFileValidationTests: XCTestCase {
-    private func smallModel() throws -> SSDModel {
-        let c = try ParityFixtures.testCase("small-mb2-w0.25-c3")
-        let (dict, _) = try Checkpoint.load(try ParityFixtures.parity.appendingPathComponent(try XCTUnwrap(c.file)))
-        return try SSDModel(loading: dict, file: c.name)
-    }
 
-    /// Two quantized convs; the second has 1-3 points per channel.
-    private func goodFile(_ model: SSDModel, bits: Int = 4) -> QuantizedFile {
-        var floats = model.foldedStateDict()
-        var convs: [QuantizedConv] = []
-        let limit = (1 << (bits - 1)) - 1
-        for (k, unit) in model.convolutions.prefix(2).enumerated() {
-            let shape = unit.conv.weight.shape, o = shape[0], d = shape[1] * shape[2] * shape[3]
-            let points = (0..<o).map { k == 0 ? 1 : 1 + $0 % 3 }, rows = points.reduce(0, +)
-            _ = floats.remove(unit.name + ".weight")
-            _ = floats.remove(unit.name + ".bias")
-            convs.append(QuantizedConv(name: unit.name, bits: bits, weightShape: shape, pointCounts: points,
-                                       scales: (0..<rows).map { Float($0 % 5 + 1) / 100 },
-                                       codes: (0..<(rows * d)).map { Int8(($0 * 7 + k) % (2 * limit + 1) - limit) },
-                                       bias: (0..<o).map { Float($0) / 10 }, inputChannelMap: nil,
-                                       activation: .init(bits: 8, clip: 6, unsigned: k == 0)))
-        }
-        return QuantizedFile(info: .init(method: "multipoint", wbits: bits, abits: 8, architecture: "mb2-ssd-lite",
-                                         sourceSHA256: "ab", toolkitVersion: "t", classNames: ["a", "b"],
-                                         preprocessing: "mobilenet"),
-                             convs: convs, floats: floats)
-    }
 
-    private func write(_ dict: StateDict) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("qv-\(UUID().uuidString).safetensors")
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        try SafeTensors.write(dict, to: url)
-        return url
-    }
 
     /// Breaks the good file with `edit` (given the second conv), then expects `QuantizedFile.load` to refuse it with
     /// one line holding the file's path, `key` and `phrase`.
     private func assertRefused(_ key: String, _ phrase: String, conv index: Int = 1, line: UInt = #line,
                                _ edit: (inout StateDict, QuantizedConv) throws -> Void) throws {
-        let q = goodFile(try smallModel())
+        let q = QuantizedFileFixture.file(try QuantizedFileFixture.smallModel())
         var dict = q.stateDict()
         try edit(&dict, q.convs[index])
-        let url = try write(dict)
+        let url = try writtenQuantizedFile(dict)
         XCTAssertThrowsError(try QuantizedFile.load(url), line: line) { error in
             let text = (error as? LocalizedError)?.errorDescription ?? "\(error)"
             XCTAssertTrue(text.contains(url.path), "names the file: \(text)", line: line)
@@ -62,9 +30,9 @@ final class QuantizedFileValidationTests: XCTestCase {
     }
 
     func testTheGoodFileLoads() throws {
-        let model = try smallModel()
-        let q = goodFile(model)
-        let loaded = try QuantizedFile.load(try write(q.stateDict()))
+        let model = try QuantizedFileFixture.smallModel()
+        let q = QuantizedFileFixture.file(model)
+        let loaded = try QuantizedFile.load(try writtenQuantizedFile(q.stateDict()))
         XCTAssertEqual(loaded.quantized?.convs, q.convs)
     }
 
@@ -180,14 +148,14 @@ final class QuantizedFileValidationTests: XCTestCase {
 
     func testAQuantizedShapeThatDoesNotFitTheNetworkIsRefused() throws {
         // Consistent with itself (points, scales, codes, bias all for 2·O channels) but not with the network.
-        let model = try smallModel()
-        let q = goodFile(model)
+        let model = try QuantizedFileFixture.smallModel()
+        let q = QuantizedFileFixture.file(model)
         let conv = q.convs[1]
         let doubled = QuantizedConv(name: conv.name, bits: 4, weightShape: [2 * conv.outputChannels] + conv.weightShape.dropFirst(),
                                     pointCounts: conv.pointCounts + conv.pointCounts, scales: conv.scales + conv.scales,
                                     codes: conv.codes + conv.codes, bias: conv.bias + conv.bias, inputChannelMap: nil,
                                     activation: conv.activation)
-        let url = try write(QuantizedFile(info: q.info, convs: [q.convs[0], doubled], floats: q.floats).stateDict())
+        let url = try writtenQuantizedFile(QuantizedFile(info: q.info, convs: [q.convs[0], doubled], floats: q.floats).stateDict())
         XCTAssertThrowsError(try QuantizedFile.load(url)) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains(url.path) && text.contains(conv.name), text)
