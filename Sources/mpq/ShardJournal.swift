@@ -113,16 +113,19 @@ final class ShardJournal {
 
     deinit { try? handle.close() }
 
-    /// Records one finished unit durably (write + fsync).
+    /// Records one finished unit durably (write + fsync). A write that fails (a full disk, a file-size limit)
+    /// cuts what it wrote, so the journal keeps complete lines only.
     func append(_ record: ShardUnitRecord) throws {
         precondition((0..<header.units).contains(record.unit), "unit \(record.unit) outside the run")
         precondition(record.fields.allSatisfy { !$0.isEmpty && !$0.contains(where: \.isWhitespace) },
                      "journal fields are single tokens")
         let line = ([String(record.unit), String(record.seconds)] + record.fields).joined(separator: " ") + "\n"
+        let end = try? handle.offset()
         do {
             try handle.write(contentsOf: Data(line.utf8))
             try handle.synchronize()
         } catch {
+            if let end { try? handle.truncate(atOffset: end) }
             throw ShardJournalError(file: url.path, problem: "cannot append (\(error.localizedDescription))")
         }
         finished[record.unit] = record
