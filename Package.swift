@@ -12,10 +12,12 @@ let package = Package(
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "SSD", targets: ["SSD"]),
         .library(name: "Quantization", targets: ["Quantization"]),
+        .library(name: "ONNXExport", targets: ["ONNXExport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System-library shims (Debian: libxml2-dev, libjpeg-dev, libopenblas-dev, libdnnl-dev).
@@ -36,8 +38,12 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "SSD", dependencies: ["VOC", "Tensors", "Checkpoints", "CDNNL"]),
         .target(name: "Quantization", dependencies: ["SSD", "Tensors", "Checkpoints", "VOC", "COpenBLAS"]),
+        // ONNX export: Swift generated once from Sources/ONNXExport/Proto/onnx_subset.proto (Scripts/gen_onnx_proto.sh).
+        .target(name: "ONNXExport", dependencies: [
+            "SSD", "Tensors", "VOC", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["Proto/onnx_subset.proto"]),
         .executableTarget(name: "mpq", dependencies: [
-            "VOC", "Tensors", "Checkpoints", "SSD", "Quantization",
+            "VOC", "Tensors", "Checkpoints", "SSD", "Quantization", "ONNXExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

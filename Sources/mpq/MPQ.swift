@@ -29,6 +29,7 @@ struct MPQ: ParsableCommand {
             EvaluateDetections.self,
             Dataset.self,
             Inspect.self,
+            Export.self,
             Bench.self,
             ImageBench.self,
         ]

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import ONNXExport
+import SSD
+import VOC
+
+/// `mpq export`: write a float checkpoint or a quantized model file as an ONNX model.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a model as ONNX (float, or integer convolutions for a quantized file) for ONNX Runtime.",
+        discussion: """
+        Any model file mpq runs: a float checkpoint of the four architectures or a quantized model file from \
+        mpq quantize --out (without --model, the embedded demo detector). Input 'image' [1, 3, 300, 300] float, \
+        preprocessed as the metadata says (mpq.mean, mpq.std: per channel in input order on 0-255 pixels after \
+        the 300x300 resize; mpq.channel_order; mpq.classes, background first; mpq.quantization for a quantized \
+        file). Outputs 'scores' [1, P, C] (softmax) and 'boxes' [1, P, 4] (normalised corners, priors as \
+        constants), or with --no-postprocess the raw head outputs 'confidences' and 'locations'. A quantized conv \
+        with a quantized input becomes QuantizeLinear -> ConvInteger over its int8 codes (multipoint: all points \
+        as rows, summed back per channel) -> DequantizeLinear, which ONNX Runtime runs as integer kernels; layers \
+        mpq keeps float stay float Conv. The file is written atomically. Details: docs/export.md.
+
+        Examples:
+          mpq export --out demo.onnx
+          mpq export --model mb2-mp4.safetensors --out mb2-mp4.onnx
+          mpq export --model ssd300_mAP_77.43_v2.pth --out ssd300-raw.onnx \\
+              --no-postprocess --opset 13
+        """
+    )
+
+    @Option(help: ArgumentHelp("The model: a checkpoint (.pth legacy or zip, .safetensors) or a quantized model "
+        + "file (default: the embedded demo detector).", valueName: "file"))
+    var model: String?
+
+    @Option(help: ArgumentHelp("Force the architecture instead of recognising it from the tensor names "
+        + "(mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).", valueName: "name"))
+    var arch: Architecture?
+
+    @Option(help: ArgumentHelp("The ONNX file to write.", valueName: "file"))
+    var out: String
+
+    @Flag(inversion: .prefixedNo, help: "Include softmax and box decoding (outputs scores and boxes; the default), "
+        + "or write the raw head outputs (confidences and locations).")
+    var postprocess = true
+
+    @Option(help: ArgumentHelp("The ONNX opset (13 to 21).", valueName: "n"))
+    var opset: Int = ONNXExporter.defaultOpset
+
+    @Option(help: ArgumentHelp("A class list file (one class per line, # comments) for mpq.classes, background "
+        + "excluded; default: the names a quantized file keeps, else the demo's or the 20 VOC classes.",
+        valueName: "file"))
+    var classes: String?
+
+    func validate() throws {
+        guard !out.isEmpty else { throw ValidationError("--out needs a path.") }
+        guard ONNXExporter.opsets.contains(opset) else {
+            throw ValidationError("--opset must be between \(ONNXExporter.opsets.lowerBound) and "
+                                  + "\(ONNXExporter.opsets.upperBound), got \(opset).")
+        }
+    }
+
+    func run() throws {
+        let modelURL = try EmbeddedDemo.resolve(model: model, vocRoot: nil, datasetNeeded: false).model
+        let loaded = try QuantizedFile.load(modelURL, architecture: arch)
+        let names = try Detect.classNames(for: loaded.model, file: loaded.quantized, modelURL: modelURL,
+                                          classesFile: classes, embedded: model == nil)
+        let (data, summary) = try ONNXExporter.export(
+            loaded.model, quantized: loaded.quantized, classNames: names,
+            options: .init(postprocess: postprocess, opset: opset, producerVersion: MPQ.configuration.version))
+        try AtomicFile.write(data, to: URL(fileURLWithPath: out))
+        let kind = loaded.quantized.map { "quantized (\($0.info.method), \(summary.integerConvs) integer convs, "
+            + "\(summary.floatConvs) float)" } ?? "float"
+        print("\(out): \(loaded.model.architecture.rawValue) \(kind), opset \(opset), \(summary.nodes) nodes, "
+              + "\(summary.bytes) bytes, outputs \(postprocess ? "scores, boxes" : "confidences, locations")")
+    }
+}
+
+/// Writes a file atomically: a temporary file in the destination's folder, renamed over the destination only
+/// when complete (an interrupted or failed write leaves the destination as it was; the temporary is removed on
+/// failure, and on SIGINT/SIGTERM while writing).
+enum AtomicFile {
+    nonisolated(unsafe) private static var pending: [CChar]?
+
+    static func write(_ data: Data, to url: URL) throws {
+        let folder = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw WriteError(message: "\(url.path): cannot create the folder: \(error.localizedDescription)")
+        }
+        let temp = folder.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
+        pending = temp.path.withCString { Array(UnsafeBufferPointer(start: $0, count: strlen($0) + 1)) }
+        let handler: @convention(c) (Int32) -> Void = { signal in
+            if let path = AtomicFile.pending { _ = path.withUnsafeBufferPointer { unlink($0.baseAddress!) } }
+            _exit(128 + signal)
+        }
+        let oldInt = Foundation.signal(SIGINT, handler), oldTerm = Foundation.signal(SIGTERM, handler)
+        defer {
+            _ = Foundation.signal(SIGINT, oldInt)
+            _ = Foundation.signal(SIGTERM, oldTerm)
+            pending = nil
+        }
+        do {
+            try data.write(to: temp)
+            guard rename(temp.path, url.path) == 0 else {
+                throw WriteError(message: "\(url.path): cannot write the file: \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: temp)
+            if error is WriteError { throw error }
+            throw WriteError(message: "\(url.path): cannot write the file: \(error.localizedDescription)")
+        }
+    }
+}
+
+struct WriteError: LocalizedError, CustomStringConvertible {
+    let message: String
+    var errorDescription: String? { message }
+    var description: String { message }
+}
