@@ -225,14 +225,25 @@ struct NetworkWriter {
             groups = 1
             inputChannels = q.inputChannelMap?.count ?? conv.inChannels
         }
-        let w = builder.int8s(q.name + ".codes", weights, shape: [rows, inputChannels, conv.kernelH, conv.kernelW])
-        let acc = builder.node("ConvInteger", [codes, w, zp], name: q.name + "/conv_integer",
+        let shape = [rows, inputChannels, conv.kernelH, conv.kernelW]
+        let convInputs: [String]
+        if weights.contains(where: { abs(Int($0)) > 64 }) {
+            // Codes beyond ±64 (8-bit weights) as u8 with zero point 128: u8 x s8 GEMMs on AVX2 CPUs without VNNI
+            // add pairs of products in 16 bits with saturation (exact only while 2·255·|w| fits), u8 x u8 ones
+            // widen first; both compute Σ (x − z_x)(w − 128) exactly in int32.
+            let shifted = weights.map { UInt8(Int($0) + 128) }
+            convInputs = [codes, builder.uint8s(q.name + ".codes_u8", shifted, shape: shape), zp,
+                          builder.scalar(uint8: 128)]
+        } else {
+            convInputs = [codes, builder.int8s(q.name + ".codes", weights, shape: shape), zp]
+        }
+        let acc = builder.node("ConvInteger", convInputs, name: q.name + "/conv_integer",
                                Self.convAttributes(conv, groups: groups))
         let s = builder.floats(q.name + ".row_scales", scales, shape: [rows])
         let dq = builder.node("DequantizeLinear", [acc, s], name: q.name + "/dequantize", [GraphBuilder.int("axis", 1)])
-        let bias = builder.floats(q.name + ".bias", q.bias, shape: [1, o, 1, 1])
         var y: String
         if rows == o {
+            let bias = builder.floats(q.name + ".bias", q.bias, shape: [1, o, 1, 1])
             y = builder.node("Add", [dq, bias], name: q.name + "/bias")
         } else {
             // y[c] = row c + Σ extra rows of c + bias: a 1x1 conv of 0/1 weights over the extra rows, bias in it.

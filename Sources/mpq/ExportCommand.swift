@@ -39,8 +39,8 @@ struct Export: ParsableCommand {
     @Option(help: ArgumentHelp("The ONNX file to write.", valueName: "file"))
     var out: String
 
-    @Flag(inversion: .prefixedNo, help: "Include softmax and box decoding (outputs scores and boxes; the default), "
-        + "or write the raw head outputs (confidences and locations).")
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp("Include softmax and box decoding (outputs scores and boxes; "
+        + "the default), or write the raw head outputs (confidences and locations)."))
     var postprocess = true
 
     @Option(help: ArgumentHelp("The ONNX opset (13 to 21).", valueName: "n"))
