@@ -246,20 +246,28 @@ struct NetworkWriter {
             let bias = builder.floats(q.name + ".bias", q.bias, shape: [1, o, 1, 1])
             y = builder.node("Add", [dq, bias], name: q.name + "/bias")
         } else {
-            // y[c] = row c + Σ extra rows of c + bias: a 1x1 conv of 0/1 weights over the extra rows, bias in it.
-            let e = rows - o
-            var sum = [Float](repeating: 0, count: o * e)
-            for j in 0..<e { sum[rowChannel[o + j] * e + j] = 1 }
-            let base = builder.node("Slice", [dq, builder.int64s("start_0", [0]), builder.int64s(q.name + ".first_rows", [o]),
-                                              builder.int64s("axis_1", [1])], name: q.name + "/first_points")
-            let rest = builder.node("Slice", [dq, builder.int64s(q.name + ".first_rows", [o]),
-                                              builder.int64s(q.name + ".all_rows", [rows]), builder.int64s("axis_1", [1])],
-                                    name: q.name + "/extra_points")
-            let wsum = builder.floats(q.name + ".point_sum", sum, shape: [o, e, 1, 1])
-            let bsum = builder.floats(q.name + ".bias", q.bias, shape: [o])
-            let extra = builder.node("Conv", [rest, wsum, bsum], name: q.name + "/point_sum",
-                                     [GraphBuilder.ints("kernel_shape", [1, 1])])
-            y = builder.node("Add", [base, extra], name: q.name + "/sum")
+            // y[c] = row c + Σ extra rows of c + bias. Level k gathers each channel's k-th extra row (or a zero
+            // row appended by Pad for channels with fewer points); n_max − 1 gathers and adds of O channels.
+            var levels: [[Int]] = []
+            var seen = [Int](repeating: 0, count: o)
+            for r in o..<rows {
+                let c = rowChannel[r], k = seen[c]
+                seen[c] += 1
+                if levels.count <= k { levels.append([Int](repeating: rows, count: o)) }
+                levels[k][c] = r
+            }
+            let axis = builder.int64s("axis_1", [1])
+            y = builder.node("Slice", [dq, builder.int64s("start_0", [0]), builder.int64s(q.name + ".first_rows", [o]),
+                                       axis], name: q.name + "/first_points")
+            let padded = builder.node("Pad", [dq, builder.int64s("pad_one_channel", [0, 0, 0, 0, 0, 1, 0, 0])],
+                                      name: q.name + "/zero_row")
+            for (k, index) in levels.enumerated() {
+                let extra = builder.node("Gather", [padded, builder.int64s(q.name + ".point_\(k + 2)_rows", index)],
+                                         name: q.name + "/point_\(k + 2)", [GraphBuilder.int("axis", 1)])
+                y = builder.node("Add", [y, extra], name: q.name + "/add_point_\(k + 2)")
+            }
+            let bias = builder.floats(q.name + ".bias", q.bias, shape: [1, o, 1, 1])
+            y = builder.node("Add", [y, bias], name: q.name + "/bias")
         }
         y = activation(conv.activation, y, layer: q.name)
         return y

@@ -30,7 +30,7 @@ public enum ONNXExportError: Error, CustomStringConvertible, Equatable {
 /// gathered on channels when the layer reads an OCS expansion or depthwise rows, then `ConvInteger` over the int8
 /// weight codes of all `R = Σ n_c` rows (point-major: each channel's first point first), the int32 accumulators
 /// dequantized per row (`DequantizeLinear`, axis 1, scale = row scale · input scale), the extra rows added to
-/// their channels by a fixed 1x1 conv of 0/1 weights, the bias and the activation. That is the arithmetic of
+/// their channels (one `Gather` + `Add` per point level), the bias and the activation. That is the arithmetic of
 /// mpq's int8 engine; convs mpq keeps float, and weight-only quantized convs (float activations), are float
 /// `Conv`s over their (reconstructed) weights.
 public enum ONNXExporter {
