@@ -212,6 +212,21 @@ final class ExportTests: XCTestCase {
             XCTAssertLessThan(worst, 0.05, "\(name): max |Δscore|")
             XCTAssertLessThan(Double(above), 0.01 * Double(count), "\(name): scores off by more than 1e-3")
         }
+        // mAP on the first 24 demo test images: ONNX Runtime's detections (Scripts/onnx_map.py, scored by
+        // mpq evaluate-detections) against mpq's simulated engine on the same images.
+        let multipoint = folder.appendingPathComponent("w4a8-mp425")
+        let (status, stdout, stderr) = try runProcess(try onnxPython(), [
+            Self.repositoryRoot.appendingPathComponent("Scripts/onnx_map.py").path,
+            "--onnx", multipoint.appendingPathExtension("onnx").path,
+            "--model", multipoint.appendingPathExtension("safetensors").path,
+            "--limit", "24", "--mpq", try mpqBinaryURL().path, "--json"], timeout: 600)
+        XCTAssertEqual(status, 0, stderr)
+        let map = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+        let ort = try XCTUnwrap(map["onnxruntime_map"] as? Double), own = try XCTUnwrap(map["mpq_map"] as? Double)
+        print("export w4a8-mp425, 24 demo test images: ONNX Runtime mAP \(ort), mpq simulated mAP \(own)")
+        XCTAssertEqual(map["images"] as? Int, 24)
+        XCTAssertGreaterThan(own, 0.8, "the quantized demo detector keeps its accuracy")
+        XCTAssertEqual(ort, own, accuracy: 0.002, "within 0.2 mAP points")
     }
 
     func testONNXWhereACheckpointIsExpectedSaysWhatMPQReads() throws {
