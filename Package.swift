@@ -1,13 +1,16 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Data flows VOC -> SSD (Tensors, Checkpoints) -> Quantization -> reports; `mpq` only wires them.
+// Data flows Imaging + VOC -> Evaluation -> SSD (Tensors, Checkpoints) -> Quantization -> reports; `mpq` only
+// parses, calls and prints. docs/architecture.md draws the graph.
 let package = Package(
     name: "mpq",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "mpq", targets: ["mpq"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "VOC", targets: ["VOC"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "SSD", targets: ["SSD"]),
@@ -33,25 +36,36 @@ let package = Package(
                 // demo and benchmarks run release, and -O2 keeps IEEE semantics).
                 cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
-        .target(name: "VOC", dependencies: ["CLibXML2", "CJPEG"]),
+        // Deterministic parallel loops (results never depend on the thread count).
+        .target(name: "Parallelism"),
+        // JPEG decoding, EXIF orientation, OpenCV-exact resizing, tensor normalisation.
+        .target(name: "Imaging", dependencies: ["CJPEG"]),
+        // VOC annotations, datasets and class lists.
+        .target(name: "VOC", dependencies: ["CLibXML2", "Imaging", "Parallelism"]),
+        // Devkit-exact matching and AP, result files, the resumable/sharded runner, the paired bootstrap.
+        .target(name: "Evaluation", dependencies: ["VOC", "Imaging", "Parallelism"]),
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "Checkpoints", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "SSD", dependencies: ["VOC", "Tensors", "Checkpoints", "CDNNL"]),
-        .target(name: "Quantization", dependencies: ["SSD", "Tensors", "Checkpoints", "VOC", "COpenBLAS"]),
+        .target(name: "SSD", dependencies: ["Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "CDNNL"]),
+        .target(name: "Quantization", dependencies: [
+            "SSD", "Tensors", "Checkpoints", "Imaging", "VOC", "Evaluation", "Parallelism", "COpenBLAS",
+        ]),
         // ONNX export: Swift generated once from Sources/ONNXExport/Proto/onnx_subset.proto (Scripts/gen_onnx_proto.sh).
         .target(name: "ONNXExport", dependencies: [
-            "SSD", "Tensors", "VOC", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "SSD", "Tensors", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["Proto/onnx_subset.proto"]),
         .executableTarget(name: "mpq", dependencies: [
-            "VOC", "Tensors", "Checkpoints", "SSD", "Quantization", "ONNXExport",
+            "Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "SSD", "Quantization", "Parallelism", "ONNXExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "VOCTests", dependencies: ["VOC", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VOCTests", dependencies: ["Imaging", "VOC", "Evaluation", "Parallelism", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SSDTests", dependencies: ["SSD"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "mpqTests", dependencies: ["mpq"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SSDTests", dependencies: ["SSD", "Imaging", "VOC", "Tensors", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "QuantizationTests", dependencies: [
+            "Quantization", "SSD", "Tensors", "Checkpoints", "VOC", "Evaluation",
+        ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "mpqTests", dependencies: ["mpq", "Imaging", "VOC", "Evaluation", "Checkpoints"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -2,7 +2,6 @@ import Foundation
 import SSD
 import SwiftProtobuf
 import Tensors
-import VOC
 
 /// Why a model cannot be exported. One line naming the layer or the option.
 public enum ONNXExportError: Error, CustomStringConvertible, Equatable {

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import ONNXExport
 import SSD
-import VOC
 
 /// `mpq export`: write a float checkpoint or a quantized model file as an ONNX model.
 struct Export: ParsableCommand {
@@ -28,9 +27,8 @@ struct Export: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The model: a checkpoint (.pth legacy or zip, .safetensors) or a quantized model "
-        + "file (default: the embedded demo detector).", valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: ModelOption
+    var model: String? { modelOption.model }
 
     @Option(help: ArgumentHelp("Force the architecture instead of recognising it from the tensor names "
         + "(mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).", valueName: "name"))

@@ -1,7 +1,7 @@
 import Checkpoints
 import Foundation
 import SSD
-import VOC
+import Imaging
 import XCTest
 
 /// `mpq export` checked by ONNX Runtime (a pinned onnx/onnxruntime in `.venv-tests`, Scripts/python-env.sh):
