@@ -20,7 +20,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System-library shims (Debian: libxml2-dev, libjpeg-dev, libopenblas-dev, libdnnl-dev).
@@ -50,10 +49,9 @@ let package = Package(
         .target(name: "Quantization", dependencies: [
             "SSD", "Tensors", "Checkpoints", "Imaging", "VOC", "Evaluation", "Parallelism", "COpenBLAS",
         ]),
-        // ONNX export: Swift generated once from Sources/ONNXExport/Proto/onnx_subset.proto (Scripts/gen_onnx_proto.sh).
-        .target(name: "ONNXExport", dependencies: [
-            "SSD", "Tensors", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        ], exclude: ["Proto/onnx_subset.proto"]),
+        // ONNX export: a hand-written protobuf encoder (ProtoWriter) and the ONNX messages it writes (ONNXProto);
+        // Proto/onnx_subset.proto documents their field numbers and is not compiled.
+        .target(name: "ONNXExport", dependencies: ["SSD", "Tensors"], exclude: ["Proto/onnx_subset.proto"]),
         .executableTarget(name: "mpq", dependencies: [
             "Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "SSD", "Quantization", "Parallelism", "ONNXExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -66,6 +64,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: [
             "Quantization", "SSD", "Tensors", "Checkpoints", "VOC", "Evaluation",
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "mpqTests", dependencies: ["mpq", "Imaging", "VOC", "Evaluation", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ONNXExportTests", dependencies: ["ONNXExport"]),
+        .testTarget(name: "mpqTests", dependencies: ["mpq", "Imaging", "VOC", "Evaluation", "Checkpoints", "SSD"], resources: [.copy("Fixtures")]),
     ]
 )

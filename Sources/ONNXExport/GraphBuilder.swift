@@ -3,8 +3,8 @@ import Foundation
 /// Accumulates the nodes and initializers of one ONNX graph with unique names.
 struct GraphBuilder {
     let opset: Int
-    private(set) var nodes: [Onnx_NodeProto] = []
-    private(set) var initializers: [Onnx_TensorProto] = []
+    private(set) var nodes: [ONNX.NodeProto] = []
+    private(set) var initializers: [ONNX.TensorProto] = []
     private var used: [String: Int] = [:]
     private var scalars: [String: String] = [:]
 
@@ -21,13 +21,9 @@ struct GraphBuilder {
 
     // MARK: Initializers
 
-    private mutating func tensor(_ name: String, type: Onnx_TensorProto.DataType, shape: [Int], bytes: Data)
+    private mutating func tensor(_ name: String, type: ONNX.DataType, shape: [Int], bytes: Data)
         -> String {
-        var t = Onnx_TensorProto()
-        t.name = unique(name)
-        t.dataType = Int32(type.rawValue)
-        t.dims = shape.map(Int64.init)
-        t.rawData = bytes
+        let t = ONNX.TensorProto(dims: shape.map(Int64.init), dataType: type, name: unique(name), rawData: bytes)
         initializers.append(t)
         return t.name
     }
@@ -84,32 +80,21 @@ struct GraphBuilder {
     /// Adds `op` on `inputs` (empty string = an omitted optional input) and returns its output name.
     @discardableResult
     mutating func node(_ op: String, _ inputs: [String], name: String, output: String? = nil,
-                       _ attributes: [Onnx_AttributeProto] = []) -> String {
-        var n = Onnx_NodeProto()
-        n.opType = op
-        n.name = unique(name)
-        n.input = inputs
-        n.output = [output ?? unique(name + "_out")]
-        n.attribute = attributes
+                       _ attributes: [ONNX.AttributeProto] = []) -> String {
+        let nodeName = unique(name)
+        let n = ONNX.NodeProto(input: inputs, output: [output ?? unique(name + "_out")], name: nodeName, opType: op,
+                               attribute: attributes)
         nodes.append(n)
         return n.output[0]
     }
 
     // MARK: Attributes
 
-    static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto {
-        var a = Onnx_AttributeProto()
-        a.name = name
-        a.type = .ints
-        a.ints = values.map(Int64.init)
-        return a
+    static func ints(_ name: String, _ values: [Int]) -> ONNX.AttributeProto {
+        ONNX.AttributeProto(name: name, value: .ints(values.map(Int64.init)))
     }
 
-    static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto {
-        var a = Onnx_AttributeProto()
-        a.name = name
-        a.type = .int
-        a.i = Int64(value)
-        return a
+    static func int(_ name: String, _ value: Int) -> ONNX.AttributeProto {
+        ONNX.AttributeProto(name: name, value: .int(Int64(value)))
     }
 }

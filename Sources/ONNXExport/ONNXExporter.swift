@@ -1,6 +1,5 @@
 import Foundation
 import SSD
-import SwiftProtobuf
 import Tensors
 
 /// Why a model cannot be exported. One line naming the layer or the option.
@@ -66,33 +65,26 @@ public enum ONNXExporter {
         guard opsets.contains(options.opset) else { throw ONNXExportError.unsupportedOpset(options.opset) }
         var writer = NetworkWriter(model: model, quantized: quantized, opset: options.opset)
         try writer.write(postprocess: options.postprocess)
-        var graph = Onnx_GraphProto()
-        graph.name = "mpq_" + model.architecture.rawValue.replacingOccurrences(of: "-", with: "_")
-        graph.node = writer.builder.nodes
-        graph.initializer = writer.builder.initializers
-        graph.input = [valueInfo("image", [1, 3, SSDModel.inputSize, SSDModel.inputSize])]
         let p = model.priors.count
-        graph.output = options.postprocess
-            ? [valueInfo("scores", [1, p, model.classes]), valueInfo("boxes", [1, p, 4])]
-            : [valueInfo("confidences", [1, p, model.classes]), valueInfo("locations", [1, p, 4])]
-
-        var proto = Onnx_ModelProto()
-        proto.irVersion = irVersion(opset: options.opset)
-        proto.producerName = "mpq"
-        proto.producerVersion = options.producerVersion
-        proto.docString = "SSD detector \(model.architecture.rawValue) exported by mpq"
-        var opset = Onnx_OperatorSetIdProto()
-        opset.domain = ""
-        opset.version = Int64(options.opset)
-        proto.opsetImport = [opset]
-        proto.graph = graph
-        proto.metadataProps = metadata(model, quantized: quantized, classNames: classNames).map { key, value in
-            var entry = Onnx_StringStringEntryProto()
-            entry.key = key
-            entry.value = value
-            return entry
-        }
-        let data = try proto.serializedData()
+        let graph = ONNX.GraphProto(
+            node: writer.builder.nodes,
+            name: "mpq_" + model.architecture.rawValue.replacingOccurrences(of: "-", with: "_"),
+            initializer: writer.builder.initializers,
+            input: [valueInfo("image", [1, 3, SSDModel.inputSize, SSDModel.inputSize])],
+            output: options.postprocess
+                ? [valueInfo("scores", [1, p, model.classes]), valueInfo("boxes", [1, p, 4])]
+                : [valueInfo("confidences", [1, p, model.classes]), valueInfo("locations", [1, p, 4])])
+        let proto = ONNX.ModelProto(
+            irVersion: irVersion(opset: options.opset),
+            producerName: "mpq",
+            producerVersion: options.producerVersion,
+            docString: "SSD detector \(model.architecture.rawValue) exported by mpq",
+            graph: graph,
+            opsetImport: [ONNX.OperatorSetIdProto(domain: "", version: Int64(options.opset))],
+            metadataProps: metadata(model, quantized: quantized, classNames: classNames).map {
+                ONNX.StringStringEntryProto(key: $0.0, value: $0.1)
+            })
+        let data = proto.serialized()
         return (data, Summary(nodes: graph.node.count, integerConvs: writer.integerConvs,
                               floatConvs: writer.floatConvs, bytes: data.count))
     }
@@ -107,22 +99,10 @@ public enum ONNXExporter {
         }
     }
 
-    static func valueInfo(_ name: String, _ shape: [Int]) -> Onnx_ValueInfoProto {
-        var tensor = Onnx_TypeProto.Tensor()
-        tensor.elemType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-        var s = Onnx_TensorShapeProto()
-        s.dim = shape.map { d in
-            var dim = Onnx_TensorShapeProto.Dimension()
-            dim.dimValue = Int64(d)
-            return dim
-        }
-        tensor.shape = s
-        var type = Onnx_TypeProto()
-        type.tensorType = tensor
-        var info = Onnx_ValueInfoProto()
-        info.name = name
-        info.type = type
-        return info
+    static func valueInfo(_ name: String, _ shape: [Int]) -> ONNX.ValueInfoProto {
+        let dims = shape.map { ONNX.TensorShapeProto.Dimension.value(Int64($0)) }
+        return ONNX.ValueInfoProto(name: name, type: ONNX.TypeProto(
+            tensorType: ONNX.TypeProto.Tensor(elemType: .float, shape: ONNX.TensorShapeProto(dim: dims))))
     }
 
     /// `mpq.*` metadata: architecture, preprocessing (mean and std per channel in input order, on 0-255 pixels
