@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ONNXExport
+import SafeIO
 import SSD
 
 /// `mpq export`: write a float checkpoint or a quantized model file as an ONNX model.
@@ -65,7 +66,7 @@ struct Export: ParsableCommand {
         let (data, summary) = try ONNXExporter.export(
             loaded.model, quantized: loaded.quantized, classNames: names,
             options: .init(postprocess: postprocess, opset: opset, producerVersion: MPQ.configuration.version))
-        try AtomicFile.write(data, to: URL(fileURLWithPath: out))
+        try SignalsHeld.during { try AtomicFile.write(data, to: URL(fileURLWithPath: out)) }
         let kind = loaded.quantized.map { "quantized (\($0.info.method), \(summary.integerConvs) integer convs, "
             + "\(summary.floatConvs) float)" } ?? "float"
         print("\(out): \(loaded.model.architecture.rawValue) \(kind), opset \(opset), \(summary.nodes) nodes, "
@@ -73,46 +74,27 @@ struct Export: ParsableCommand {
     }
 }
 
-/// Writes a file atomically: a temporary file in the destination's folder, renamed over the destination only
-/// when complete (an interrupted or failed write leaves the destination as it was; the temporary is removed on
-/// failure, and on SIGINT/SIGTERM while writing).
-enum AtomicFile {
-    nonisolated(unsafe) private static var pending: [CChar]?
+/// Holds SIGINT, SIGTERM and SIGHUP while `body` runs and delivers them afterwards: a Ctrl-C during the atomic
+/// write lets the write finish (the complete file renamed into place, or on failure the temporary removed) and
+/// then ends the process as the signal would have, so neither a half-written file nor a temporary is left.
+/// The handler only records the signal (async-signal-safe); the default action is restored before re-raising.
+enum SignalsHeld {
+    nonisolated(unsafe) private static var received: sig_atomic_t = 0
 
-    static func write(_ data: Data, to url: URL) throws {
-        let folder = url.deletingLastPathComponent()
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw WriteError(message: "\(url.path): cannot create the folder: \(error.localizedDescription)")
+    static func during<T>(_ body: () throws -> T) rethrows -> T {
+        let signals = [SIGINT, SIGTERM, SIGHUP]
+        received = 0
+        let record: @convention(c) (Int32) -> Void = { signal in
+            if SignalsHeld.received == 0 { SignalsHeld.received = signal }
         }
-        let temp = folder.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
-        pending = temp.path.withCString { Array(UnsafeBufferPointer(start: $0, count: strlen($0) + 1)) }
-        let handler: @convention(c) (Int32) -> Void = { signal in
-            if let path = AtomicFile.pending { _ = path.withUnsafeBufferPointer { unlink($0.baseAddress!) } }
-            _exit(128 + signal)
-        }
-        let oldInt = Foundation.signal(SIGINT, handler), oldTerm = Foundation.signal(SIGTERM, handler)
+        let previous = signals.map { Foundation.signal($0, record) }
         defer {
-            _ = Foundation.signal(SIGINT, oldInt)
-            _ = Foundation.signal(SIGTERM, oldTerm)
-            pending = nil
-        }
-        do {
-            try data.write(to: temp)
-            guard rename(temp.path, url.path) == 0 else {
-                throw WriteError(message: "\(url.path): cannot write the file: \(String(cString: strerror(errno)))")
+            for (signal, handler) in zip(signals, previous) { _ = Foundation.signal(signal, handler) }
+            if received != 0 {
+                _ = Foundation.signal(received, SIG_DFL)
+                raise(received)
             }
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            if error is WriteError { throw error }
-            throw WriteError(message: "\(url.path): cannot write the file: \(error.localizedDescription)")
         }
+        return try body()
     }
-}
-
-struct WriteError: LocalizedError, CustomStringConvertible {
-    let message: String
-    var errorDescription: String? { message }
-    var description: String { message }
 }
