@@ -229,6 +229,76 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(ort, own, accuracy: 0.002, "within 0.2 mAP points")
     }
 
+    /// OCS (its input expansion as a Gather on the u8 codes) with the first layer kept float (`--skip-layers
+    /// first`: one float Conv among the integer ones), and weight-only RTN (`--abits 32`: every conv a float Conv
+    /// over the reconstructed weights, which is mpq's own float arithmetic, so the scores agree to float rounding).
+    func testOCSAndWeightOnlyExports() throws {
+        let folder = try temporaryFolder()
+        let image = try Self.demoTestImages(1)[0]
+        let methods: [(String, [String])] = [
+            ("w4a8-ocs-skipfirst", ["--method", "ocs", "--wbits", "4", "--avg-bits", "4.5", "--abits", "8",
+                                    "--skip-layers", "first"]),
+            ("w4-rtn-float-acts", ["--method", "rtn", "--wbits", "4", "--abits", "32"]),
+        ]
+        var jobs: [Job] = [], references: [[Float]] = [], summaries: [(integer: Int, float: Int)] = []
+        var ocsLayers = 0
+        for (name, flags) in methods {
+            let file = folder.appendingPathComponent("\(name).safetensors").path
+            XCTAssertExit(try runMPQ(["quantize"] + flags + ["--calib-images", "4", "--out", file, "--threads", "2"],
+                                     timeout: 900), 0)
+            if name.contains("ocs") {
+                let inspect = try runMPQ(["inspect", file, "--json", "-"])
+                XCTAssertExit(inspect, 0)
+                let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+                let layers = try XCTUnwrap(json["quantized_layers"] as? [[String: Any]])
+                ocsLayers = layers.filter { $0["ocs"] as? Bool == true }.count
+                XCTAssertGreaterThan(ocsLayers, 0, "OCS split some layer's input channels")
+            }
+            let onnx = folder.appendingPathComponent("\(name).onnx")
+            let run = try export(file, to: onnx)
+            let match = try XCTUnwrap(run.stdout.firstMatch(of: /(\d+) integer convs, (\d+) float/), run.stdout)
+            summaries.append((Int(match.1) ?? -1, Int(match.2) ?? -1))
+            let reference = try dumpRaw(model: file, image: image, engine: "simulated", folder: folder)
+            let input = folder.appendingPathComponent("\(name)-input.f32")
+            try writeInput(image, arch: reference.arch, to: input)
+            references.append(reference.scores)
+            jobs.append(Job(model: onnx.path, inputs: [input.path], out: folder.appendingPathComponent("ort-\(name)").path,
+                            optimized: folder.appendingPathComponent("\(name).optimized.onnx").path))
+        }
+        let report = try runONNXPython(jobs, folder: folder)
+        func scores(_ m: Int) throws -> [Float] {
+            try floats(URL(fileURLWithPath: jobs[m].out).appendingPathComponent("\(methods[m].0)-input.scores.f32"))
+        }
+
+        // OCS: every quantized conv but the skipped first one is a ConvInteger in ONNX Runtime's optimized graph,
+        // each split layer reads its expansion through a Gather, the first layer is a float Conv.
+        XCTAssertEqual(summaries[0].float, 1, "--skip-layers first keeps one float conv")
+        let ocsOps = try XCTUnwrap(report.models[0].optimized_ops)
+        print("export w4a8 ocs: ONNX Runtime optimized ops \(ocsOps.sorted { $0.key < $1.key })")
+        XCTAssertEqual(ocsOps["ConvInteger"], summaries[0].integer, "\(ocsOps)")
+        XCTAssertGreaterThanOrEqual(ocsOps["Gather"] ?? 0, ocsLayers, "one input-expansion Gather per OCS layer")
+        XCTAssertEqual((ocsOps["Conv"] ?? 0) + (ocsOps["FusedConv"] ?? 0), 1, "only the skipped layer is a float conv")
+        let ocs = try scores(0)
+        let d = zip(ocs, references[0]).map { abs($0 - $1) }
+        let mean = d.reduce(0, +) / Float(d.count)
+        print("export w4a8 ocs vs simulated: max |Δscore| \(d.max() ?? -1), mean \(mean), "
+              + "\(d.filter { $0 > 1e-3 }.count) of \(d.count) above 1e-3")
+        XCTAssertLessThan(mean, 1e-4)
+        XCTAssertLessThan(d.max() ?? 1, 0.05)
+        XCTAssertLessThan(Double(d.filter { $0 > 1e-3 }.count), 0.01 * Double(d.count))
+
+        // Weight-only: no integer convs at all, and the scores equal the simulated engine's like a float export.
+        XCTAssertEqual(summaries[1].integer, 0)
+        XCTAssertGreaterThan(summaries[1].float, 0)
+        let floatOps = try XCTUnwrap(report.models[1].optimized_ops)
+        XCTAssertNil(floatOps["ConvInteger"], "\(floatOps)")
+        XCTAssertNil(floatOps["QuantizeLinear"], "\(floatOps)")
+        let weightOnly = maxDifference(try scores(1), references[1])
+        print("export w4 rtn float activations vs simulated: max |Δscore| \(weightOnly)")
+        XCTAssertLessThan(weightOnly, 1e-4)
+        XCTAssertTrue(try XCTUnwrap(report.models[1].metadata["mpq.quantization"]).contains("weight-only"))
+    }
+
     func testONNXWhereACheckpointIsExpectedSaysWhatMPQReads() throws {
         let folder = try temporaryFolder()
         let onnx = folder.appendingPathComponent("demo.onnx")
