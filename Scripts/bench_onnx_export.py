@@ -85,7 +85,8 @@ def main():
             return None if x is None else {"image": x}
 
     pre = os.path.join(tmp, "float.pre.onnx")
-    quant_pre_process(models["ORT fp32 (mpq export)"], pre)
+    # Static shapes throughout: ONNX shape inference suffices (symbolic inference would need sympy).
+    quant_pre_process(models["ORT fp32 (mpq export)"], pre, skip_symbolic_shape=True)
     qdq = os.path.join(tmp, "quantize_static.onnx")
     quantize_static(pre, qdq, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)

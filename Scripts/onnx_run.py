@@ -7,7 +7,8 @@ JOBS.json is a list of {"model": path, "inputs": [raw float32 [1,3,300,300] file
 "optimized": path or null}. For each job: onnx.checker (full check, shape inference), one ONNX Runtime CPU session
 (graph optimization ORT_ENABLE_EXTENDED; the optimized model saved to "optimized" when given), every input run,
 each output written as <out>/<input stem>.<output name>.f32 (raw little-endian float32). Prints one JSON object:
-{"models": [{"model", "outputs": {name: shape}, "metadata": {...}, "optimized_ops": {op: count}}]}.
+{"models": [{"model", "outputs": {name: shape}, "metadata": {...}, "conv_integer_weight_types": {type: count},
+"optimized_ops": {op: count}}]}.
 """
 import json
 import os
@@ -38,8 +39,11 @@ def run(job):
         for name, value in zip(names, outputs):
             value.astype("<f4").tofile(os.path.join(job["out"], f"{stem}.{name}.f32"))
             shapes[name] = list(value.shape)
+    types = {i.name: onnx.TensorProto.DataType.Name(i.data_type) for i in model.graph.initializer}
     report = {"model": job["model"], "outputs": shapes,
-              "metadata": {p.key: p.value for p in model.metadata_props}}
+              "metadata": {p.key: p.value for p in model.metadata_props},
+              "conv_integer_weight_types": dict(Counter(types.get(n.input[1], "computed") for n in model.graph.node
+                                                        if n.op_type == "ConvInteger"))}
     if job.get("optimized"):
         optimized = onnx.load(job["optimized"])
         report["optimized_ops"] = dict(Counter(n.op_type for n in optimized.graph.node))

@@ -97,14 +97,14 @@ final class ProtoWriterTests: XCTestCase {
 
     func testInitializers() {
         var builder = GraphBuilder(opset: 17)
-        _ = builder.int8s("w", [1, -1], shape: [2])
+        _ = builder.uint8s("w", [1, 255], shape: [2])
         let c = builder.scalar(Float(1))
         XCTAssertEqual(builder.scalar(Float(1)), c, "one initializer per scalar value")
         _ = builder.int64s("s", [1, -1, 4])
         XCTAssertEqual(builder.initializers.count, 3)
         XCTAssertEqual([UInt8](builder.initializers[0].serialized()), [
             0x0A, 0x01, 0x02,       // dims [2] (packed)
-            0x10, 0x03,             // data_type INT8
+            0x10, 0x02,             // data_type UINT8
             0x42, 0x01, 0x77,       // name "w"
             0x4A, 0x02, 0x01, 0xFF, // raw_data
         ])
