@@ -27,6 +27,7 @@ struct MPQ: ParsableCommand {
             Sensitivity.self,
             Detect.self,
             EvaluateDetections.self,
+            Merge.self,
             Dataset.self,
             Inspect.self,
             Export.self,
@@ -36,7 +37,7 @@ struct MPQ: ParsableCommand {
     )
 
     static func main() {
-        BLASCore.reexecIfBetterKernelsExist()   // once, before any output; see BLASCore
+        ProcessEnvironment.reexecIfNeeded()   // once, before any output: OpenBLAS kernels, OpenMP spin (see there)
         main(nil)
     }
 }
