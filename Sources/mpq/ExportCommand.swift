@@ -66,7 +66,11 @@ struct Export: ParsableCommand {
         let (data, summary) = try ONNXExporter.export(
             loaded.model, quantized: loaded.quantized, classNames: names,
             options: .init(postprocess: postprocess, opset: opset, producerVersion: MPQ.configuration.version))
-        try SignalsHeld.during { try AtomicFile.write(data, to: URL(fileURLWithPath: out)) }
+        try SignalsHeld.during {
+            // Tests: a Ctrl-C that arrives while the file is being written (ExportTests).
+            if ProcessInfo.processInfo.environment["MPQ_TEST_INTERRUPT_EXPORT_WRITE"] == "1" { raise(SIGINT) }
+            try AtomicFile.write(data, to: URL(fileURLWithPath: out))
+        }
         let kind = loaded.quantized.map { "quantized (\($0.info.method), \(summary.integerConvs) integer convs, "
             + "\(summary.floatConvs) float)" } ?? "float"
         print("\(out): \(loaded.model.architecture.rawValue) \(kind), opset \(opset), \(summary.nodes) nodes, "

@@ -343,6 +343,24 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: out, encoding: .utf8), "previous")
     }
 
+    /// Ctrl-C while the file is being written (SIGINT raised inside the write, `MPQ_TEST_INTERRUPT_EXPORT_WRITE`):
+    /// the write completes, then the process ends by SIGINT; the file is the complete export, no temporary left.
+    func testCtrlCDuringTheWriteLeavesTheCompleteFileAndNoTemporary() throws {
+        let folder = try temporaryFolder()
+        let model = Self.torch.appendingPathComponent("small-mb1-c5.pth").path
+        let reference = folder.appendingPathComponent("reference/model.onnx")
+        _ = try export(model, to: reference)
+        let out = folder.appendingPathComponent("out/model.onnx")
+        var environment = ProcessInfo.processInfo.environment
+        environment["MPQ_TEST_INTERRUPT_EXPORT_WRITE"] = "1"
+        let run = try runMPQ(["export", "--model", model, "--out", out.path], environment: environment)
+        XCTAssertEqual(run.reason, .uncaughtSignal, run.stderr)
+        XCTAssertEqual(run.status, SIGINT)
+        XCTAssertEqual(try Data(contentsOf: out), try Data(contentsOf: reference), "the complete export")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.deletingLastPathComponent().path),
+                       ["model.onnx"], "no temporary left")
+    }
+
     /// Runs Scripts/onnx_run.py on `jobs`.
     func runONNXPython(_ jobs: [Job], folder: URL) throws -> Report {
         let python = try onnxPython()
