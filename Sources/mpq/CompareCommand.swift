@@ -26,6 +26,14 @@ struct Compare: ParsableCommand {
         rtn, its difference to rtn at the same budget (delta_vs_rtn, delta_vs_rtn_ci95); "n.s." in the table \
         marks a difference whose interval contains 0 (not significant).
 
+        More methods: dfq (cross-layer equalization + rtn + bias correction), adaround (learned rounding at b \
+        bits), multipoint-adaround (multipoint, each channel's last point re-rounded by AdaRound) and \
+        multipoint-random (multipoint's extra points per layer on random channels, seeded by --seed: the \
+        ablation that shows whether adaptivity matters). --cle and --bias-correction add the DFQ steps to every \
+        method (rows named like rtn+cle+bc). With multipoint rows, the report also holds \
+        errors_vs_points*.svg (layer output error vs points per channel: rtn, mse, multipoint) and \
+        points_per_channel_*.svg (the histogram of points per channel per layer).
+
         Examples:
           mpq compare --limit 50 --report runs/compare-demo
           mpq compare --model ckpt.pth --voc-root VOCdevkit/VOC2007 \\
@@ -34,6 +42,8 @@ struct Compare: ParsableCommand {
               --methods rtn,gptq,multipoint --avg-bits 3.25 --abits 32 \\
               --calib-images 16 --limit 100 --report runs/compare-quick
           mpq compare --limit 50 --bootstrap 2000 --seed 7 --report runs/compare-ci
+          mpq compare --methods rtn,dfq,adaround,multipoint,multipoint-random \\
+              --avg-bits 4.25 --limit 50 --report runs/compare-dfq
         """
     )
 
@@ -45,7 +55,8 @@ struct Compare: ParsableCommand {
             help: ArgumentHelp("The dataset folder (default: the embedded demo dataset).", valueName: "dir"))
     var vocRoot: String?
 
-    @Option(help: ArgumentHelp("Comma-separated methods: rtn, mse, gptq, ocs, mixed, multipoint.", valueName: "list"))
+    @Option(help: ArgumentHelp("Comma-separated methods: "
+        + WeightQuantizationMethod.allCases.map(\.rawValue).joined(separator: ", ") + ".", valueName: "list"))
     var methods: String = "rtn,mse,ocs,mixed,gptq,multipoint"
 
     @Option(name: .customLong("avg-bits"), help: ArgumentHelp("Comma-separated average-bit budgets.", valueName: "list"))
@@ -81,6 +92,8 @@ struct Compare: ParsableCommand {
     var report: String
 
     @OptionGroup var bootstrapOptions: BootstrapOptions
+
+    @OptionGroup var dfqOptions: DFQOptions
 
     static let knownMethods = WeightQuantizationMethod.allCases.map(\.rawValue)
 
@@ -142,6 +155,17 @@ struct Compare: ParsableCommand {
             }
             return outcome.result?.mAP ?? 0
         }
+        // The equalized model and its calibration, made once if a row needs them.
+        var equalized: (model: SSDModel, stats: CalibrationStatistics)?
+        func prepared(_ steps: DFQSteps) throws -> (model: SSDModel, stats: CalibrationStatistics) {
+            guard steps.cle else { return (inputs.model, stats) }
+            if let equalized { return equalized }
+            let m = try steps.equalize(inputs.model, note: { Output.note("compare: " + $0) })
+            let made = (m, try CalibrationStatistics.collect(model: m, images: calib.images, collectGrams: true))
+            equalized = made
+            return made
+        }
+        var figureModels: [(label: String, model: QuantizedModel)] = []
         var rows: [CompareRow] = []
         let t0 = Date()
         let fp = try score(inputs.model, quantization: nil, tag: "fp32")
@@ -153,18 +177,26 @@ struct Compare: ParsableCommand {
             for name in methodList {
                 guard let method = WeightQuantizationMethod(rawValue: name) else { continue }
                 let t = Date()
-                let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, options: .init(
+                let steps = dfqOptions.steps(for: method)
+                let (floatModel, floatStats) = try prepared(steps)
+                var q = try ModelQuantizer.quantize(model: floatModel, statistics: floatStats, options: .init(
                     method: method, weightBits: b, activationBits: abits,
                     // Mixed precision's widths stop at 8 bits: above 8 it is all-8-bit.
                     budget: method.spendsBudget ? .averageBits(method == .mixed ? min(budget, 8) : budget) : nil,
-                    sensitivities: costs, threads: threads))
+                    sensitivities: costs, adaround: dfqOptions.adaroundOptions, seed: bootstrapOptions.seed,
+                    threads: threads))
+                q = try steps.correctBiases(q, float: floatModel, images: calib.images, note: { _ in })
+                let label = steps.label(method)
+                if method == .multipoint || method == .multipointRandom {
+                    figureModels.append((label + String(format: "-%.2f", budget), q))
+                }
                 let (quantization, notice) = q.execution(engine)
                 if let notice, rows.count == 1 { Output.note("compare: \(notice)") }
-                let map = try score(q.model, quantization: quantization, tag: "\(name)-\(budget)")
-                rows.append(CompareRow(method: name, budget: budget, pointBits: b, map: map,
+                let map = try score(q.model, quantization: quantization, tag: "\(label)-\(budget)")
+                rows.append(CompareRow(method: label, budget: budget, pointBits: b, map: map,
                                        averageBits: q.accounting.averageWeightBits, extraMACs: q.accounting.extraMACs,
                                        modelBytes: q.accounting.modelBytes, seconds: Date().timeIntervalSince(t)))
-                Output.note(String(format: "%@ @ %.2f: mAP %.4f, %.3f bits", name, budget, map,
+                Output.note(String(format: "%@ @ %.2f: mAP %.4f, %.3f bits", label, budget, map,
                                    q.accounting.averageWeightBits))
             }
         }
@@ -174,7 +206,17 @@ struct Compare: ParsableCommand {
         var summary = CompareSummary(model: inputs.modelPath, split: split, limit: limit, calibImages: calib.images.count,
                                      calibSplit: calibSplit, abits: abits, rows: rows)
         summary.bootstrap = bootstrapOptions.settings(images: scoredTruth.imageIDs.count)
-        try CompareReport.write(summary, to: folder)
+        var figures = ""
+        if !figureModels.isEmpty {
+            let svgs = try FigureReport.figures(
+                model: inputs.model, statistics: stats, bits: Array(Set(budgetList.map { Int($0.rounded(.down)) })),
+                skip: [], quantized: figureModels, threads: threads)
+            for (file, svg) in svgs {
+                try Data(svg.utf8).write(to: folder.appendingPathComponent(file), options: .atomic)
+            }
+            figures = FigureReport.section(svgs)
+        }
+        try CompareReport.write(summary, to: folder, figures: figures)
         print(CompareReport.markdownTable(rows) + CompareReport.intervalNote(summary), terminator: "")
     }
 }

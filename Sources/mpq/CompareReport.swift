@@ -64,8 +64,10 @@ enum CompareReport {
             guard r != fp else { continue }
             rows[r].deltaVsFP32 = rows[r].map - rows[fp].map
             rows[r].deltaCI95 = boot?.differenceInterval(r, minus: fp)
-            if rows[r].method != "rtn",
-               let rtn = rows.firstIndex(where: { $0.method == "rtn" && $0.budget == rows[r].budget }) {
+            // The rtn row with the same DFQ steps (`rtn+cle` for `gptq+cle`).
+            let steps = rows[r].method.firstIndex(of: "+").map { String(rows[r].method[$0...]) } ?? ""
+            if rows[r].method != "rtn" + steps,
+               let rtn = rows.firstIndex(where: { $0.method == "rtn" + steps && $0.budget == rows[r].budget }) {
                 rows[r].deltaVsRTN = rows[r].map - rows[rtn].map
                 rows[r].deltaVsRTNCI95 = boot?.differenceInterval(r, minus: rtn)
             }
@@ -162,7 +164,7 @@ enum CompareReport {
         return s + "</svg>\n"
     }
 
-    static func html(_ summary: CompareSummary) -> String {
+    static func html(_ summary: CompareSummary, figures: String = "") -> String {
         var rowsHTML = ""
         for r in summary.rows {
             rowsHTML += "<tr><td>\(r.method)</td><td>\(r.budget.map { String(format: "%.2f", $0) } ?? "-")</td><td>\(r.pointBits)</td>"
@@ -180,12 +182,12 @@ enum CompareReport {
         Activations: \(summary.abits == 32 ? "float" : "\(summary.abits) bits") (the fp32 row is float). rtn, mse and gptq use b = floor(budget) bits for every weight (below the budget); multipoint, ocs and mixed spend the budget.</p>
         \(svg(summary.rows))
         <table><tr><th>method</th><th>budget</th><th>point bits</th><th>mAP</th><th>avg bits</th><th>extra MACs</th><th>model bytes</th><th>time (s)</th><th>mAP 95% CI</th><th>Δ vs fp32 [95% CI]</th><th>Δ vs rtn [95% CI]</th></tr>
-        \(rowsHTML)</table><p>\(escape(intervalNote(summary)))</p></body></html>
+        \(rowsHTML)</table><p>\(escape(intervalNote(summary)))</p>\(figures)</body></html>
 
         """
     }
 
-    static func write(_ summary: CompareSummary, to folder: URL) throws {
+    static func write(_ summary: CompareSummary, to folder: URL, figures: String = "") throws {
         try Output.writeJSON(summary, to: folder.appendingPathComponent("compare.json").path)
         let md = "# mpq compare\n\nModel \(summary.model), split \(summary.split)"
             + (summary.limit.map { " (first \($0) images)" } ?? "") + ", calibration \(summary.calibImages) images of "
@@ -194,7 +196,7 @@ enum CompareReport {
             + markdownTable(summary.rows) + intervalNote(summary)
         try Data(md.utf8).write(to: folder.appendingPathComponent("compare.md"), options: .atomic)
         try Data(svg(summary.rows).utf8).write(to: folder.appendingPathComponent("compare.svg"), options: .atomic)
-        try Data(html(summary).utf8).write(to: folder.appendingPathComponent("compare.html"), options: .atomic)
+        try Data(html(summary, figures: figures).utf8).write(to: folder.appendingPathComponent("compare.html"), options: .atomic)
     }
 
     private static func escape(_ s: String) -> String {
