@@ -52,9 +52,9 @@ final class DFQTests: XCTestCase {
         let scale = before.map(Swift.abs).max() ?? 1
         let worst = zip(before, after).map { Swift.abs($0 - $1) }.max() ?? 0
         XCTAssertLessThan(Double(worst), 2e-5 * Double(scale), "\(file): float outputs moved", line: line)
-        XCTAssertLessThan(report.lastChange, 1e-6, "\(file): not converged", line: line)
+        XCTAssertLessThan(report.lastChange, 1e-5, "\(file): not converged in \(report.sweeps) sweeps", line: line)
         for pair in report.pairs {
-            XCTAssertLessThan(try rangeGap(equalized, pair), 1e-4, "\(file) \(pair)", line: line)
+            XCTAssertLessThan(try rangeGap(equalized, pair), 1e-3, "\(file) \(pair)", line: line)
         }
         // It did something: some pair's ranges were far apart before.
         if !report.pairs.isEmpty {
