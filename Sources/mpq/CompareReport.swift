@@ -26,12 +26,17 @@ struct CompareRow: Codable {
     /// `map` minus the rtn row's at the same budget (methods other than rtn, when rtn is compared) and its interval.
     var deltaVsRTN: Double? = nil
     var deltaVsRTNCI95: MAPBootstrap.Interval? = nil
+    /// multipoint-random rows: `map` minus the adaptive multipoint row's at the same budget and its interval (the
+    /// ablation: negative = adaptivity pays).
+    var deltaVsAdaptive: Double? = nil
+    var deltaVsAdaptiveCI95: MAPBootstrap.Interval? = nil
 
     enum CodingKeys: String, CodingKey {
         case method, budget, map, seconds
         case pointBits = "point_bits", averageBits = "average_bits", extraMACs = "extra_macs", modelBytes = "model_bytes"
         case mapCI95 = "map_ci95", deltaVsFP32 = "delta_vs_fp32", deltaCI95 = "delta_ci95"
         case deltaVsRTN = "delta_vs_rtn", deltaVsRTNCI95 = "delta_vs_rtn_ci95"
+        case deltaVsAdaptive = "delta_vs_multipoint", deltaVsAdaptiveCI95 = "delta_vs_multipoint_ci95"
     }
 }
 
@@ -71,6 +76,11 @@ enum CompareReport {
                 rows[r].deltaVsRTN = rows[r].map - rows[rtn].map
                 rows[r].deltaVsRTNCI95 = boot?.differenceInterval(r, minus: rtn)
             }
+            if rows[r].method == "multipoint-random" + steps,
+               let adaptive = rows.firstIndex(where: { $0.method == "multipoint" + steps && $0.budget == rows[r].budget }) {
+                rows[r].deltaVsAdaptive = rows[r].map - rows[adaptive].map
+                rows[r].deltaVsAdaptiveCI95 = boot?.differenceInterval(r, minus: adaptive)
+            }
         }
     }
 
@@ -100,8 +110,15 @@ enum CompareReport {
 
     /// The line under the table saying how the intervals were drawn and what "n.s." means.
     static func intervalNote(_ summary: CompareSummary) -> String {
-        guard let b = summary.bootstrap else { return "" }
-        return "\n95% intervals: paired bootstrap, \(b.resamples) resamples of the \(b.images) scored images "
+        var ablation = ""
+        for r in summary.rows {
+            guard let delta = r.deltaVsAdaptive, let budget = r.budget else { continue }
+            ablation += "\nrandom allocation vs adaptive at " + String(format: "%.2f", budget) + ": \(r.method) - "
+                + r.method.replacingOccurrences(of: "multipoint-random", with: "multipoint") + " = "
+                + difference(delta, r.deltaVsAdaptiveCI95) + "\n"
+        }
+        guard let b = summary.bootstrap else { return ablation }
+        return ablation + "\n95% intervals: paired bootstrap, \(b.resamples) resamples of the \(b.images) scored images "
             + "(seed \(b.seed)); n.s. = not significant, the difference's interval contains 0.\n"
     }
 
