@@ -1,6 +1,6 @@
 import COpenBLAS
 import Foundation
-import SSD
+import Parallelism
 import Tensors
 
 /// Settings of AdaRound (`--method adaround`, `multipoint-adaround`); the defaults are the paper's, except the
@@ -245,29 +245,5 @@ enum AdaRound {
         return LayerState.forms(layer: layer, channels: Array(0..<layer.channels), threads: threads) { c, row in
             for j in 0..<d { row[j] = Double(layer.weights[c * d + j]) }
         }
-    }
-}
-
-extension ModelQuantizer {
-    /// The number of input rows `N` behind each layer's Gram matrix: `images ×` its output positions at the
-    /// 300x300 input (one blank forward pass to read each conv's input size).
-    static func calibrationRows(_ model: SSDModel, layers: [QuantizableLayer], images: Int) -> [String: Double] {
-        let convs = Dictionary(layers.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
-        final class Shapes: @unchecked Sendable { var values: [String: [Int]] = [:] }
-        let shapes = Shapes()
-        var ws = SSDWorkspace()
-        let size = SSDModel.inputSize
-        _ = model.forward(Tensor(zeros: [1, 3, size, size]), workspace: &ws, hook: { name, x in
-            shapes.values[name] = x.shape
-            return x
-        })
-        var rows: [String: Double] = [:]
-        for (name, conv) in convs {
-            guard let shape = shapes.values[name], shape.count == 4 else { continue }
-            let outH = (shape[2] + 2 * conv.padding - conv.dilation * (conv.kernelH - 1) - 1) / conv.stride + 1
-            let outW = (shape[3] + 2 * conv.padding - conv.dilation * (conv.kernelW - 1) - 1) / conv.stride + 1
-            rows[name] = Double(Swift.max(images, 1) * Swift.max(outH * outW, 1))
-        }
-        return rows
     }
 }

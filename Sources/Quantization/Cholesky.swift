@@ -1,3 +1,4 @@
+import Parallelism
 import COpenBLAS
 
 /// Dense Cholesky factorisations in Double for the Hessian-based baselines (GPTQ).

@@ -1,3 +1,4 @@
+import Parallelism
 import COpenBLAS
 
 /// How GPTQ picks each channel's (static) scale before the sequential rounding.

@@ -1,3 +1,4 @@
+import Parallelism
 import COpenBLAS
 
 /// The calibration Gram matrix `H = Xᵀ X` of one conv group, `[d, d]` row-major, symmetric, Double.

@@ -1,3 +1,4 @@
+import Parallelism
 /// The allocator's working state for one layer: every channel's greedy points (computed lazily, possibly
 /// one ahead of the accepted count) and their output errors.
 final class LayerState {

@@ -48,7 +48,8 @@ enum LayerMethods {
             let views = try calibrated(options.method.rawValue)
             let allocation = AllocationOptions(
                 grid: grid, budget: budget, maxPointsPerChannel: options.maxPointsPerChannel,
-                countScaleBits: options.countScaleBits, firstPoint: options.firstPoint, threads: threads)
+                countScaleBits: options.countScaleBits, firstPoint: options.firstPoint, cost: options.cost,
+                threads: threads)
             let result = options.method == .multipointRandom
                 ? try RandomAllocation.allocate(views, options: allocation, seed: options.seed)
                 : try MultipointAllocator.allocate(views, options: allocation)

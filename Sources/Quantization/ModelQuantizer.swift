@@ -63,14 +63,18 @@ public struct ModelQuantizationOptions: Sendable {
     public var adaround: AdaRoundOptions
     /// multipoint-random: the seed of the channel draw.
     public var seed: UInt64
+    /// Multipoint only: what the budget counts, weight bits (default) or multiply-adds (`--cost`).
+    public var cost: AllocationCost
     public var threads: Int
 
     public init(method: WeightQuantizationMethod, weightBits: Int = 4, activationBits: Int = 8,
                 activationCalibration: ActivationCalibration = .minMax, budget: AllocationBudget? = nil,
                 maxPointsPerChannel: Int = 16, countScaleBits: Bool = false,
                 sensitivities: [String: [Int: Double]]? = nil, candidateBits: [Int] = Array(2...8),
-                firstPoint: MultipointFirstPoint = .minMax, adaround: AdaRoundOptions = AdaRoundOptions(),
-                seed: UInt64 = 0, threads: Int = defaultQuantizationThreads) {
+                firstPoint: MultipointFirstPoint = .minMax, cost: AllocationCost = .weights,
+                adaround: AdaRoundOptions = AdaRoundOptions(), seed: UInt64 = 0,
+                threads: Int = defaultQuantizationThreads) {
+        self.cost = cost
         self.method = method
         self.weightBits = weightBits
         self.activationBits = activationBits
@@ -159,9 +163,15 @@ public enum ModelQuantizer {
             throw QuantizationError.unsupportedBits(options.activationBits)
         }
         let (selected, kept) = try LayerSelection.split(model.quantizableLayers, skipping: skip)
-        let views = try allocationLayers(selected, statistics: statistics)
-        let rows = [.adaround, .multipointAdaround].contains(options.method)
-            ? calibrationRows(model, layers: selected, images: statistics?.imageCount ?? 1) : [:]
+        let positions = model.convOutputPositions()
+        let views = try allocationLayers(selected, statistics: statistics)?.map { view -> AllocationLayer in
+            var v = view
+            v.outputPositions = positions[view.name] ?? 1
+            return v
+        }
+        // AdaRound's loss is a mean over the calibration rows (images x output positions) of each layer.
+        let images = Double(max(statistics?.imageCount ?? 1, 1))
+        let rows = positions.mapValues { images * Double(max($0, 1)) }
         let results = try LayerMethods.quantize(selected, views: views, options: options, rows: rows)
 
         var quantizedModel = model
@@ -180,7 +190,7 @@ public enum ModelQuantizer {
                 bias: bias, activation: activation,
                 accounting: LayerAccounting(name: l.name, weights: r.weights, floatParameters: l.biasCount,
                                             relativeOutputError: r.relativeOutputError,
-                                            originalDimension: l.dimension))
+                                            originalDimension: l.dimension, outputPositions: positions[l.name]))
             try quantizedModel.replaceConvolution(
                 named: l.name, weight: Tensor(shape: l.conv.weight.shape, data: r.reconstructed), bias: bias)
             layers.append(layer)

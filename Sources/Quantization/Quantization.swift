@@ -21,3 +21,8 @@
 // Baselines: rtn (per-channel min-max round-to-nearest) and mse (per-channel MSE-optimal clipping, exact),
 // in WeightQuantizers.swift. Activations: per-tensor b-bit fake quantization with min-max, percentile or
 // MSE clips from a one-pass RangeObserver (ActivationQuantizer.swift, RangeObserver.swift).
+
+import Tensors
+
+/// Default worker count: the toolkit-wide setting of the runtime (`Runtime.setThreads`, default = cores).
+public var defaultQuantizationThreads: Int { Runtime.threads }

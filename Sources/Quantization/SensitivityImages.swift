@@ -1,6 +1,9 @@
 import Foundation
 import SSD
 import Tensors
+import Evaluation
+import Imaging
+import Parallelism
 import VOC
 
 /// Images decoded and preprocessed once, kept in memory, so the many forward passes of a sensitivity run (one
@@ -18,7 +21,7 @@ public struct PreparedImages: Sendable {
     /// Decodes `<root>/JPEGImages/<id>.jpg` for each id (in parallel, results in id order).
     /// - Throws: the `ImageError` of the first unreadable image in id order.
     public init(dataset: VOCDataset, ids: [String], architecture: Architecture, threads: Int) throws {
-        let preset = Self.preset(for: architecture)
+        let preset = architecture.preprocessing
         let results: [Result<(Tensor, Int, Int), Error>] = OrderedParallel.map(count: ids.count, threads: threads) { i in
             do {
                 let image = try JPEGDecoder.decode(fileAt: dataset.imageURL(ids[i]))
@@ -47,15 +50,6 @@ public struct PreparedImages: Sendable {
         self.inputs = inputs
         self.sizes = sizes
     }
-
-    /// The reference predictors' normalisation: MobileNets `(x - 127) / 128`, VGG mean subtraction.
-    public static func preset(for architecture: Architecture) -> PreprocessPreset {
-        switch architecture {
-        case .mb2SSDLite, .mb1SSD: return .mobilenet
-        case .vgg16SSD: return .vgg16SSD
-        case .ssd300VGG16: return .ssd300
-        }
-    }
 }
 
 /// mAP and detector-output SQNR of a (possibly quantized) model on prepared images.
@@ -74,12 +68,11 @@ public enum ModelScoring {
     public static func detections(_ model: SSDModel, images: PreparedImages, hook: ConvInputHook? = nil,
                                   quantization: InputQuantization? = nil, engine: ForwardEngine = .default,
                                   progress: ((Int) -> Void)? = nil) -> [[Detection]] {
-        var workspace = SSDWorkspace(engine: engine)
-        var head = HeadOutputs(priors: model.priors.count, classes: model.classes)
+        var detector = Detector(model: model, hook: hook, quantization: quantization, engine: engine)
         var out: [[Detection]] = []
         for (i, input) in images.inputs.enumerated() {
-            model.forward(input, into: &head, workspace: &workspace, hook: hook, quantization: quantization)
-            out.append(detections(model, outputs: head, size: images.sizes[i]))
+            out.append(detector.detect(preprocessed: input, width: images.sizes[i].width,
+                                       height: images.sizes[i].height))
             progress?(i + 1)
         }
         return out

@@ -1,3 +1,4 @@
+import Parallelism
 /// The per-channel weight quantizers: the two baselines and fixed-count multipoint.
 ///
 /// - `rtn`: round-to-nearest with the min-max scale `s = max_j |w_j| / M`, `q = round(w / s)` (no clipping

@@ -1,4 +1,6 @@
 import Tensors
+import Imaging
+import Evaluation
 import VOC
 
 extension Architecture {
@@ -29,10 +31,13 @@ public struct Detector {
     /// Fake quantization of conv inputs (an activation-quantized model, e.g. a quantized file); both engines.
     public var quantization: InputQuantization?
 
-    public init(model: SSDModel, hook: ConvInputHook? = nil, quantization: InputQuantization? = nil) {
+    /// - Parameter engine: the executor (default: oneDNN where available, see `ForwardEngine.default`).
+    public init(model: SSDModel, hook: ConvInputHook? = nil, quantization: InputQuantization? = nil,
+                engine: ForwardEngine = .default) {
         self.model = model
         self.hook = hook
         self.quantization = quantization
+        workspace = SSDWorkspace(engine: engine)
         head = HeadOutputs(priors: model.priors.count, classes: model.classes)
     }
 
@@ -47,7 +52,11 @@ public struct Detector {
 
     /// Raw head outputs for `image` (logits and offsets), with an optional conv input hook (default: `self.hook`).
     public mutating func headOutputs(_ image: RGBImage, hook: ConvInputHook? = nil) -> HeadOutputs {
-        let x = preprocessed(image)
+        headOutputs(preprocessed: preprocessed(image), hook: hook)
+    }
+
+    /// Raw head outputs of an input already preprocessed (`preprocessed(_:)`; images kept in memory).
+    public mutating func headOutputs(preprocessed x: Tensor, hook: ConvInputHook? = nil) -> HeadOutputs {
         model.forward(x, into: &head, workspace: &workspace, hook: hook ?? self.hook, quantization: quantization)
         return head
     }
@@ -63,9 +72,22 @@ public struct Detector {
     /// - Parameter scoreThreshold: NMS candidates need a score above it (the reference evaluation uses 0.01;
     ///   greedy NMS makes a higher threshold equal to filtering the 0.01 result).
     public mutating func detect(_ image: RGBImage, scoreThreshold: Float = 0.01) -> [Detection] {
-        let outputs = headOutputs(image)
+        detect(preprocessed: preprocessed(image), width: image.width, height: image.height,
+               scoreThreshold: scoreThreshold)
+    }
+
+    /// The detections of an already preprocessed input, in the pixel coordinates of a `width` x `height` image.
+    public mutating func detect(preprocessed x: Tensor, width: Int, height: Int,
+                                scoreThreshold: Float = 0.01) -> [Detection] {
+        let outputs = headOutputs(preprocessed: x)
+        return detections(outputs, width: width, height: height, scoreThreshold: scoreThreshold)
+    }
+
+    /// Softmax, box decoding and per-class NMS of raw head outputs, boxes in a `width` x `height` image.
+    public mutating func detections(_ outputs: HeadOutputs, width: Int, height: Int,
+                                    scoreThreshold: Float = 0.01) -> [Detection] {
         model.scoresAndBoxes(outputs, scores: &scores, boxes: &boxes)
-        return model.detections(scores: scores, boxes: boxes, width: image.width, height: image.height,
+        return model.detections(scores: scores, boxes: boxes, width: width, height: height,
                                 scoreThreshold: scoreThreshold)
     }
 }

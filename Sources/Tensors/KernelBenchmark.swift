@@ -4,13 +4,6 @@ import Foundation
 import Glibc
 #endif
 
-/// CPU time consumed by all threads of this process.
-func processCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
 /// One timed convolution shape.
 public struct KernelTiming: Sendable, Codable {
     public let name: String
@@ -56,14 +49,14 @@ public enum KernelBenchmark {
             var scratch: [Float] = []
             conv(x, into: &y, scratch: &scratch)   // warm-up, grows the buffers
             var times: [Double] = []
-            let cpu0 = processCPUSeconds()
+            let cpu0 = ProcessClock.cpuSeconds()
             let start = Date()
             while times.count < 3 || (Date().timeIntervalSince(start) < secondsPerShape && times.count < 200) {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 conv(x, into: &y, scratch: &scratch)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
             }
-            let cpuPerCall = (processCPUSeconds() - cpu0) / Double(times.count)
+            let cpuPerCall = (ProcessClock.cpuSeconds() - cpu0) / Double(times.count)
             times.sort()
             let median = times[times.count / 2]
             let flops = 2.0 * Double(y.count) * Double(c / groups * k * k)

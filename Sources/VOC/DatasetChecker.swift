@@ -1,4 +1,6 @@
 import Foundation
+import Imaging
+import Parallelism
 
 /// One problem found by `DatasetChecker`: the file, the line when known, and what is wrong.
 public struct DatasetProblem: Sendable, Equatable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Foundation
+import Parallelism
 
 /// A PASCAL VOC dataset: a `VOCdevkit/VOCxxxx` root and one split of it.
 ///

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SSD
 import Tensors
+import Imaging
 import VOC
 #if canImport(Glibc)
 import Glibc
@@ -42,18 +43,20 @@ struct Bench: ParsableCommand {
         """
     )
 
-    @Option(help: "The checkpoint or quantized model file to load (.pth, legacy or zip, or .safetensors; default: the embedded demo detector).")
-    var model: String?
+    @OptionGroup var modelOption: ModelOption
+    var model: String? { modelOption.model }
 
-    // A String, not `Architecture`: the conformance to ExpressibleByArgument belongs to `mpq detect`.
-    @Option(help: "The architecture, when it cannot be detected from the checkpoint's keys (mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).")
-    var arch: String?
+    @Option(name: .customLong("arch"),
+            help: "The architecture, when it cannot be detected from the checkpoint's keys.")
+    var architecture: Architecture?
+    var arch: String? { architecture?.rawValue }
 
-    @Option(help: "The number of threads the runtime uses; results are identical for any value.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
-    @Option(help: "The executor: onednn or native for float models (default: MPQ_ENGINE, else onednn); int8 (the default) or simulated for quantized model files.")
-    var engine: String?
+    @Option(name: .customLong("engine"), help: "The executor: onednn or native for float models (default: MPQ_ENGINE, else onednn); int8 (the default) or simulated for quantized model files.")
+    var engineChoice: BenchEngine?
+    var engine: String? { engineChoice?.rawValue }
 
     @Option(help: "How many timed repetitions to run (after one warm-up run).")
     var runs: Int = 20
@@ -78,19 +81,11 @@ struct Bench: ParsableCommand {
     private var workspaceForKernels = SSDWorkspace(engine: .onednn)
 
     enum CodingKeys: String, CodingKey {
-        case model, arch, threads, engine, runs, image, forwardOnly, profile, kernels, json
+        case modelOption, architecture, threadsOption, engineChoice, runs, image, forwardOnly, profile, kernels, json
     }
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1.") }
-        if let arch, Architecture(rawValue: arch) == nil {
-            let names = Architecture.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ValidationError("Unknown architecture '\(arch)'; expected one of \(names).")
-        }
-        if let engine, ForwardEngine(rawValue: engine) == nil, QuantizedEngine(rawValue: engine) == nil {
-            throw ValidationError("Unknown engine '\(engine)'; expected onednn, native, int8 or simulated.")
-        }
         if let image, !FileManager.default.fileExists(atPath: image) {
             throw ValidationError("The image '\(image)' does not exist.")
         }
@@ -137,7 +132,7 @@ struct Bench: ParsableCommand {
                 Output.note("note: no --image given and no bundled VOC sample found; pipeline not timed")
             }
         }
-        report.peakRSSMB = peakResidentMB()
+        report.peakRSSMB = ProcessClock.peakResidentMB()
         if profile { printProfile(loaded) }
         if let json {
             try Output.writeJSON(report, to: json)
@@ -173,37 +168,27 @@ struct Bench: ParsableCommand {
         var workspace = SSDWorkspace(engine: selectedEngine)
         var out = HeadOutputs(priors: model.priors.count, classes: model.classes)
         model.forward(input, into: &out, workspace: &workspace, quantization: quantization)   // warm-up
-        let cpuBefore = processCPUSeconds()
+        let cpuBefore = ProcessClock.cpuSeconds()
         let times = (0..<runs).map { _ in
-            milliseconds { model.forward(input, into: &out, workspace: &workspace, quantization: quantization) }
+            ProcessClock.milliseconds { model.forward(input, into: &out, workspace: &workspace, quantization: quantization) }
         }
-        return (times, (processCPUSeconds() - cpuBefore) * 1000 / Double(runs), workspace)
+        return (times, (ProcessClock.cpuSeconds() - cpuBefore) * 1000 / Double(runs), workspace)
     }
 
     private func timePipeline(_ model: SSDModel, image url: URL) throws -> [Double] {
-        var workspace = SSDWorkspace(engine: selectedEngine)
-        var out = HeadOutputs(priors: model.priors.count, classes: model.classes)
+        var detector = Detector(model: model, quantization: quantization, engine: selectedEngine)
         var decoded = RGBImage()
-        var scratch = PreprocessScratch()
-        let side = SSDModel.inputSize
-        var input = Tensor(zeros: [1, 3, side, side])
-        let preset = model.architecture.preprocessing
         var times: [Double] = []
         for i in 0...runs {
             var failure: Error?
-            let ms = milliseconds {
+            let ms = ProcessClock.milliseconds {
                 do {
                     try JPEGDecoder.decode(fileAt: url, into: &decoded)
                 } catch {
                     failure = error
                     return
                 }
-                input.data.withUnsafeMutableBufferPointer { buffer in
-                    VOC.preprocess(decoded, size: side, preset: preset, into: buffer, scratch: &scratch)
-                }
-                model.forward(input, into: &out, workspace: &workspace, quantization: quantization)
-                let (scores, boxes) = model.scoresAndBoxes(out)
-                _ = model.detections(scores: scores, boxes: boxes, width: decoded.width, height: decoded.height)
+                _ = detector.detect(decoded)
             }
             if let failure { throw failure }
             if i > 0 { times.append(ms) }   // run 0 is the warm-up
@@ -246,16 +231,16 @@ struct Bench: ParsableCommand {
                 if let (name, t) = last { samples[name, default: []].append(Double(now - t) / 1e6) }
             }
             _ = model.forward(input, workspace: &workspace) { name, x in
-                let now = threadCPUNanoseconds()
+                let now = ProcessClock.threadCPUNanoseconds()
                 end(now)
                 if samples[name] == nil, let conv = convs[name] {
                     order.append(name)
                     flops[name] = 2 * Double(conv.outputShape(for: x.shape).reduce(1, *)) * Double(conv.patchLength)
                 }
-                last = (name, threadCPUNanoseconds())
+                last = (name, ProcessClock.threadCPUNanoseconds())
                 return x
             }
-            end(threadCPUNanoseconds())
+            end(ProcessClock.threadCPUNanoseconds())
         }
         var total = 0.0
         for name in order {
@@ -371,30 +356,4 @@ struct BenchReport: Codable {
     }
 }
 
-/// CPU time consumed by all threads of this process, in seconds.
-private func processCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
-/// Wall-clock milliseconds `body` takes.
-private func milliseconds(_ body: () -> Void) -> Double {
-    let t0 = DispatchTime.now().uptimeNanoseconds
-    body()
-    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-}
-
-/// Peak resident set size of this process (Linux reports kilobytes).
-private func peakResidentMB() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
-}
-
-/// CPU time consumed by the calling thread.
-private func threadCPUNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}

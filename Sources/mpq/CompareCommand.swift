@@ -3,6 +3,9 @@ import Foundation
 import Quantization
 import SSD
 import Tensors
+import Evaluation
+import Imaging
+import SafeIO
 import VOC
 
 /// `mpq compare`: every method × budget quantized from one shared calibration, scored on one split.
@@ -47,15 +50,13 @@ struct Compare: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The float detector checkpoint (default: the embedded demo detector).",
-                               valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: FloatModelOption
+    var model: String? { modelOption.model }
 
-    @Option(name: .customLong("voc-root"),
-            help: ArgumentHelp("The dataset folder (default: the embedded demo dataset).", valueName: "dir"))
-    var vocRoot: String?
+    @OptionGroup var datasetOption: DatasetOption
+    var vocRoot: String? { datasetOption.vocRoot }
 
-    @Option(help: ArgumentHelp("Comma-separated methods: "
+    @Option(help: ArgumentHelp("Comma-separated methods, from: "
         + WeightQuantizationMethod.allCases.map(\.rawValue).joined(separator: ", ") + ".", valueName: "list"))
     var methods: String = "rtn,mse,ocs,mixed,gptq,multipoint"
 
@@ -66,11 +67,9 @@ struct Compare: ParsableCommand {
                                valueName: "bits"))
     var abits: Int = 8
 
-    @Option(name: .customLong("calib-images"), help: ArgumentHelp("Calibration images.", valueName: "n"))
-    var calibImages: Int = 16
-
-    @Option(name: .customLong("calib-split"), help: ArgumentHelp("The calibration split.", valueName: "name"))
-    var calibSplit: String = "trainval"
+    @OptionGroup var calibration: CalibrationOptions
+    var calibSplit: String { calibration.calibSplit }
+    var calibImages: Int { calibration.count(default: 16) }
 
     @Option(help: ArgumentHelp("The split to score.", valueName: "name"))
     var split: String = "test"
@@ -81,15 +80,19 @@ struct Compare: ParsableCommand {
     @Option(help: ArgumentHelp("A sensitivity.json whose mAP drops drive mixed precision.", valueName: "file"))
     var sensitivity: String?
 
-    @Option(help: ArgumentHelp("The number of threads; results do not depend on it.", valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
-    @Option(help: QuantizedEngine.help)
-    var engine: QuantizedEngine = .int8
+    @OptionGroup var engineOption: EngineOption
+    var engine: QuantizedEngine { engineOption.engine }
 
     @Option(help: ArgumentHelp("The folder for compare.json, compare.md, compare.svg and compare.html.",
                                valueName: "dir"))
     var report: String
+
+    @Option(help: ArgumentHelp("Multipoint rows: what the budget counts, weights (stored bits, the default) or macs "
+        + "(multiply-adds per image).", valueName: "kind"))
+    var cost: AllocationCost?
 
     @OptionGroup var bootstrapOptions: BootstrapOptions
 
@@ -114,9 +117,7 @@ struct Compare: ParsableCommand {
         guard abits == 32 || (2...8).contains(abits) else {
             throw ValidationError("--abits must be between 2 and 8, or 32 for float activations; got \(abits).")
         }
-        guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1.") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
     }
 
     func run() throws {
@@ -183,8 +184,8 @@ struct Compare: ParsableCommand {
                     method: method, weightBits: b, activationBits: abits,
                     // Mixed precision's widths stop at 8 bits: above 8 it is all-8-bit.
                     budget: method.spendsBudget ? .averageBits(method == .mixed ? min(budget, 8) : budget) : nil,
-                    sensitivities: costs, adaround: dfqOptions.adaroundOptions, seed: bootstrapOptions.seed,
-                    threads: threads))
+                    sensitivities: costs, cost: method.allocatesPoints ? cost ?? .weights : .weights,
+                    adaround: dfqOptions.adaroundOptions, seed: bootstrapOptions.seed, threads: threads))
                 q = try steps.correctBiases(q, float: floatModel, images: calib.images, note: { _ in })
                 let label = steps.label(method)
                 if method == .multipoint || method == .multipointRandom {
@@ -212,7 +213,7 @@ struct Compare: ParsableCommand {
                 model: inputs.model, statistics: stats, bits: Array(Set(budgetList.map { Int($0.rounded(.down)) })),
                 skip: [], quantized: figureModels, threads: threads)
             for (file, svg) in svgs {
-                try Data(svg.utf8).write(to: folder.appendingPathComponent(file), options: .atomic)
+                try AtomicFile.write(svg, to: folder.appendingPathComponent(file))
             }
             figures = FigureReport.section(svgs)
         }

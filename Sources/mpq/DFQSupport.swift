@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Quantization
+import SafeIO
 import SSD
 
 /// `--allocation adaptive|random` (quantize).
@@ -105,12 +106,12 @@ enum FigureReport {
         let svgs = try figures(model: model, statistics: statistics, bits: [bits], skip: skip, quantized: quantized,
                                threads: threads)
         for (file, svg) in svgs {
-            try Data(svg.utf8).write(to: folder.appendingPathComponent(file), options: .atomic)
+            try AtomicFile.write(svg, to: folder.appendingPathComponent(file))
         }
         let html = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>\(ReportSVG.escape(title))</title>"
             + "<style>body{font-family:sans-serif;margin:2em}</style></head><body><h1>\(ReportSVG.escape(title))</h1>"
             + section(svgs) + "</body></html>\n"
-        try Data(html.utf8).write(to: folder.appendingPathComponent("report.html"), options: .atomic)
+        try AtomicFile.write(html, to: folder.appendingPathComponent("report.html"))
     }
 
     /// The figures inline, each under a short caption.

@@ -1,6 +1,7 @@
 import Foundation
 import Quantization
 import SSD
+import Evaluation
 import VOC
 
 /// The steps of `mpq demo`: float mAP, four quantized runs (rtn and multipoint at 4 and 3 bits, activations

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Imaging
+import Tensors
 import VOC
 
 /// `mpq image-bench`: decode + resize throughput on a folder of JPEGs (a benchmark, not a test).
@@ -67,10 +69,10 @@ struct ImageBench: ParsableCommand {
         var cpu: [Double] = []
         for _ in 0..<runs {
             let start = DispatchTime.now().uptimeNanoseconds
-            let cpuStart = Self.processCPUSeconds()
+            let cpuStart = ProcessClock.cpuSeconds()
             let sum = try bench.pass()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            cpu.append((Self.processCPUSeconds() - cpuStart) * 1000 / Double(files.count))
+            cpu.append((ProcessClock.cpuSeconds() - cpuStart) * 1000 / Double(files.count))
             guard sum == checksum else { throw ValidationError("internal error: checksum changed between runs") }
             rates.append(Double(files.count) / seconds)
         }
@@ -87,13 +89,6 @@ struct ImageBench: ParsableCommand {
                          + "best %.3f CPU ms/image (checksum %llu)", files.count, threads, size, size, report.best,
                          report.median, report.bestCPUMillisecondsPerImage, checksum))
         }
-    }
-
-    /// CPU time consumed so far by all threads of this process.
-    static func processCPUSeconds() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// The folder's JPEG files, sorted by name.

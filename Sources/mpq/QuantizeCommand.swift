@@ -8,6 +8,7 @@ import VOC
 
 extension WeightQuantizationMethod: ExpressibleByArgument {}
 extension MultipointFirstPoint: ExpressibleByArgument {}
+extension AllocationCost: ExpressibleByArgument {}
 
 /// `mpq quantize`: calibrate, quantize (rtn, mse, multipoint, ocs, mixed or gptq), report per layer, optionally
 /// evaluate and save.
@@ -44,6 +45,8 @@ struct Quantize: ParsableCommand {
           mpq quantize --model model.pth --voc-root VOCdevkit/VOC2007 \\
               --calib-split trainval --calib-images 64 --method rtn --wbits 4 \\
               --abits 8 --evaluate --split test --json -
+          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --cost macs \\
+              --out runs/q-macs.safetensors
           mpq quantize --method multipoint --wbits 3 --max-error 0.01 \\
               --skip-layers first,last --evaluate
           mpq quantize --method mixed --avg-bits 3.5 \\
@@ -57,20 +60,15 @@ struct Quantize: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The detector checkpoint (default: the embedded demo detector).", valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: FloatModelOption
+    var model: String? { modelOption.model }
 
-    @Option(name: .customLong("voc-root"),
-            help: ArgumentHelp("The dataset folder (default: the embedded demo dataset).", valueName: "dir"))
-    var vocRoot: String?
+    @OptionGroup var datasetOption: DatasetOption
+    var vocRoot: String? { datasetOption.vocRoot }
 
-    @Option(name: .customLong("calib-split"), help: ArgumentHelp("The split the calibration images come from.",
-                                                                  valueName: "name"))
-    var calibSplit: String = "trainval"
-
-    @Option(name: .customLong("calib-images"), help: ArgumentHelp("The number of calibration images.",
-                                                                   valueName: "n"))
-    var calibImages: Int = 64
+    @OptionGroup var calibration: CalibrationOptions
+    var calibSplit: String { calibration.calibSplit }
+    var calibImages: Int { calibration.count(default: 64) }
 
     @Option(help: "The weight method: \(WeightQuantizationMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var method: WeightQuantizationMethod = .multipoint
@@ -103,6 +101,10 @@ struct Quantize: ParsableCommand {
             help: ArgumentHelp("Multipoint: each channel's first point, minmax (RTN's unclipped point, the default) or "
                 + "mse (the exact MSE-optimal clip, DESIGN's first greedy step).", valueName: "rule"))
     var firstPoint: MultipointFirstPoint?
+    @Option(help: ArgumentHelp("Multipoint: what --avg-bits counts: weights (stored weight bits, what the file size "
+        + "follows; the default) or macs (multiply-adds per image, layers weighted by their output size: the int8 "
+        + "engine's extra compute is then at most avg-bits/wbits - 1).", valueName: "kind"))
+    var cost: AllocationCost?
 
     @Option(name: .customLong("act-calibration"),
             help: "How activation ranges are chosen: minmax, percentile (99.99%) or mse.")
@@ -130,11 +132,11 @@ struct Quantize: ParsableCommand {
                                valueName: "file"))
     var json: String?
 
-    @Option(help: ArgumentHelp("The number of threads; results do not depend on it.", valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
-    @Option(help: QuantizedEngine.help)
-    var engine: QuantizedEngine = .int8
+    @OptionGroup var engineOption: EngineOption
+    var engine: QuantizedEngine { engineOption.engine }
 
     @Flag(name: .customLong("allow-overlap"),
           help: "Allow calibration images from the evaluation split (results are then optimistic).")
@@ -197,16 +199,17 @@ struct Quantize: ParsableCommand {
             throw ValidationError("--allocation random needs --method multipoint.")
         }
         if sensitivity != nil && method != .mixed { throw ValidationError("--sensitivity needs --method mixed.") }
+        if cost != nil && !method.allocatesPoints {
+            throw ValidationError("--cost needs --method multipoint (the other methods put one point per channel).")
+        }
         if firstPoint != nil && !method.allocatesPoints {
             throw ValidationError("--first-point needs --method multipoint.")
         }
         guard activationCalibration != nil else {
             throw ValidationError("--act-calibration takes minmax, percentile or mse; got '\(actCalibration)'.")
         }
-        guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1, got \(calibImages).") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
         if limit != nil && !evaluate { throw ValidationError("--limit sets how many images --evaluate scores: add --evaluate.") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         for name in [split, calibSplit] where name.isEmpty || name.contains("/") {
             throw ValidationError("splits are names such as test or trainval, not paths: '\(name)'.")
         }
@@ -245,14 +248,14 @@ struct Quantize: ParsableCommand {
         let options = ModelQuantizationOptions(
             method: chosen, weightBits: wbits, activationBits: abits,
             activationCalibration: activationCalibration ?? .minMax, budget: budget,
-            sensitivities: costs, firstPoint: firstPoint ?? .minMax,
+            sensitivities: costs, firstPoint: firstPoint ?? .minMax, cost: cost ?? .weights,
             adaround: dfqOptions.adaroundOptions, seed: bootstrapOptions.seed, threads: threads)
-        let (wallStart, cpuStart) = (Date(), ImageBench.processCPUSeconds())
+        let (wallStart, cpuStart) = (Date(), ProcessClock.cpuSeconds())
         var q = try ModelQuantizer.quantize(model: floatModel, statistics: stats, skip: skip, options: options)
         q = try steps.correctBiases(q, float: floatModel, images: calib.images, note: { Output.note("quantize: " + $0) })
         // The quantization alone (calibration excluded): the figure docs/quantizer.md reports.
         Output.note(String(format: "quantize: weights quantized in %.1f s wall, %.1f s CPU (%d threads)",
-                           Date().timeIntervalSince(wallStart), ImageBench.processCPUSeconds() - cpuStart, threads))
+                           Date().timeIntervalSince(wallStart), ProcessClock.cpuSeconds() - cpuStart, threads))
 
         var report = QuantizeReport(q, method: steps.label(chosen), wbits: wbits, abits: abits)
         if evaluate {
@@ -283,10 +286,9 @@ struct Quantize: ParsableCommand {
         if json == "-" { Output.note(table) } else { print(table, terminator: "") }
         if let out {
             let source = try Data(contentsOf: URL(fileURLWithPath: inputs.modelPath))
-            let dict = QuantizedModelFile.stateDict(q, method: steps.label(chosen), wbits: wbits, abits: abits,
-                                                    sourceSHA256: SHA256.hex(source),
-                                                    version: MPQ.configuration.version,
-                                                    classNames: inputs.classes.names)
+            let dict = q.file(method: steps.label(chosen), wbits: wbits, abits: abits,
+                              sourceSHA256: SHA256.hex(source), version: MPQ.configuration.version,
+                              classNames: inputs.classes.names).stateDict()
             try SafeTensors.write(dict, to: URL(fileURLWithPath: out))
             Output.note("wrote \(out) (\(q.layers.count) quantized layers, \(q.floatLayers.count) float)")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Quantization
 import SSD
+import Evaluation
 import VOC
 
 /// Everything `mpq sensitivity` (and the demo's sensitivity step) does between parsing and writing files.

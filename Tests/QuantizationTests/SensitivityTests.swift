@@ -2,6 +2,7 @@ import Foundation
 import Quantization
 import SSD
 import Tensors
+import Evaluation
 import VOC
 import XCTest
 

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import VOC
 import XCTest
 @testable import SSD

@@ -1,4 +1,7 @@
 import XCTest
+@testable import Imaging
+@testable import Evaluation
+@testable import Parallelism
 @testable import VOC
 
 /// Real PASCAL VOC annotation files, checked field by field against their XML text.

@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+@testable import Imaging
+@testable import Evaluation
 @testable import VOC
 
 /// Files that are not decodable JPEGs: each must give an `ImageError` that names the file and says what is wrong,

@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+import Imaging
+import Evaluation
 import VOC
 
 /// Opt-in benchmark (skipped unless MPQ_BENCH=1): parse and score 200k detections over 5k images, 20 classes.

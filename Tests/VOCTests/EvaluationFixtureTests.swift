@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+@testable import Imaging
+@testable import Evaluation
 @testable import VOC
 
 /// Randomised cases checked against an independent numpy implementation of the three matching rules

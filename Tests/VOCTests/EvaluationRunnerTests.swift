@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+@testable import Imaging
+@testable import Evaluation
 @testable import VOC
 
 /// A synthetic split: image i is a tiny image of width 10 + i (the test detectors read the index back from it).

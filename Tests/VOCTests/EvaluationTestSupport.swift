@@ -1,3 +1,5 @@
+@testable import Imaging
+@testable import Evaluation
 @testable import VOC
 
 /// Shorthands for building evaluation cases by hand.

@@ -1,4 +1,6 @@
 import XCTest
+@testable import Imaging
+@testable import Evaluation
 @testable import VOC
 
 /// Hand-computed scoring cases; the arithmetic is in the comments. VOC07 APs are compared with a 1e-15 tolerance

@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+@testable import Imaging
+@testable import Evaluation
 @testable import VOC
 
 /// Decoded pixels against `cv2.imread` (BGR -> RGB) on real VOC JPEGs and generated variants

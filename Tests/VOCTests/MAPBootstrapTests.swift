@@ -1,5 +1,8 @@
 import Foundation
 import XCTest
+@testable import Imaging
+@testable import Evaluation
+@testable import Parallelism
 @testable import VOC
 
 /// The paired image bootstrap (`MAPBootstrap`): its generator, its quantile rule, equality with the evaluator run

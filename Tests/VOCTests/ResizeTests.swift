@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+@testable import Imaging
+@testable import Evaluation
 @testable import VOC
 
 /// `LinearResizePlan` against `cv2.resize(..., interpolation=cv2.INTER_LINEAR)`: golden hashes from

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Evaluation
 import VOC
 @testable import mpq
 

@@ -1,4 +1,6 @@
 import Foundation
+import Imaging
+import Evaluation
 import VOC
 
 /// Draws detections onto an image: a 2-pixel rectangle per box in a per-class colour and a label

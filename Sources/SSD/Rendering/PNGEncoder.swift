@@ -1,4 +1,6 @@
 import Foundation
+import Imaging
+import Evaluation
 import VOC
 
 /// A minimal PNG writer for 8-bit RGB images: no compression library needed, because the zlib stream uses
