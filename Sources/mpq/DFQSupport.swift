@@ -100,7 +100,7 @@ enum FigureReport {
         return out
     }
 
-    static func write(to folder: URL, title: String, model: SSDModel, statistics: CalibrationStatistics, bits: Int,
+    static func save(in folder: URL, title: String, model: SSDModel, statistics: CalibrationStatistics, bits: Int,
                       skip: [String], quantized: [(label: String, model: QuantizedModel)], threads: Int) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let svgs = try figures(model: model, statistics: statistics, bits: [bits], skip: skip, quantized: quantized,

@@ -70,7 +70,7 @@ struct Quantize: ParsableCommand {
     var calibSplit: String { calibration.calibSplit }
     var calibImages: Int { calibration.count(default: 64) }
 
-    @Option(help: "The weight method: \(WeightQuantizationMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "The weight method (what each does: see the discussion above).")
     var method: WeightQuantizationMethod = .multipoint
 
     @Option(help: ArgumentHelp("The weight bit width of the grid (2 to 8).", valueName: "bits"))
@@ -294,7 +294,7 @@ struct Quantize: ParsableCommand {
         }
         if let json { try Output.writeJSON(report, to: json) }
         if let folder = self.report {
-            try FigureReport.write(to: URL(fileURLWithPath: folder), title: "mpq quantize: \(steps.label(chosen)) "
+            try FigureReport.save(in: URL(fileURLWithPath: folder), title: "mpq quantize: \(steps.label(chosen)) "
                 + "w\(wbits)a\(abits)", model: floatModel, statistics: stats, bits: wbits, skip: skip,
                 quantized: [(steps.label(chosen), q)], threads: threads)
             Output.note("wrote \(folder)/report.html")

@@ -103,6 +103,27 @@ final class AdaRoundTests: XCTestCase {
         }
     }
 
+    /// A point refitted to scale 0 (the allocator's repair when a point cannot lower the output error; random
+    /// allocation keeps such points) stores zero codes — the quantized file refuses a zero scale with nonzero
+    /// codes — and leaves the residual the earlier points left, hand-checked on a 4-weight channel.
+    func testPointRefittedToZeroStoresNoCodes() throws {
+        let grid = try QuantGrid(bits: 3)
+        var p = ChannelPoints(weights: [Float(0.9), -0.35, 0.2, 0.05])
+        let workspace = GreedyWorkspace(dimension: 4, grid: grid)
+        p.addPoint(using: workspace)
+        let afterFirst = p.residual
+        // First point: a = 0.9/3 = 0.3, q = round(w/a) = [3, -1, 1, 0]; residual w - a·q.
+        XCTAssertEqual(Array(p.codes), [3, -1, 1, 0])
+        for (r, e) in zip(afterFirst, [0.0, -0.05, -0.1, 0.05]) { XCTAssertEqual(r, e, accuracy: 1e-7) }
+        p.addPoint(using: workspace)
+        XCTAssertTrue(p.codes[4...].contains { $0 != 0 }, "the greedy second point has codes")
+        p.refitLastPoint(scale: 0, negate: false)
+        XCTAssertEqual(p.scales.count, 2)
+        XCTAssertEqual(p.scales[1], 0)
+        XCTAssertEqual(Array(p.codes[4...]), [0, 0, 0, 0])
+        for (r, e) in zip(p.residual, afterFirst) { XCTAssertEqual(r, e, accuracy: 1e-12) }
+    }
+
     /// A layer `W [C, d]` (Gaussian) with the Gram matrix of correlated inputs `X = Z A` (`A = I + 0.6·G`), and N.
     private func correlatedLayer(channels: Int, dimension d: Int, samples n: Int,
                                  seed: UInt64) throws -> (AllocationLayer, Double) {
