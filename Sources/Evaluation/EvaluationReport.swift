@@ -74,6 +74,10 @@ public enum EvaluationReport {
                 try c.encodeIfPresent(mapCI95, forKey: .mapCI95)
             }
         }
+        /// What was scored: the model file (`evaluate`; nil for result files), the split and how many images.
+        public var model: String?
+        public var split: String?
+        public var images: Int?
         let metric: String
         let evaluationProtocol: String
         let mAP: Double?
@@ -94,13 +98,16 @@ public enum EvaluationReport {
         }
 
         enum CodingKeys: String, CodingKey {
-            case metric, evaluationProtocol = "protocol", mAP, classes
+            case model, split, images, metric, evaluationProtocol = "protocol", mAP, classes
             case mapCI95 = "map_ci95", bootstrap, baseline, deltaVsBaseline = "delta_vs_baseline"
             case deltaCI95 = "delta_ci95", deltaSignificant = "delta_significant"
         }
 
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encodeIfPresent(model, forKey: .model)
+            try c.encodeIfPresent(split, forKey: .split)
+            try c.encodeIfPresent(images, forKey: .images)
             try c.encode(metric, forKey: .metric)
             try c.encode(evaluationProtocol, forKey: .evaluationProtocol)
             try c.encode(mAP, forKey: .mAP)

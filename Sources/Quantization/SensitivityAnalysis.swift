@@ -46,6 +46,13 @@ public struct LayerSensitivity: Sendable, Equatable, Codable {
     public let macs: Int
     public let results: [SensitivityResult]
 
+    public init(name: String, params: Int, macs: Int, results: [SensitivityResult]) {
+        self.name = name
+        self.params = params
+        self.macs = macs
+        self.results = results
+    }
+
     /// The largest mAP drop over the bit widths (ranking key).
     public var worstDrop: Double { results.map(\.mapDrop).max() ?? 0 }
 }
@@ -163,8 +170,14 @@ public struct SensitivityRunner {
         return (cache(evaluationImages, evaluation), cache(calibrationImages, calibration))
     }
 
-    /// - Throws: `QuantizationError` (unsupported bits, multipoint without Gram matrices).
-    public func run(layers names: [String]? = nil, progress: ((Progress) -> Void)? = nil) throws -> SensitivityReport {
+    /// - Parameters:
+    ///   - only: runs just the (layer, bits) units it accepts (a shard, or the units a journal lacks); the
+    ///     report then holds only layers with at least one unit run.
+    ///   - finished: told each unit as soon as it is done (the shard journal records it).
+    /// - Throws: `QuantizationError` (unsupported bits, multipoint without Gram matrices), or what `finished` throws.
+    public func run(layers names: [String]? = nil, progress: ((Progress) -> Void)? = nil,
+                    only include: ((String, Int) -> Bool)? = nil,
+                    finished: ((SensitivityUnitResult) throws -> Void)? = nil) throws -> SensitivityReport {
         let start = Date()
         // The default engine, as the cache's staged passes use: an unchanged layer then gives these bits exactly.
         let floatEval = ModelScoring.headOutputs(model, images: evaluationImages)
@@ -176,18 +189,20 @@ public struct SensitivityRunner {
         let macs = Self.macs(model)
         // Execution order, so the caches only move forward.
         let units = model.convolutions.filter { names?.contains($0.name) ?? true }
-        let total = units.count * options.bits.count
+        let total = units.reduce(0) { n, u in n + options.bits.filter { include?(u.name, $0) ?? true }.count }
         var done = 0
         var layers: [LayerSensitivity] = []
         var head = HeadOutputs(priors: model.priors.count, classes: model.classes)
-        for unit in units {
+        for unit in units where options.bits.contains(where: { include?(unit.name, $0) ?? true }) {
             guard let stage = model.stage(ofConvolution: unit.name) else {
                 throw QuantizationError.invalidShape("no stage runs \(unit.name)")
             }
             evalCache.move(toRunStage: stage)
             calibCache.move(toRunStage: stage)
             var results: [SensitivityResult] = []
-            for bits in options.bits {
+            let params = unit.conv.weight.count + (unit.conv.bias?.count ?? 0)
+            for bits in options.bits where include?(unit.name, bits) ?? true {
+                let unitStart = Date()
                 let q = try LayerwiseQuantizer.quantize(model, layers: [unit.name], method: options.method, bits: bits,
                                                         averageBits: Double(bits) + options.multipointExtraBits,
                                                         grams: grams, threads: options.threads)
@@ -205,10 +220,12 @@ public struct SensitivityRunner {
                 let sqnr = ModelScoring.sqnr(reference: floatOutputs, quantized: quantized)
                 results.append(SensitivityResult(bits: bits, map: map, mapDrop: floatMAP - map,
                                                  sqnrDB: sqnr.isFinite ? sqnr : nil))
+                try finished?(SensitivityUnitResult(layer: unit.name, params: params, macs: macs[unit.name] ?? 0,
+                                                    result: results[results.count - 1], mapFP32: floatMAP,
+                                                    seconds: Date().timeIntervalSince(unitStart)))
                 done += 1
                 progress?(Progress(done: done, total: total, layer: unit.name, elapsed: Date().timeIntervalSince(start)))
             }
-            let params = unit.conv.weight.count + (unit.conv.bias?.count ?? 0)
             layers.append(LayerSensitivity(name: unit.name, params: params, macs: macs[unit.name] ?? 0, results: results))
         }
         return SensitivityReport(layers: layers, mapFP32: floatMAP)

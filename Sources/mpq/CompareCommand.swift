@@ -35,7 +35,16 @@ struct Compare: ParsableCommand {
         ablation that shows whether adaptivity matters). --cle and --bias-correction add the DFQ steps to every \
         method (rows named like rtn+cle+bc). With multipoint rows, the report also holds \
         errors_vs_points*.svg (layer output error vs points per channel: rtn, mse, multipoint) and \
-        points_per_channel_*.svg (the histogram of points per channel per layer).
+        points_per_channel_*.svg (the histogram of points per channel per layer); these figures are drawn by \
+        an unsharded run, for the rows it quantized itself (not by --shard runs or mpq merge).
+
+        Resumable and sharded: the work is split into units, the fp32 model first and then each (budget, \
+        method) pair in table order, and every finished unit is appended to <report>/units.journal (each \
+        unit's detections are in <report>/runs/<unit>, itself resumable per image); run the same command \
+        again after a kill and only the missing units run (a folder holding another run's journal is \
+        refused). --shard I/N runs units I, I+N, I+2N, ... (I from 0 to N-1) and writes only its units into \
+        --report; `mpq merge --out DIR SHARD_DIR...` writes the report of the whole run from the shard folders \
+        (it reads the dataset where the shards did, for the bootstrap), the same files one process writes.
 
         Examples:
           mpq compare --limit 50 --report runs/compare-demo
@@ -47,6 +56,8 @@ struct Compare: ParsableCommand {
           mpq compare --limit 50 --bootstrap 2000 --seed 7 --report runs/compare-ci
           mpq compare --methods rtn,dfq,adaround,multipoint,multipoint-random \\
               --avg-bits 4.25 --limit 50 --report runs/compare-dfq
+          mpq compare --methods rtn,multipoint --avg-bits 4.25 --limit 50 \\
+              --shard 0/2 --report runs/compare/shard-0
         """
     )
 
@@ -94,6 +105,10 @@ struct Compare: ParsableCommand {
         + "(multiply-adds per image).", valueName: "kind"))
     var cost: AllocationCost?
 
+    @Option(help: ArgumentHelp("Run one shard of the units (fp32, then each budget x method): I/N runs units I, "
+        + "I+N, ... (I from 0 to N-1) into --report; combine the shards with mpq merge.", valueName: "I/N"))
+    var shard: String?
+
     @OptionGroup var bootstrapOptions: BootstrapOptions
 
     @OptionGroup var dfqOptions: DFQOptions
@@ -108,6 +123,12 @@ struct Compare: ParsableCommand {
             throw ValidationError("Unknown method '\(m)'; choose from \(Self.knownMethods.joined(separator: ", ")).")
         }
         guard !methodList.isEmpty else { throw ValidationError("--methods must name at least one method.") }
+        if let twice = methodList.first(where: { m in methodList.filter { $0 == m }.count > 1 }) {
+            throw ValidationError("--methods names '\(twice)' twice.")
+        }
+        if let twice = budgetList.first(where: { b in budgetList.filter { $0 == b }.count > 1 }) {
+            throw ValidationError("--avg-bits names \(twice) twice.")
+        }
         let budgets = avgBits.split(separator: ",")
         guard !budgets.isEmpty, budgetList.count == budgets.count,
               budgetList.allSatisfy({ $0 >= 2 && $0 < 9 }) else {
@@ -118,6 +139,7 @@ struct Compare: ParsableCommand {
             throw ValidationError("--abits must be between 2 and 8, or 32 for float activations; got \(abits).")
         }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
+        _ = try UnitShard.parse(shard)
     }
 
     func run() throws {
@@ -133,28 +155,28 @@ struct Compare: ParsableCommand {
         let stats = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true)
         Output.note("calibrated \(inputs.model.convolutions.count) convs on \(calib.source) in "
             + String(format: "%.1f s", Date().timeIntervalSince(start)))
+        let folder = URL(fileURLWithPath: report)
+        let shardSpec = try UnitShard.parse(shard)
+        let units = CompareShards.Units(methods: methodList, budgets: budgetList)
+        let journal = try ShardJournal(folder: folder, header: CompareShards.header(
+            self, inputs: inputs, calibImages: calib.images.count, shard: shardSpec, units: units.count))
+        let pending = UnitShard.units(shardSpec, of: units.count).filter { journal.finished[$0] == nil }
+        Output.note("compare: shard \(shardSpec): \(UnitShard.units(shardSpec, of: units.count).count) of "
+            + "\(units.count) units, \(UnitShard.units(shardSpec, of: units.count).count - pending.count) already in "
+            + journal.url.path)
         // Mixed precision's proxy costs do not depend on the budget: computed once for all of them.
         let costs = try table
-            ?? (methodList.contains("mixed") && budgetList.count > 1
+            ?? (methodList.contains("mixed") && budgetList.count > 1 && pending.contains { units.method($0) == "mixed" }
                 ? ModelQuantizer.proxySensitivities(model: inputs.model, statistics: stats, threads: threads) : nil)
-        let folder = URL(fileURLWithPath: report)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 
-        // The paired bootstrap keeps each model's matched detections (an image index and a flag each), not the boxes.
-        let scoredTruth = truth.subset(Shard.all.positions(total: truth.imageIDs.count, limit: limit))
-        var paired = MAPBootstrap.Models(groundTruth: scoredTruth, protocol: .devkit)
+        // Each unit's detections go to runs/<unit>, a resumable evaluation folder of this run.
         func score(_ m: SSDModel, quantization: InputQuantization?, tag: String) throws -> Double {
             let runner = EvaluationRunner(
                 groundTruth: truth, detector: SSDImageDetector(Detector(model: m, quantization: quantization)),
                 loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },
                 options: .init(split: split, resultsFolder: folder.appendingPathComponent("runs/\(tag)"), limit: limit,
-                               detectorIdentity: "\(inputs.modelPath) \(tag) \(UUID().uuidString)"))
-            let outcome = try runner.run()
-            if bootstrapOptions.bootstrap > 0, let detections = outcome.detections {
-                precondition(outcome.scoredGroundTruth?.imageIDs == scoredTruth.imageIDs, "compare: one image set")
-                paired.add(detections)
-            }
-            return outcome.result?.mAP ?? 0
+                               detectorIdentity: "\(inputs.modelPath) \(tag) \(journal.header.run)"))
+            return try runner.run().result?.mAP ?? 0
         }
         // The equalized model and its calibration, made once if a row needs them.
         var equalized: (model: SSDModel, stats: CalibrationStatistics)?
@@ -168,15 +190,24 @@ struct Compare: ParsableCommand {
         }
         var figureModels: [(label: String, model: QuantizedModel)] = []
         var rows: [CompareRow] = []
-        let t0 = Date()
-        let fp = try score(inputs.model, quantization: nil, tag: "fp32")
-        let floatParameters = inputs.model.quantizableLayers.reduce(0) { $0 + $1.conv.weight.count + $1.biasCount }
-        rows.append(CompareRow(method: "fp32", budget: nil, pointBits: 32, map: fp, averageBits: 32, extraMACs: 0,
-                               modelBytes: 4 * floatParameters, seconds: Date().timeIntervalSince(t0)))
+        var noticed = false
+        func record(_ unit: Int, _ row: CompareRow) throws {
+            try journal.append(CompareShards.record(unit, row))
+            rows.append(row)
+        }
+        if pending.contains(0) {
+            let t0 = Date()
+            let fp = try score(inputs.model, quantization: nil, tag: units.tag(0))
+            let floatParameters = inputs.model.quantizableLayers.reduce(0) { $0 + $1.conv.weight.count + $1.biasCount }
+            try record(0, CompareRow(method: "fp32", budget: nil, pointBits: 32, map: fp, averageBits: 32, extraMACs: 0,
+                                     modelBytes: 4 * floatParameters, seconds: Date().timeIntervalSince(t0)))
+        }
         for budget in budgetList {
             let b = Int(budget.rounded(.down))
             for name in methodList {
                 guard let method = WeightQuantizationMethod(rawValue: name) else { continue }
+                let unit = units.index(method: name, budget: budget)
+                guard pending.contains(unit) else { continue }
                 let t = Date()
                 let steps = dfqOptions.steps(for: method)
                 let (floatModel, floatStats) = try prepared(steps)
@@ -192,21 +223,23 @@ struct Compare: ParsableCommand {
                     figureModels.append((label + String(format: "-%.2f", budget), q))
                 }
                 let (quantization, notice) = q.execution(engine)
-                if let notice, rows.count == 1 { Output.note("compare: \(notice)") }
-                let map = try score(q.model, quantization: quantization, tag: "\(label)-\(budget)")
-                rows.append(CompareRow(method: label, budget: budget, pointBits: b, map: map,
-                                       averageBits: q.accounting.averageWeightBits, extraMACs: q.accounting.extraMACs,
-                                       modelBytes: q.accounting.modelBytes, seconds: Date().timeIntervalSince(t)))
+                if let notice, !noticed { Output.note("compare: \(notice)") }
+                noticed = true
+                let map = try score(q.model, quantization: quantization, tag: units.tag(unit))
+                try record(unit, CompareRow(method: label, budget: budget, pointBits: b, map: map,
+                                            averageBits: q.accounting.averageWeightBits,
+                                            extraMACs: q.accounting.extraMACs, modelBytes: q.accounting.modelBytes,
+                                            seconds: Date().timeIntervalSince(t)))
                 Output.note(String(format: "%@ @ %.2f: mAP %.4f, %.3f bits", label, budget, map,
                                    q.accounting.averageWeightBits))
             }
         }
-        let boot = bootstrapOptions.bootstrap > 0
-            ? paired.run(metric: .voc07, resamples: bootstrapOptions.bootstrap, seed: bootstrapOptions.seed) : nil
-        CompareReport.addDifferences(&rows, boot)
-        var summary = CompareSummary(model: inputs.modelPath, split: split, limit: limit, calibImages: calib.images.count,
-                                     calibSplit: calibSplit, abits: abits, rows: rows)
-        summary.bootstrap = bootstrapOptions.settings(images: scoredTruth.imageIDs.count)
+        if shardSpec.count > 1 {
+            print("compare: shard \(shardSpec) has its units in \(report) (\(rows.count) run now); combine the shards "
+                + "with mpq merge")
+            return
+        }
+        // The figures need the quantized models: drawn for the rows this process quantized.
         var figures = ""
         if !figureModels.isEmpty {
             let svgs = try FigureReport.figures(
@@ -217,7 +250,8 @@ struct Compare: ParsableCommand {
             }
             figures = FigureReport.section(svgs)
         }
-        try CompareReport.write(summary, to: folder, figures: figures)
-        print(CompareReport.markdownTable(rows) + CompareReport.intervalNote(summary), terminator: "")
+        let summary = try CompareShards.write(MergedUnits.load([folder], kind: CompareShards.kind), to: folder,
+                                              threads: threads, figures: figures)
+        print(CompareReport.markdownTable(summary.rows) + CompareReport.intervalNote(summary), terminator: "")
     }
 }

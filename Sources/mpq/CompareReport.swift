@@ -40,6 +40,31 @@ struct CompareRow: Codable {
         case deltaVsRTN = "delta_vs_rtn", deltaVsRTNCI95 = "delta_vs_rtn_ci95"
         case deltaVsAdaptive = "delta_vs_multipoint", deltaVsAdaptiveCI95 = "delta_vs_multipoint_ci95"
     }
+
+    /// `avg_bits`, the name every other command's JSON uses for the same number; `average_bits` stays for readers
+    /// of older reports.
+    private enum AliasKeys: String, CodingKey { case avgBits = "avg_bits" }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(method, forKey: .method)
+        try c.encodeIfPresent(budget, forKey: .budget)
+        try c.encode(pointBits, forKey: .pointBits)
+        try c.encode(map, forKey: .map)
+        try c.encode(averageBits, forKey: .averageBits)
+        try c.encode(extraMACs, forKey: .extraMACs)
+        try c.encode(modelBytes, forKey: .modelBytes)
+        try c.encode(seconds, forKey: .seconds)
+        try c.encodeIfPresent(mapCI95, forKey: .mapCI95)
+        try c.encodeIfPresent(deltaVsFP32, forKey: .deltaVsFP32)
+        try c.encodeIfPresent(deltaCI95, forKey: .deltaCI95)
+        try c.encodeIfPresent(deltaVsRTN, forKey: .deltaVsRTN)
+        try c.encodeIfPresent(deltaVsRTNCI95, forKey: .deltaVsRTNCI95)
+        try c.encodeIfPresent(deltaVsAdaptive, forKey: .deltaVsAdaptive)
+        try c.encodeIfPresent(deltaVsAdaptiveCI95, forKey: .deltaVsAdaptiveCI95)
+        var alias = encoder.container(keyedBy: AliasKeys.self)
+        try alias.encode(averageBits, forKey: .avgBits)
+    }
 }
 
 /// `compare.json`.

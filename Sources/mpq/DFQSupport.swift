@@ -39,7 +39,7 @@ struct DFQOptions: ParsableArguments {
 
     /// The steps `method` runs with these flags (dfq always runs both).
     func steps(for method: WeightQuantizationMethod) -> DFQSteps {
-        DFQSteps(cle: cle || method == .dfq, biasCorrection: biasCorrection || method == .dfq)
+        DFQSteps(method: method, cle: cle, biasCorrection: biasCorrection)
     }
 }
 
@@ -47,6 +47,12 @@ struct DFQOptions: ParsableArguments {
 struct DFQSteps {
     let cle: Bool
     let biasCorrection: Bool
+
+    /// The steps `method` runs with the flags `--cle` and `--bias-correction` (dfq always runs both).
+    init(method: WeightQuantizationMethod, cle: Bool, biasCorrection: Bool) {
+        self.cle = cle || method == .dfq
+        self.biasCorrection = biasCorrection || method == .dfq
+    }
 
     /// The method's name with the steps it does not imply (`rtn+cle+bc`; `dfq` as is).
     func label(_ method: WeightQuantizationMethod) -> String {

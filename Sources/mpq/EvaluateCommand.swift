@@ -151,6 +151,9 @@ struct Evaluate: ParsableCommand {
         let models = [detections] + (baselineDetections.map { [$0] } ?? [])
         let boot = bootstrapOptions.run(scoredTruth, models, metric: metric, protocol: evaluationProtocol)
         var document = EvaluationReport.JSON(result)
+        document.model = modelURL.path
+        document.split = split
+        document.images = scoredTruth.imageIDs.count
         document.mapCI95 = boot?.interval(0)
         document.bootstrap = bootstrapOptions.settings(images: scoredTruth.imageIDs.count)
         var table = EvaluationReport.table(result)

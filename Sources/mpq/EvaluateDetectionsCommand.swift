@@ -88,6 +88,8 @@ struct EvaluateDetections: ParsableCommand {
                                                  protocol: evaluationProtocol)
         let boot = bootstrapOptions.run(truth, [loaded.detections], metric: metric, protocol: evaluationProtocol)
         var document = EvaluationReport.JSON(result)
+        document.split = split
+        document.images = truth.imageIDs.count
         document.mapCI95 = boot?.interval(0)
         document.bootstrap = bootstrapOptions.settings(images: truth.imageIDs.count)
         var table = EvaluationReport.table(result)

@@ -27,6 +27,7 @@ struct MPQ: ParsableCommand {
             Sensitivity.self,
             Detect.self,
             EvaluateDetections.self,
+            Merge.self,
             Dataset.self,
             Inspect.self,
             Bench.self,

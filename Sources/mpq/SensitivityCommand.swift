@@ -25,12 +25,21 @@ struct Sensitivity: ParsableCommand {
         first), sensitivity_map_drop.svg, sensitivity_heatmap.svg and report.html. Without --model and \
         --voc-root the embedded demo model and dataset are used.
 
+        Resumable and sharded: the work is split into units, one per (layer, bit width), and every finished \
+        unit is appended to <report>/units.journal and flushed to disk; run the same command again after a \
+        kill and only the missing units run (a folder holding another run's journal is refused). --shard I/N \
+        runs units I, I+N, I+2N, ... (I from 0 to N-1; units in layer order, bit widths inside a layer) and \
+        writes only its journal into --report; `mpq merge --out DIR SHARD_DIR...` writes the report of the \
+        whole run from the shard folders, the same files one process writes.
+
         Examples:
           mpq sensitivity --report sens/
           mpq sensitivity --model mb2-ssd-lite.pth --voc-root VOCdevkit/VOC2007 \\
               --split test --bits 2,3,4,8 \\
               --limit 100 --report sens/
           mpq sensitivity --method multipoint --bits 2,4 --limit 50 --report sens-mp/
+          mpq sensitivity --bits 2,4 --limit 20 --shard 0/2 --report sens/shard-0
+          mpq sensitivity --bits 2,4 --limit 20 --shard 1/2 --report sens/shard-1
         """
     )
 
@@ -64,6 +73,10 @@ struct Sensitivity: ParsableCommand {
     @OptionGroup var threadsOption: ThreadsOption
     var threads: Int { threadsOption.threads }
 
+    @Option(help: ArgumentHelp("Run one shard of the (layer, bit width) units: I/N runs units I, I+N, ... "
+        + "(I from 0 to N-1) into --report's journal; combine the shards with mpq merge.", valueName: "I/N"))
+    var shard: String?
+
     @Flag(name: .customLong("no-activation-cache"),
           help: ArgumentHelp("Run every image from the start for each layer instead of from the cached float "
               + "activations at the layer (same results, slower; for timing the cache)."))
@@ -86,6 +99,7 @@ struct Sensitivity: ParsableCommand {
         _ = try Self.parseBits(bits)
         guard evalImages >= 1 else { throw ValidationError("--limit must be at least 1, got \(evalImages).") }
         guard !report.isEmpty else { throw ValidationError("--report needs a folder.") }
+        _ = try UnitShard.parse(shard)
         for (flag, value) in [("--split", split), ("--calib-split", calibSplit)] where value.isEmpty || value.contains("/") {
             throw ValidationError("\(flag) takes a split name such as test or trainval, not '\(value)'.")
         }
@@ -98,11 +112,21 @@ struct Sensitivity: ParsableCommand {
                                           evalImages: evalImages, calibImages: calibImages, calibSplit: calibSplit,
                                           preferCalibFile: false, threads: threads,
                                           cacheActivations: !noActivationCache)
-        let result = try settings.run()
-        try SensitivityReportFiles.write(result.report, settings: result.settings, to: URL(fileURLWithPath: report))
-        print(SensitivityJob.terminalTable(result.report, top: 10), terminator: "")
+        let shardSpec = try UnitShard.parse(shard)
+        let folder = URL(fileURLWithPath: report)
+        let run = try SensitivityShards.run(settings, shard: shardSpec, folder: folder)
+        if shardSpec.count > 1 {
+            print(String(format: "sensitivity: shard %@ has its %d units in %@ (%d run now, %.1f s); combine the "
+                + "shards with mpq merge", shardSpec.description, run.units, report, run.units - run.resumed,
+                run.result.seconds))
+            return
+        }
+        let merged = try MergedUnits.load([folder], kind: SensitivityShards.kind)
+        let written = try SensitivityShards.write(merged, to: folder,
+                                                  wallTime: String(format: "%.1f s", run.result.seconds))
+        print(SensitivityJob.terminalTable(written, top: 10), terminator: "")
         print(String(format: "sensitivity: %d layers x %d bit widths in %.1f s; report in %@",
-                     result.report.layers.count, try Self.parseBits(bits).count, result.seconds, report))
+                     written.layers.count, try Self.parseBits(bits).count, run.result.seconds, report))
     }
 }
 

@@ -49,7 +49,15 @@ struct SensitivityJob {
         return (images, source)
     }
 
-    func run() throws -> Result {
+    /// A sharded or resumable run (`SensitivityShards`): told the run's settings (all but the wall time) and its
+    /// layers in execution order before the first unit, `begin` says which (layer, bits) units to run;
+    /// `finished` is told each unit as soon as it is done.
+    struct Hooks {
+        let begin: (_ settings: [(String, String)], _ layers: [String]) throws -> (String, Int) -> Bool
+        let finished: (SensitivityUnitResult) throws -> Void
+    }
+
+    func run(hooks: Hooks? = nil) throws -> Result {
         let start = Date()
         let eval = try Self.evaluationSet(inputs, split: split, count: evalImages, threads: threads)
         let calib = try Self.calibrationSet(inputs, split: calibSplit, count: calibImages,
@@ -64,13 +72,7 @@ struct SensitivityJob {
                                        calibrationImages: calib.images, grams: grams,
                                        options: .init(bits: bits, method: method, threads: threads,
                                                       cacheActivations: cacheActivations))
-        let cacheMB = Double(runner.activationCachePeakBytes()) / 1_048_576
-        Output.note(cacheActivations ? String(format: "sensitivity: activation cache up to %.0f MB", cacheMB)
-                        : "sensitivity: activation cache off, every run starts from the image")
-        let bar = StepProgress("sensitivity")
-        let report = try runner.run { p in bar.update(p.done, of: p.total, detail: p.layer) }
-        let seconds = Date().timeIntervalSince(start)
-        let settings: [(String, String)] = [
+        var settings: [(String, String)] = [
             ("model", inputs.modelPath), ("dataset", inputs.root.path),
             ("evaluation images", "first \(eval.images.count) of split '\(split)'"),
             ("calibration images", calib.source),
@@ -79,8 +81,16 @@ struct SensitivityJob {
             ("bits", bits.map(String.init).joined(separator: ", ")),
             ("activations", "float (weights only)"),
             ("activation cache", cacheActivations ? "on (runs start at the layer)" : "off (runs start at the image)"),
-            ("wall time", String(format: "%.1f s", seconds)),
         ]
+        let include = try hooks?.begin(settings, inputs.model.convolutions.map(\.name))
+        let cacheMB = Double(runner.activationCachePeakBytes()) / 1_048_576
+        Output.note(cacheActivations ? String(format: "sensitivity: activation cache up to %.0f MB", cacheMB)
+                        : "sensitivity: activation cache off, every run starts from the image")
+        let bar = StepProgress("sensitivity")
+        let report = try runner.run(progress: { p in bar.update(p.done, of: p.total, detail: p.layer) },
+                                    only: include, finished: hooks?.finished)
+        let seconds = Date().timeIntervalSince(start)
+        settings.append(("wall time", String(format: "%.1f s", seconds)))
         return Result(report: report, settings: settings, seconds: seconds)
     }
 

@@ -33,6 +33,7 @@ final class CompareCommandTests: XCTestCase {
             let map = try XCTUnwrap(row["map"] as? Double)
             XCTAssertTrue(validMAP.contains(map), method)
             bits[method] = try XCTUnwrap(row["average_bits"] as? Double)
+            XCTAssertEqual(row["avg_bits"] as? Double, bits[method], "avg_bits, the name the other commands use")
             for key in ["extra_macs", "model_bytes", "seconds", "point_bits"] { XCTAssertNotNil(row[key], key) }
         }
         // rtn/gptq at b = floor(3.25) = 3 exactly; the budgeted methods spend at most 3.25 bits.

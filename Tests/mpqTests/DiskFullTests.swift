@@ -138,6 +138,24 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(Set(reopened.finished.keys), ["000001"])
     }
 
+    /// The same for the unit journal of `sensitivity --shard` / `compare --shard`.
+    func testUnitJournalAppendOnAFullDiskKeepsOnlyCompleteLines() throws {
+        let folder = try temporaryFolder()
+        let header = ShardRunHeader(kind: "sensitivity", run: "r", settings: [["split", "test"]], shard: "0/1", units: 3)
+        let journal = try ShardJournal(folder: folder, header: header)
+        try journal.append(ShardUnitRecord(unit: 0, seconds: 1.5, fields: ["conv0", "0.5"]))
+        let url = folder.appendingPathComponent(ShardJournal.fileName)
+        let before = try Data(contentsOf: url)
+        let long = ShardUnitRecord(unit: 1, seconds: 2, fields: (0..<100).map { "field\($0)" })
+        let error: Error? = withFileSizeLimit(before.count + 100) {
+            do { try journal.append(long); return nil } catch { return error }
+        }
+        XCTAssertTrue("\(error.map { "\($0)" } ?? "no error")".contains(url.path), "\(String(describing: error))")
+        XCTAssertEqual(try Data(contentsOf: url), before, "the torn line is cut")
+        let reopened = try ShardJournal(folder: folder, header: header)
+        XCTAssertEqual(Set(reopened.finished.keys), [0])
+    }
+
     /// The real commands under `ulimit -f` (a child shell ignores SIGXFSZ, then execs mpq): `detect --json`,
     /// `detect --draw` and `quantize --out` fail with one line naming the file, keep the previous file and leave
     /// nothing else in the folder.
@@ -169,13 +187,13 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(try contents(drawn), ["000001.png"])
     }
 
-    /// Every output goes through `AtomicFile`: no source file writes a file any other way (the journal, which appends
-    /// by design and cuts a torn line, is the one exception).
+    /// Every output goes through `AtomicFile`: no source file writes a file any other way (the two journals, which
+    /// append by design and cut a torn line, are the exceptions).
     func testNoWriterBypassesTheAtomicWriter() throws {
         let sources = RepositoryFixtures.testsFolder.deletingLastPathComponent().appendingPathComponent("Sources")
         let patterns = [".write(to", "createFile(atPath", "FileHandle(forWritingTo", "FileHandle(forUpdating",
                         "fopen(", ".write(toFile"]
-        let allowed: Set<String> = ["SafeIO/AtomicFile.swift", "Evaluation/EvaluationJournal.swift"]
+        let allowed: Set<String> = ["SafeIO/AtomicFile.swift", "Evaluation/EvaluationJournal.swift", "mpq/ShardJournal.swift"]
         var offenders: [String] = []
         let files = FileManager.default.enumerator(atPath: sources.path)?.compactMap { $0 as? String } ?? []
         XCTAssertGreaterThan(files.count, 100)

@@ -21,6 +21,9 @@ final class EmbeddedFallbackTests: XCTestCase {
         XCTAssertTrue(both.stderr.contains("mb2-ssd-lite-demo.pth"), both.stderr)
         let scores = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(both.stdout.utf8)) as? [String: Any])
         XCTAssertNotNil(scores["mAP"] as? Double)
+        XCTAssertEqual(scores["split"] as? String, "test")
+        XCTAssertEqual(scores["images"] as? Int, 1, "--limit 1")
+        XCTAssertTrue((scores["model"] as? String)?.hasSuffix("mb2-ssd-lite-demo.pth") == true, "\(scores)")
 
         // Only the dataset given: the demo model (6 classes) does not fit a 2-class dataset — one clear line.
         let root = try makeTestDataset(splits: ["test": TestDataset.ids("b")])

@@ -45,7 +45,10 @@ final class EvaluateDetectionsCommandTests: XCTestCase {
                                   "--results", folder.path, "--metric", metric, "--json", "-"])
             XCTAssertExit(run, 0)
             let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
-            XCTAssertEqual(Set(json.keys), ["metric", "protocol", "mAP", "classes", "map_ci95", "bootstrap"])
+            XCTAssertEqual(Set(json.keys), ["split", "images", "metric", "protocol", "mAP", "classes", "map_ci95",
+                                            "bootstrap"])
+            XCTAssertEqual(json["split"] as? String, "test")
+            XCTAssertEqual(json["images"] as? Int, 5, "the VOC2007 sample's test split")
             XCTAssertEqual(json["metric"] as? String, metric)
             XCTAssertEqual(json["protocol"] as? String, "devkit")
             let classes = try XCTUnwrap(json["classes"] as? [String: [String: Any]])

@@ -5,8 +5,8 @@ import XCTest
 /// single backslash, nothing wrapped, no doubled backslash), and `mpq --help` in workflow order.
 final class HelpExamplesTests: XCTestCase {
     static let commands = [["demo"], ["quantize"], ["evaluate"], ["compare"], ["sensitivity"], ["detect"],
-                           ["evaluate-detections"], ["dataset", "stats"], ["dataset", "check"], ["inspect"], ["bench"],
-                           ["image-bench"]]
+                           ["evaluate-detections"], ["merge"], ["dataset", "stats"], ["dataset", "check"], ["inspect"],
+                           ["bench"], ["image-bench"]]
 
     func testExamplesPaste() throws {
         for command in Self.commands {
