@@ -7,9 +7,9 @@ import Tensors
 /// iteration count and the learning rate (see `iterations`).
 public struct AdaRoundOptions: Sendable, Equatable {
     /// Adam steps per layer. The paper (and AIMET) run 10 000 mini-batch steps; here every step is an exact
-    /// full-batch gradient over all calibration inputs (through the Gram matrix, see `AdaRound`), and
-    /// 1 000 steps with the larger learning rate below reach the same binary rounding on our layers (measured in
-    /// notes/dfq-adaround.md). Cost: `iterations · Σ_layers 2·C·d²` flops.
+    /// full-batch gradient over all calibration inputs (through the Gram matrix, see `AdaRound`), so fewer steps
+    /// with the larger learning rate below are used; whether 1 000 reach the rounding 10 000 would is not measured
+    /// yet (notes/dfq-adaround.md). Cost: `iterations · Σ_layers 2·C·d²` flops.
     public var iterations: Int
     /// Adam's step size on `V`.
     public var learningRate: Double
