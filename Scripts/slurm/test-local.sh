@@ -203,7 +203,7 @@ case "$resumed" in *", 0 already in"* | "") fail "the requeued task did not resu
 eresumed=$(grep -h "resumed\|already" "$work/slurm/eval/logs/mpq-evaluate-1.log" | tail -1 || true)
 say "resubmitted evaluate task 1 said: ${eresumed:-nothing about resuming}"
 
-blank_times() { sed -E 's#(wall time</td><td[^>]*>)[^<]*#\1#; s#^(- wall time: ).*#\1#; s#"seconds" : [0-9.e+-]+#"seconds" : 0#' "$1"; }
+blank_times() { sed -E 's#wall time</td><td[^>]*>[^<]*#wall time</td><td>#; s#^(- wall time: ).*#\1#; s#"seconds" : [0-9.e+-]+#"seconds" : 0#' "$1"; }
 blank_cmp_times() {  # compare's time column in the md/html tables
     sed -E 's#"seconds" : [0-9.e+-]+#"seconds" : 0#; s#\| ([0-9]+\.[0-9]) \| (\[|-)#| 0 | \2#; s#(<td>[0-9]+</td>)<td>[0-9]+\.[0-9]</td>#\1<td>0</td>#g' "$1"
 }

@@ -22,44 +22,63 @@ extension PyTorchZipReader {
         guard n >= 22, let eocd = stride(from: n - 22, through: max(0, n - 22 - 65535), by: -1).first(where: {
             u($0, 4) == 0x0605_4B50
         }) else { throw bad("no end-of-central-directory record") }
-        var count = u(eocd + 10, 2) ?? 0, cdSize = u(eocd + 12, 4) ?? 0, cdOffset = u(eocd + 16, 4) ?? 0
-        if count == 0xFFFF || cdSize == 0xFFFF_FFFF || cdOffset == 0xFFFF_FFFF {
-            // ZIP64: the locator sits just before the end record and points at the ZIP64 end record.
-            guard u(eocd - 20, 4) == 0x0706_4B50, let at = u(eocd - 12, 8), at < UInt64(n),
-                  u(Int(at), 4) == 0x0606_4B50, let c = u(Int(at) + 32, 8), let s = u(Int(at) + 40, 8),
-                  let o = u(Int(at) + 48, 8) else { throw bad("ZIP64 end record missing or outside the file") }
-            (count, cdSize, cdOffset) = (c, s, o)
+        let count = u(eocd + 10, 2) ?? 0, cdSize = u(eocd + 12, 4) ?? 0, cdOffset = u(eocd + 16, 4) ?? 0
+        // Every reading of the directory a reader may take is checked. A ZIP64 locator just before the end record
+        // points at the ZIP64 end record; ZIPFoundation ignores that pointer and reads a record right before the
+        // locator, and it prefers the ZIP64 values whenever that record exists, saturated fields or not (a fuzzed
+        // file with a real 32-bit directory and a ZIP64 record declaring an offset past Int64.max trapped there).
+        var readings: [(UInt64, UInt64, UInt64)] = [(count, cdSize, cdOffset)]
+        let saturated = count == 0xFFFF || cdSize == 0xFFFF_FFFF || cdOffset == 0xFFFF_FFFF
+        func zip64Record(at: UInt64) -> (UInt64, UInt64, UInt64)? {
+            guard at <= UInt64(n), u(Int(at), 4) == 0x0606_4B50, let c = u(Int(at) + 32, 8), let s = u(Int(at) + 40, 8),
+                  let o = u(Int(at) + 48, 8) else { return nil }
+            return (c, s, o)
         }
-        guard count <= UInt64(InputLimits.maxZipEntries) else {
-            throw bad("more than \(InputLimits.maxZipEntries) entries, the limit for a checkpoint")
+        if eocd >= 20, u(eocd - 20, 4) == 0x0706_4B50 {
+            let byPointer = u(eocd - 12, 8).flatMap(zip64Record(at:))
+            let beforeLocator = eocd >= 76 ? zip64Record(at: UInt64(eocd - 76)) : nil
+            if saturated && byPointer == nil && beforeLocator == nil {
+                throw bad("ZIP64 end record missing or outside the file")
+            }
+            readings += [byPointer, beforeLocator].compactMap { $0 }
+        } else if saturated {
+            throw bad("ZIP64 end record missing or outside the file")
         }
-        guard cdOffset <= UInt64(n), cdSize <= UInt64(n) - cdOffset else { throw bad("central directory outside the file") }
-        var at = Int(cdOffset)
-        for index in 0..<Int(count) {
-            guard u(at, 4) == 0x0201_4B50, var compressed = u(at + 20, 4), var uncompressed = u(at + 24, 4),
-                  let nameLength = u(at + 28, 2), let extraLength = u(at + 30, 2), let commentLength = u(at + 32, 2),
-                  var offset = u(at + 42, 4) else { throw bad("central directory record \(index) is cut off") }
-            // ZIP64 extended information (id 1): the 64-bit values of the fields stored as 0xFFFFFFFF, in order.
-            var extra = at + 46 + Int(nameLength)
-            let extraEnd = extra + Int(extraLength)
-            while extra + 4 <= extraEnd, let id = u(extra, 2), let length = u(extra + 2, 2) {
-                if id == 1 {
-                    var field = extra + 4
-                    for value in [0, 1, 2] {
-                        let stored = [uncompressed, compressed, offset][value]
-                        guard stored == 0xFFFF_FFFF else { continue }
-                        guard let v = u(field, 8) else { throw bad("ZIP64 field of record \(index) is cut off") }
-                        if value == 0 { uncompressed = v } else if value == 1 { compressed = v } else { offset = v }
-                        field += 8
+        func checkDirectory(count: UInt64, size cdSize: UInt64, offset cdOffset: UInt64) throws {
+            guard count <= UInt64(InputLimits.maxZipEntries) else {
+                throw bad("more than \(InputLimits.maxZipEntries) entries, the limit for a checkpoint")
+            }
+            guard cdOffset <= UInt64(n), cdSize <= UInt64(n) - cdOffset else { throw bad("central directory outside the file") }
+            var at = Int(cdOffset)
+            for index in 0..<Int(count) {
+                guard u(at, 4) == 0x0201_4B50, var compressed = u(at + 20, 4), var uncompressed = u(at + 24, 4),
+                      let nameLength = u(at + 28, 2), let extraLength = u(at + 30, 2), let commentLength = u(at + 32, 2),
+                      var offset = u(at + 42, 4) else { throw bad("central directory record \(index) is cut off") }
+                // ZIP64 extended information (id 1): the 64-bit values of the fields stored as 0xFFFFFFFF, in order.
+                var extra = at + 46 + Int(nameLength)
+                let extraEnd = extra + Int(extraLength)
+                while extra + 4 <= extraEnd, let id = u(extra, 2), let length = u(extra + 2, 2) {
+                    if id == 1 {
+                        var field = extra + 4
+                        for value in [0, 1, 2] {
+                            let stored = [uncompressed, compressed, offset][value]
+                            guard stored == 0xFFFF_FFFF else { continue }
+                            guard let v = u(field, 8) else { throw bad("ZIP64 field of record \(index) is cut off") }
+                            if value == 0 { uncompressed = v } else if value == 1 { compressed = v } else { offset = v }
+                            field += 8
+                        }
                     }
+                    extra += 4 + Int(length)
                 }
-                extra += 4 + Int(length)
+                guard compressed <= UInt64(n), offset <= UInt64(n) else {
+                    throw bad("entry \(index) declares \(compressed) stored bytes at offset \(offset) in a \(n)-byte file")
+                }
+                _ = uncompressed  // bounded by the ratio limit when the entry is read
+                at = extraEnd + Int(commentLength)
             }
-            guard compressed <= UInt64(n), offset <= UInt64(n) else {
-                throw bad("entry \(index) declares \(compressed) stored bytes at offset \(offset) in a \(n)-byte file")
-            }
-            _ = uncompressed  // bounded by the ratio limit when the entry is read
-            at = extraEnd + Int(commentLength)
+        }
+        for (count, cdSize, cdOffset) in readings {
+            try checkDirectory(count: count, size: cdSize, offset: cdOffset)
         }
     }
 }

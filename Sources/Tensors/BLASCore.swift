@@ -41,21 +41,10 @@ public enum BLASCore {
         return Set(line[line.index(after: colon)...].split(separator: " "))
     }
 
-    /// Re-executes the running program with `OPENBLAS_CORETYPE` set when `preferred` asks for another
-    /// kernel family; returns (doing nothing) when it does not, when `MPQ_KEEP_BLAS_CORE` is set, after
-    /// one re-exec already happened, or when the re-exec fails. Call first thing in `main`.
-    public static func reexecIfBetterKernelsExist() {
-        let environment = ProcessInfo.processInfo.environment
-        guard environment["MPQ_KEEP_BLAS_CORE"] == nil, environment[reexecMarker] == nil,
-              let core = preferred(current: current, cpuFlags: cpuFlags()) else { return }
-        setenv("OPENBLAS_CORETYPE", core, 1)
-        setenv(reexecMarker, "1", 1)   // never twice, even if the library ignored the request
-        var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }
-        argv.append(nil)
-        execv("/proc/self/exe", &argv)
-        // Still here: exec failed (no /proc); run on with the library's choice.
-        for p in argv { free(p) }
+    /// `OPENBLAS_CORETYPE` for this process, when `preferred` asks for another kernel family (nil: keep it;
+    /// `MPQ_KEEP_BLAS_CORE` set: keep it). Applied by `ProcessEnvironment.reexecIfNeeded`.
+    static func requestedCore(environment: [String: String]) -> String? {
+        guard environment["MPQ_KEEP_BLAS_CORE"] == nil else { return nil }
+        return preferred(current: current, cpuFlags: cpuFlags())
     }
-
-    private static let reexecMarker = "MPQ_BLAS_CORE_SELECTED"
 }

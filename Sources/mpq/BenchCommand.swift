@@ -317,6 +317,9 @@ struct BenchReport: Codable {
     var peakRSSMB = 0.0
     /// OpenBLAS's kernel family (see `BLASCore`): the GEMM speed depends on it.
     var blasCore = BLASCore.current
+    /// How GNU OpenMP's waiting threads spin (see `ProcessEnvironment`): `GOMP_SPINCOUNT`'s value,
+    /// `OMP_WAIT_POLICY=<policy>`, or `libgomp default`.
+    var ompSpin = ProcessEnvironment.openMPSpin(ProcessInfo.processInfo.environment)
     /// What ran the forward passes: `onednn` or `native` (float models), `int8` or `simulated` (quantized files).
     var engine = ""
     /// oneDNN's implementation of each primitive step, with its count (e.g. `jit_uni_int8:avx2`).
@@ -337,7 +340,7 @@ struct BenchReport: Codable {
         case threads, runs, model, architecture, image, gflops
         case forwardMs = "forward_ms", pipelineMs = "pipeline_ms", peakRSSMB = "peak_rss_mb"
         case forwardCPUMs = "forward_cpu_ms", blasCore = "blas_core", engine, engineNote = "engine_note"
-        case buildTarget = "build_target", kernels
+        case buildTarget = "build_target", kernels, ompSpin = "omp_spin"
     }
 
     var text: String {

@@ -36,7 +36,7 @@ struct MPQ: ParsableCommand {
     )
 
     static func main() {
-        BLASCore.reexecIfBetterKernelsExist()   // once, before any output; see BLASCore
+        ProcessEnvironment.reexecIfNeeded()   // once, before any output: OpenBLAS kernels, OpenMP spin (see there)
         main(nil)
     }
 }

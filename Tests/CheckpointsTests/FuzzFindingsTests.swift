@@ -28,4 +28,16 @@ final class FuzzFindingsTests: XCTestCase {
             XCTAssertTrue(error.description.contains("zip archive: "), error.description)
         }
     }
+
+    /// A real 32-bit central directory (24 entries) with a ZIP64 locator and end record beside it whose directory
+    /// offset is past `Int64.max`: ZIPFoundation prefers the ZIP64 values whenever that record exists and trapped
+    /// the same way (found by the 10-minute pickle run). Every reading of the directory is now checked.
+    func testZip64RecordBesideA32BitDirectoryIsRefused() throws {
+        let url = try Fixtures.url("fuzz/zip64-record-beside-a-32-bit-directory.pth")
+        XCTAssertThrowsError(try Checkpoint.load(url)) { error in
+            guard let error = error as? CheckpointError else { return XCTFail("\(error)") }
+            XCTAssertTrue(error.description.hasPrefix(url.path), error.description)
+            XCTAssertTrue(error.description.contains("central directory outside the file"), error.description)
+        }
+    }
 }

@@ -33,6 +33,21 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertNil(json["engine_note"] as? String)
     }
 
+    /// The real binary re-executes itself once with libgomp's short spin unless the user chose one, and reports it.
+    func testTheBinaryRunsWithAShortOpenMPSpinUnlessTheUserChoseOne() throws {
+        var base = ProcessInfo.processInfo.environment
+        for key in ["GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "MPQ_ENVIRONMENT_SET"] { base[key] = nil }
+        var chosen = base
+        chosen["GOMP_SPINCOUNT"] = "777"
+        for (environment, expected) in [(base, "10000"), (chosen, "777")] {
+            let run = try runMPQ(["bench", "--model", model, "--threads", "1", "--runs", "1", "--forward-only",
+                                  "--json", "-"], environment: environment)
+            XCTAssertExit(run, 0)
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual(json["omp_spin"] as? String, expected, run.stderr)
+        }
+    }
+
     /// `--engine native` times our own kernels and says so.
     func testEngineChoiceIsReported() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-bench-engine-\(getpid()).json")
