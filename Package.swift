@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "SSD", targets: ["SSD"]),
         .library(name: "Quantization", targets: ["Quantization"]),
+        .library(name: "ONNXExport", targets: ["ONNXExport"]),
         .library(name: "SafeIO", targets: ["SafeIO"]),
     ],
     dependencies: [
@@ -51,8 +52,12 @@ let package = Package(
         .target(name: "Quantization", dependencies: [
             "SSD", "Tensors", "Checkpoints", "Imaging", "VOC", "Evaluation", "Parallelism", "COpenBLAS", "SafeIO",
         ]),
+        // ONNX export: a hand-written protobuf encoder (ProtoWriter) and the ONNX messages it writes (ONNXProto);
+        // Proto/onnx_subset.proto documents their field numbers and is not compiled.
+        .target(name: "ONNXExport", dependencies: ["SSD", "Tensors"], exclude: ["Proto/onnx_subset.proto"]),
         .executableTarget(name: "mpq", dependencies: [
             "Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "SSD", "Quantization", "Parallelism", "SafeIO",
+            "ONNXExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -63,6 +68,9 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: [
             "Quantization", "SSD", "Tensors", "Checkpoints", "VOC", "Evaluation",
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "mpqTests", dependencies: ["mpq", "Imaging", "VOC", "Evaluation", "Checkpoints", "SafeIO", "Quantization"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ONNXExportTests", dependencies: ["ONNXExport"]),
+        .testTarget(name: "mpqTests", dependencies: [
+            "mpq", "Imaging", "VOC", "Evaluation", "Checkpoints", "SafeIO", "Quantization", "SSD",
+        ], resources: [.copy("Fixtures")]),
     ]
 )

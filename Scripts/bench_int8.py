@@ -11,10 +11,15 @@ interleaved rounds (a busy machine hurts every runtime alike), each round times 
 passes of a 1x3x300x300 tensor (mpq through `mpq bench --forward-only --json -`) and the medians are printed with
 the ratios the README reports. Also prints the oneDNN kernels mpq's int8 engine picked.
 
+With --include-export, ONNX Runtime also runs mpq's own exports (`mpq export --no-postprocess`, the raw head
+outputs like the PyTorch export) of the w8a8 rtn and w4a8 multipoint 4.25 files: "ORT mpq-export <variant>", timed
+in the same rounds next to ORT's quantize_static model (docs/export.md).
+
 Usage:
   swift build -c release -Xswiftc -Ounchecked -Xcc -march=native --product mpq
   python3 Scripts/bench_int8.py --threads 1 2
   python3 Scripts/bench_int8.py --arch mb2-ssd-lite --threads 2 --rounds 3 --runs 10 --json int8.json
+  python3 Scripts/bench_int8.py --include-export --threads 1 2
 
 Requires torch (2.13.0+cpu), onnx, onnxruntime, numpy (a venv; see docs/performance.md).
 """
@@ -63,6 +68,8 @@ def main():
     ap.add_argument("--calib-images", type=int, default=8)
     ap.add_argument("--mpq", default=None, help="the mpq binary (default: the release build)")
     ap.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    ap.add_argument("--include-export", action="store_true",
+                    help="also time ONNX Runtime on mpq's exports of the w8a8 rtn and multipoint 4.25 files")
     args = ap.parse_args()
 
     import numpy as np
@@ -97,6 +104,15 @@ def main():
                 if run.returncode != 0:
                     sys.exit(f"mpq quantize failed ({arch} {name}): {run.stderr.strip()}")
                 files[name] = out
+            exports = {}
+            if args.include_export:
+                for name in ("w8a8 rtn", "w4a8 multipoint 4.25"):
+                    exported = files[name].replace(".safetensors", ".onnx")
+                    run = subprocess.run([mpq, "export", "--model", files[name], "--out", exported,
+                                          "--no-postprocess"], capture_output=True, text=True)
+                    if run.returncode != 0:
+                        sys.exit(f"mpq export failed ({arch} {name}): {run.stderr.strip()}")
+                    exports[f"ORT mpq-export {name}"] = exported
             onnx_path = os.path.join(tmp, f"{arch}.onnx")
             x = torch.rand(1, 3, 300, 300)
             with torch.no_grad():
@@ -119,7 +135,7 @@ def main():
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
             for threads in args.threads:
                 sessions = {}
-                for tag, path in [("ORT fp32", onnx_path), ("ORT int8 QDQ", qdq)]:
+                for tag, path in [("ORT fp32", onnx_path), ("ORT int8 QDQ", qdq), *exports.items()]:
                     so = ort.SessionOptions()
                     so.intra_op_num_threads = threads
                     so.inter_op_num_threads = 1
@@ -153,6 +169,8 @@ def main():
                     "mpq w8a8 over ORT int8": ms["w8a8 rtn"] / ms["ORT int8 QDQ"],
                     "ORT int8 speedup over ORT fp32": ms["ORT fp32"] / ms["ORT int8 QDQ"],
                 }
+                for tag in exports:
+                    row["ratios"][f"{tag} over ORT int8"] = ms[tag] / ms["ORT int8 QDQ"]
                 results.append(row)
                 print(f"{arch} threads {threads}: " + "  ".join(f"{k} {v:.2f} ms" for k, v in ms.items()))
                 print("   " + "  ".join(f"{k}: {v:.2f}" for k, v in row["ratios"].items()), flush=True)

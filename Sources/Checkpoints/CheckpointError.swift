@@ -26,6 +26,9 @@ public enum CheckpointError: LocalizedError, CustomStringConvertible, Equatable,
         switch self {
         case let .unreadable(file, reason):
             return "\(file): cannot read the file: \(reason)"
+        case let .unknownFormat(file, _) where file.lowercased().hasSuffix(".onnx"):
+            return "\(file): an ONNX model: mpq reads PyTorch (.pth zip or legacy) and safetensors checkpoints and "
+                + "its own quantized model files, not ONNX (mpq export writes ONNX from them)"
         case let .unknownFormat(file, firstBytes):
             return "\(file): not a PyTorch (.pth zip or legacy) or safetensors checkpoint (first bytes: \(firstBytes))"
         case let .truncated(file, offset, needed):

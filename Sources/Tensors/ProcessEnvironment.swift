@@ -1,21 +1,19 @@
 import Foundation
 
 /// Settings the shared libraries read from the environment when they are loaded — before `main` runs, so they
-/// can only be changed by re-executing the program with them set. `mpq` does that once, first thing in `main`:
+/// can only be changed by re-executing the program with them set. `mpq` does that once, first thing in `main`,
+/// for `OPENBLAS_CORETYPE` (OpenBLAS's kernel family, when it chose an AVX2 one on an AVX-512 CPU: `BLASCore`).
 ///
-/// - `OPENBLAS_CORETYPE`: OpenBLAS's kernel family, when it chose an AVX2 one on an AVX-512 CPU (`BLASCore`).
-/// - `GOMP_SPINCOUNT` = `defaultSpinCount`, unless the user set `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY`. oneDNN runs
-///   its primitives (and our quantize and row-sum steps) in GNU OpenMP parallel regions; at each region's end a
-///   thread that finished first spins for its partner. libgomp's default spin is 300 000 iterations (milliseconds)
-///   and it shortens it only when a process has more threads than the machine has CPUs — not when *other*
-///   processes hold the CPUs. On a shared or busy machine the partner thread is often descheduled, and every one
-///   of a forward pass's hundreds of regions then burns a full spin: measured on the demo (2 cores, load 4),
-///   `sensitivity --threads 2` took 143 s against 4.7 s at `--threads 1`, 93% of it inside libgomp's spin loop.
-///   A spin of 10 000 iterations (tens of microseconds) still bridges the short gaps between regions of one pass
-///   (the quiet machine's latency does not change, `docs/performance.md`) and then sleeps.
+/// GNU OpenMP's wait policy is left to the user, on purpose. oneDNN runs its primitives (and our quantize and
+/// row-sum steps) in libgomp parallel regions; a thread that finishes a region first spins for its partner
+/// (300 000 iterations by default) before it sleeps. On a quiet machine that spin is what makes 2 threads fast;
+/// on a machine whose cores other processes hold, the partner is often descheduled and every region burns a whole
+/// spin. Measured on the 2-core Zen 5, demo model: quiet, `bench --threads 2` forward 1.35 ms with the default
+/// spin, 3.3 ms with `OMP_WAIT_POLICY=passive`, 44 ms with `GOMP_SPINCOUNT=10000`; busy (load 4),
+/// `sensitivity --threads 2` 143 s with the default, 14 s passive, against 4.7 s at `--threads 1`. No setting
+/// is right for both, so mpq keeps libgomp's default and `docs/performance.md` says what to do on a busy machine
+/// (`--threads` no larger than the free cores, or `OMP_WAIT_POLICY=passive`); `bench --json` reports the spin.
 public enum ProcessEnvironment {
-    /// libgomp's spin before a waiting thread sleeps (iterations), when the user has not chosen one.
-    public static let defaultSpinCount = "10000"
     /// Set in the re-executed process: never re-execute twice, even if a library ignored a setting.
     static let reexecMarker = "MPQ_ENVIRONMENT_SET"
 
@@ -29,13 +27,8 @@ public enum ProcessEnvironment {
     /// The variables to set (name, value) before the libraries load, given this process's environment and
     /// OpenBLAS's requested kernel family.
     static func changes(environment: [String: String], blasCore: String?) -> [(String, String)] {
-        guard environment[reexecMarker] == nil else { return [] }
-        var out: [(String, String)] = []
-        if let blasCore { out.append(("OPENBLAS_CORETYPE", blasCore)) }
-        if environment["GOMP_SPINCOUNT"] == nil, environment["OMP_WAIT_POLICY"] == nil {
-            out.append(("GOMP_SPINCOUNT", defaultSpinCount))
-        }
-        return out
+        guard environment[reexecMarker] == nil, let blasCore else { return [] }
+        return [("OPENBLAS_CORETYPE", blasCore)]
     }
 
     /// Re-executes the running program once with `changes` applied; returns (doing nothing) when there are none

@@ -87,6 +87,14 @@ struct Detect: ParsableCommand {
     /// The names to print: `--classes`, else those a quantized file keeps, else the demo dataset's for the
     /// embedded detector (it sits in <dataset>/model/), else VOC's when the count matches, else "class N".
     func classNames(for model: SSDModel, file: QuantizedFile?, modelURL: URL) throws -> [String] {
+        try Self.classNames(for: model, file: file, modelURL: modelURL, classesFile: classes,
+                            embedded: self.model == nil)
+    }
+
+    /// `classNames(for:file:modelURL:)` for any command: `classesFile` is its `--classes`, `embedded` whether
+    /// the model is the embedded demo detector.
+    static func classNames(for model: SSDModel, file: QuantizedFile?, modelURL: URL, classesFile classes: String?,
+                           embedded: Bool) throws -> [String] {
         let count = model.classes - 1
         if let classes {
             let list = try ClassList(contentsOf: URL(fileURLWithPath: classes))
@@ -96,7 +104,7 @@ struct Detect: ParsableCommand {
             return list.names
         }
         if let kept = file?.info.classNames, kept.count == count { return kept }
-        let demoClasses = self.model == nil
+        let demoClasses = embedded
             ? try? ClassList.forDataset(root: modelURL.deletingLastPathComponent().deletingLastPathComponent()) : nil
         if let demo = demoClasses, demo.count == count { return demo.names }
         return count == ClassList.voc.count ? ClassList.voc.names : (1...max(count, 1)).map { "class \($0)" }

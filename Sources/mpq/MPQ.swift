@@ -30,6 +30,7 @@ struct MPQ: ParsableCommand {
             Merge.self,
             Dataset.self,
             Inspect.self,
+            Export.self,
             Bench.self,
             ImageBench.self,
         ]

@@ -5,12 +5,10 @@ import XCTest
 final class ProcessEnvironmentTests: XCTestCase {
     private func names(_ changes: [(String, String)]) -> [String] { changes.map { "\($0.0)=\($0.1)" } }
 
-    func testSpinCountIsSetOnlyWhenTheUserChoseNothing() {
-        XCTAssertEqual(names(ProcessEnvironment.changes(environment: [:], blasCore: nil)), ["GOMP_SPINCOUNT=10000"])
-        XCTAssertEqual(names(ProcessEnvironment.changes(environment: ["GOMP_SPINCOUNT": "500"], blasCore: nil)), [])
-        XCTAssertEqual(names(ProcessEnvironment.changes(environment: ["OMP_WAIT_POLICY": "active"], blasCore: nil)), [])
+    func testOnlyTheBLASCoreIsSetAndOnlyOnce() {
+        XCTAssertEqual(names(ProcessEnvironment.changes(environment: [:], blasCore: nil)), [])
         XCTAssertEqual(names(ProcessEnvironment.changes(environment: [:], blasCore: "SkylakeX")),
-                       ["OPENBLAS_CORETYPE=SkylakeX", "GOMP_SPINCOUNT=10000"])
+                       ["OPENBLAS_CORETYPE=SkylakeX"], "the OpenMP spin stays the user's (see ProcessEnvironment)")
         XCTAssertEqual(names(ProcessEnvironment.changes(environment: ["MPQ_ENVIRONMENT_SET": "1"], blasCore: "SkylakeX")),
                        [], "never a second re-exec")
     }

@@ -6,6 +6,7 @@ import XCTest
 final class HelpExamplesTests: XCTestCase {
     static let commands = [["demo"], ["quantize"], ["evaluate"], ["compare"], ["sensitivity"], ["detect"],
                            ["evaluate-detections"], ["merge"], ["dataset", "stats"], ["dataset", "check"], ["inspect"],
+                           ["export"],
                            ["bench"], ["image-bench"]]
 
     func testExamplesPaste() throws {

@@ -1,0 +1,139 @@
+import Foundation
+import SSD
+import Tensors
+
+/// Why a model cannot be exported. One line naming the layer or the option.
+public enum ONNXExportError: Error, CustomStringConvertible, Equatable {
+    case unsupportedOpset(Int)
+    case unsupportedLayer(name: String, problem: String)
+
+    public var description: String {
+        switch self {
+        case let .unsupportedOpset(n):
+            return "--opset \(n) is not supported: mpq writes opsets \(ONNXExporter.opsets.lowerBound)..."
+                + "\(ONNXExporter.opsets.upperBound)"
+        case let .unsupportedLayer(name, problem):
+            return "layer \(name) cannot be exported: \(problem)"
+        }
+    }
+}
+
+/// Writes an `SSDModel` (float, or with its quantized file) as an ONNX model: input `image` `[1, 3, 300, 300]`
+/// (preprocessed as the metadata says), outputs `scores` `[1, P, C]` (softmax) and `boxes` `[1, P, 4]` (decoded
+/// corners, normalised, priors as constants), or with `postprocess` off the raw head outputs `confidences`
+/// `[1, P, C]` and `locations` `[1, P, 4]`.
+///
+/// A quantized conv with a quantized input is written in integer form (docs/export.md): its input clipped to the
+/// calibrated grid and `QuantizeLinear`-ed to u8 (zero point 0 for a non-negative input, 128 for a signed one),
+/// gathered on channels when the layer reads an OCS expansion or depthwise rows, then `ConvInteger` over the int8
+/// weight codes of all `R = Σ n_c` rows (point-major: each channel's first point first), the int32 accumulators
+/// dequantized per row (`DequantizeLinear`, axis 1, scale = row scale · input scale), the extra rows added to
+/// their channels (one `Gather` + `Add` per point level), the bias and the activation. That is the arithmetic of
+/// mpq's int8 engine; convs mpq keeps float, and weight-only quantized convs (float activations), are float
+/// `Conv`s over their (reconstructed) weights.
+public enum ONNXExporter {
+    public static let opsets = 13...21
+    public static let defaultOpset = 17
+
+    public struct Options: Sendable {
+        public var postprocess = true
+        public var opset = ONNXExporter.defaultOpset
+        public var producerVersion = ""
+
+        public init(postprocess: Bool = true, opset: Int = ONNXExporter.defaultOpset, producerVersion: String = "") {
+            self.postprocess = postprocess
+            self.opset = opset
+            self.producerVersion = producerVersion
+        }
+    }
+
+    /// What an export wrote, for the command's summary line.
+    public struct Summary: Sendable, Equatable {
+        public var nodes: Int
+        public var integerConvs: Int
+        public var floatConvs: Int
+        public var bytes: Int
+    }
+
+    /// The serialized ONNX model.
+    /// - Parameters:
+    ///   - quantized: the quantized file `model` was loaded from (its reconstructed weights), or nil for float.
+    ///   - classNames: class names without background.
+    /// - Throws: `ONNXExportError`.
+    public static func export(_ model: SSDModel, quantized: QuantizedFile?, classNames: [String],
+                              options: Options = Options()) throws -> (data: Data, summary: Summary) {
+        guard opsets.contains(options.opset) else { throw ONNXExportError.unsupportedOpset(options.opset) }
+        var writer = NetworkWriter(model: model, quantized: quantized, opset: options.opset)
+        try writer.write(postprocess: options.postprocess)
+        let p = model.priors.count
+        let graph = ONNX.GraphProto(
+            node: writer.builder.nodes,
+            name: "mpq_" + model.architecture.rawValue.replacingOccurrences(of: "-", with: "_"),
+            initializer: writer.builder.initializers,
+            input: [valueInfo("image", [1, 3, SSDModel.inputSize, SSDModel.inputSize])],
+            output: options.postprocess
+                ? [valueInfo("scores", [1, p, model.classes]), valueInfo("boxes", [1, p, 4])]
+                : [valueInfo("confidences", [1, p, model.classes]), valueInfo("locations", [1, p, 4])])
+        let proto = ONNX.ModelProto(
+            irVersion: irVersion(opset: options.opset),
+            producerName: "mpq",
+            producerVersion: options.producerVersion,
+            docString: "SSD detector \(model.architecture.rawValue) exported by mpq",
+            graph: graph,
+            opsetImport: [ONNX.OperatorSetIdProto(domain: "", version: Int64(options.opset))],
+            metadataProps: metadata(model, quantized: quantized, classNames: classNames).map {
+                ONNX.StringStringEntryProto(key: $0.0, value: $0.1)
+            })
+        let data = proto.serialized()
+        return (data, Summary(nodes: graph.node.count, integerConvs: writer.integerConvs,
+                              floatConvs: writer.floatConvs, bytes: data.count))
+    }
+
+    /// The IR version the opset needs (ONNX's release table: opsets 13-14 IR 7, 15-18 IR 8, 19-20 IR 9, 21 IR 10).
+    static func irVersion(opset: Int) -> Int64 {
+        switch opset {
+        case ...14: return 7
+        case 15...18: return 8
+        case 19...20: return 9
+        default: return 10
+        }
+    }
+
+    static func valueInfo(_ name: String, _ shape: [Int]) -> ONNX.ValueInfoProto {
+        let dims = shape.map { ONNX.TensorShapeProto.Dimension.value(Int64($0)) }
+        return ONNX.ValueInfoProto(name: name, type: ONNX.TypeProto(
+            tensorType: ONNX.TypeProto.Tensor(elemType: .float, shape: ONNX.TensorShapeProto(dim: dims))))
+    }
+
+    /// `mpq.*` metadata: architecture, preprocessing (mean and std per channel in input order, on 0-255 pixels
+    /// after the resize), channel order, classes (background first) and, for a quantized model, how.
+    public static func metadata(_ model: SSDModel, quantized: QuantizedFile?, classNames: [String])
+        -> [(String, String)] {
+        let preset = model.architecture.preprocessing
+        let mean = [preset.mean.x, preset.mean.y, preset.mean.z]
+        let std = [Float](repeating: 1 / preset.scale, count: 3)
+        var out: [(String, String)] = [
+            ("mpq.architecture", model.architecture.rawValue),
+            ("mpq.mean", json(mean.map { Double($0) })),
+            ("mpq.std", json(std.map { Double($0) })),
+            ("mpq.channel_order", "rgb"),
+            ("mpq.classes", json(["background"] + classNames)),
+            ("mpq.input_size", "\(SSDModel.inputSize)"),
+        ]
+        if let q = quantized {
+            let info: [String: Any] = [
+                "method": q.info.method, "wbits": q.info.wbits, "abits": q.info.abits,
+                "quantized_layers": q.convs.count,
+                "form": q.convs.contains { $0.activation != nil } ? "ConvInteger" : "float (weight-only)",
+            ]
+            out.append(("mpq.quantization", json(info)))
+        }
+        return out
+    }
+
+    static func json(_ value: Any) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]),
+              let text = String(data: data, encoding: .utf8) else { return "null" }
+        return text
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import ONNXExport
+import SafeIO
+import SSD
+
+/// `mpq export`: write a float checkpoint or a quantized model file as an ONNX model.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a model as ONNX (float, or integer convolutions for a quantized file) for ONNX Runtime.",
+        discussion: """
+        Any model file mpq runs: a float checkpoint of the four architectures or a quantized model file from \
+        mpq quantize --out (without --model, the embedded demo detector). Input 'image' [1, 3, 300, 300] float, \
+        preprocessed as the metadata says (mpq.mean, mpq.std: per channel in input order on 0-255 pixels after \
+        the 300x300 resize; mpq.channel_order; mpq.classes, background first; mpq.quantization for a quantized \
+        file). Outputs 'scores' [1, P, C] (softmax) and 'boxes' [1, P, 4] (normalised corners, priors as \
+        constants), or with --no-postprocess the raw head outputs 'confidences' and 'locations'. A quantized conv \
+        with a quantized input becomes QuantizeLinear -> ConvInteger over its int8 codes (multipoint: all points \
+        as rows, summed back per channel) -> DequantizeLinear, which ONNX Runtime runs as integer kernels; layers \
+        mpq keeps float stay float Conv. The file is written atomically. Details: docs/export.md.
+
+        Examples:
+          mpq export --out demo.onnx
+          mpq export --model mb2-mp4.safetensors --out mb2-mp4.onnx
+          mpq export --model ssd300_mAP_77.43_v2.pth --out ssd300-raw.onnx \\
+              --no-postprocess --opset 13
+        """
+    )
+
+    @OptionGroup var modelOption: ModelOption
+    var model: String? { modelOption.model }
+
+    @Option(help: ArgumentHelp("Force the architecture instead of recognising it from the tensor names "
+        + "(mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).", valueName: "name"))
+    var arch: Architecture?
+
+    @Option(help: ArgumentHelp("The ONNX file to write.", valueName: "file"))
+    var out: String
+
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp("Include softmax and box decoding (outputs scores and boxes; "
+        + "the default), or write the raw head outputs (confidences and locations)."))
+    var postprocess = true
+
+    @Option(help: ArgumentHelp("The ONNX opset (13 to 21).", valueName: "n"))
+    var opset: Int = ONNXExporter.defaultOpset
+
+    @Option(help: ArgumentHelp("A class list file (one class per line, # comments) for mpq.classes, background "
+        + "excluded; default: the names a quantized file keeps, else the demo's or the 20 VOC classes.",
+        valueName: "file"))
+    var classes: String?
+
+    func validate() throws {
+        guard !out.isEmpty else { throw ValidationError("--out needs a path.") }
+        guard ONNXExporter.opsets.contains(opset) else {
+            throw ValidationError("--opset must be between \(ONNXExporter.opsets.lowerBound) and "
+                                  + "\(ONNXExporter.opsets.upperBound), got \(opset).")
+        }
+    }
+
+    func run() throws {
+        let modelURL = try EmbeddedDemo.resolve(model: model, vocRoot: nil, datasetNeeded: false).model
+        let loaded = try QuantizedFile.load(modelURL, architecture: arch)
+        let names = try Detect.classNames(for: loaded.model, file: loaded.quantized, modelURL: modelURL,
+                                          classesFile: classes, embedded: model == nil)
+        let (data, summary) = try ONNXExporter.export(
+            loaded.model, quantized: loaded.quantized, classNames: names,
+            options: .init(postprocess: postprocess, opset: opset, producerVersion: MPQ.configuration.version))
+        try SignalsHeld.during {
+            // Tests: a Ctrl-C that arrives while the file is being written (ExportTests).
+            if ProcessInfo.processInfo.environment["MPQ_TEST_INTERRUPT_EXPORT_WRITE"] == "1" { raise(SIGINT) }
+            try AtomicFile.write(data, to: URL(fileURLWithPath: out))
+        }
+        let kind = loaded.quantized.map { "quantized (\($0.info.method), \(summary.integerConvs) integer convs, "
+            + "\(summary.floatConvs) float)" } ?? "float"
+        print("\(out): \(loaded.model.architecture.rawValue) \(kind), opset \(opset), \(summary.nodes) nodes, "
+              + "\(summary.bytes) bytes, outputs \(postprocess ? "scores, boxes" : "confidences, locations")")
+    }
+}
+
+/// Holds SIGINT, SIGTERM and SIGHUP while `body` runs and delivers them afterwards: a Ctrl-C during the atomic
+/// write lets the write finish (the complete file renamed into place, or on failure the temporary removed) and
+/// then ends the process as the signal would have, so neither a half-written file nor a temporary is left.
+/// The handler only records the signal (async-signal-safe); the default action is restored before re-raising.
+enum SignalsHeld {
+    nonisolated(unsafe) private static var received: sig_atomic_t = 0
+
+    static func during<T>(_ body: () throws -> T) rethrows -> T {
+        let signals = [SIGINT, SIGTERM, SIGHUP]
+        received = 0
+        let record: @convention(c) (Int32) -> Void = { signal in
+            if SignalsHeld.received == 0 { SignalsHeld.received = signal }
+        }
+        let previous = signals.map { Foundation.signal($0, record) }
+        defer {
+            for (signal, handler) in zip(signals, previous) { _ = Foundation.signal(signal, handler) }
+            if received != 0 {
+                _ = Foundation.signal(received, SIG_DFL)
+                raise(received)
+            }
+        }
+        return try body()
+    }
+}
