@@ -42,6 +42,10 @@ public enum AllocationBudget: Sendable, Equatable {
     /// Give each channel points until its relative output error `e_c / (w_cᵀ H w_c)` is ≤ this threshold
     /// (or it has `maxPointsPerChannel` points).
     case maxRelativeError(Double)
+    /// The paper's threshold (`--max-error`, default scope): per layer, give points (largest output-error
+    /// reduction first) until the layer's relative output error `Σ_c e_c / Σ_c E_c` is ≤ this threshold (or no
+    /// channel can improve). See `ThresholdAllocation`.
+    case maxLayerError(Double)
 }
 
 /// What one point costs in the budget of `MultipointAllocator` (`--cost`).

@@ -65,6 +65,8 @@ public final class Calibrator {
             matrices[name] = try groups.map { try GramMatrix(dimension: d, values: $0) }
         }
         for (name, owner) in sharedWith { matrices[name] = matrices[owner] }
-        return CalibrationStatistics(grams: matrices, ranges: ranges)
+        var statistics = CalibrationStatistics(grams: matrices, ranges: ranges)
+        statistics.imageCount = Swift.max(images, 1)
+        return statistics
     }
 }

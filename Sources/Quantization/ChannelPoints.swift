@@ -74,6 +74,9 @@ struct ChannelPoints {
             residual[j] += old * Double(codes[start + j])
             if negate { codes[start + j] = -codes[start + j] }
             residual[j] -= new * Double(codes[start + j])
+            // A point refitted to nothing stores no codes either (the quantized file refuses a zero scale with
+            // nonzero codes); the multipoint-random ablation can keep such a point.
+            if scale == 0 { codes[start + j] = 0 }
         }
         scales[scales.count - 1] = scale
     }

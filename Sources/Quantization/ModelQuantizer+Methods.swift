@@ -13,8 +13,9 @@ struct LayerQuantization {
 enum LayerMethods {
     /// - Parameters:
     ///   - views: the layers with their Gram matrices, in the same order; nil when calibration gave none.
+    ///   - rows: adaround: each layer's number of calibration input rows `N` (its loss is normalised by it).
     static func quantize(_ layers: [QuantizableLayer], views: [AllocationLayer]?,
-                         options: ModelQuantizationOptions) throws -> [LayerQuantization] {
+                         options: ModelQuantizationOptions, rows: [String: Double] = [:]) throws -> [LayerQuantization] {
         let grid = try QuantGrid(bits: options.weightBits)
         let threads = options.threads
         func calibrated(_ why: String) throws -> [AllocationLayer] {
@@ -32,23 +33,36 @@ enum LayerMethods {
         }
 
         switch options.method {
-        case .rtn, .mse:
+        case .rtn, .mse, .dfq:
             return try layers.enumerated().map { i, l in
                 plain(i, try WeightQuantizer.quantize(weights: l.weights, channels: l.channels, dimension: l.dimension,
-                                                      grid: grid, method: options.method == .rtn ? .rtn : .mse,
+                                                      grid: grid, method: options.method == .mse ? .mse : .rtn,
                                                       threads: threads))
             }
         case .gptq:
             return try calibrated("gptq").map {
                 allocated(try GPTQ.quantize(layer: $0, options: GPTQOptions(grid: grid, threads: threads)))
             }
-        case .multipoint:
+        case .multipoint, .multipointAdaround, .multipointRandom:
             let budget = options.budget ?? .averageBits(Double(options.weightBits))
-            let result = try MultipointAllocator.allocate(calibrated("multipoint"), options: AllocationOptions(
+            let views = try calibrated(options.method.rawValue)
+            let allocation = AllocationOptions(
                 grid: grid, budget: budget, maxPointsPerChannel: options.maxPointsPerChannel,
                 countScaleBits: options.countScaleBits, firstPoint: options.firstPoint, cost: options.cost,
-                threads: threads))
-            return result.layers.map(allocated)
+                threads: threads)
+            let result = options.method == .multipointRandom
+                ? try RandomAllocation.allocate(views, options: allocation, seed: options.seed)
+                : try MultipointAllocator.allocate(views, options: allocation)
+            guard options.method == .multipointAdaround else { return result.layers.map(allocated) }
+            return zip(views, result.layers).map { view, layer in
+                allocated(AdaRound.refineLastPoints(layer, layer: view, rows: rows[view.name] ?? 1,
+                                                    options: options.adaround, threads: threads))
+            }
+        case .adaround:
+            return try calibrated("adaround").map {
+                allocated(try AdaRound.quantize(layer: $0, grid: grid, rows: rows[$0.name] ?? 1,
+                                                options: options.adaround, threads: threads))
+            }
         case .ocs:
             let f = try OCS.extraFraction(matchingAverageBits: try averageBits(options), bits: options.weightBits)
             return try layers.enumerated().map { i, l in
@@ -91,7 +105,7 @@ enum LayerMethods {
         switch options.budget {
         case nil: return Double(options.weightBits)
         case .averageBits(let b): return b
-        case .maxRelativeError:
+        case .maxRelativeError, .maxLayerError:
             throw QuantizationError.invalidSetting(
                 "a relative-error budget (--max-error) is for multipoint; \(options.method.rawValue) takes --avg-bits")
         }

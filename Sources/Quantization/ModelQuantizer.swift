@@ -21,9 +21,24 @@ public enum WeightQuantizationMethod: String, CaseIterable, Sendable, Codable {
     case mixed
     /// Hessian-based sequential rounding (`GPTQ`) with the calibration Gram matrices, at `b` bits.
     case gptq
+    /// DFQ: cross-layer equalization, then RTN at `b` bits, then empirical bias correction (the two DFQ steps run
+    /// around `quantize(model:…)` in the commands: `CrossLayerEqualization`, `BiasCorrection`).
+    case dfq
+    /// AdaRound: learned per-weight rounding on the calibration Gram matrices, RTN's scales, at `b` bits.
+    case adaround
+    /// Multipoint's allocation at `B`, then each channel's last point re-rounded by AdaRound.
+    case multipointAdaround = "multipoint-adaround"
+    /// The ablation: multipoint's number of extra points per layer at `B`, given to random channels
+    /// (`RandomAllocation`, seeded by `ModelQuantizationOptions.seed`).
+    case multipointRandom = "multipoint-random"
 
     /// Whether `--avg-bits` is a budget this method spends.
-    public var spendsBudget: Bool { self == .multipoint || self == .ocs || self == .mixed }
+    public var spendsBudget: Bool {
+        [.multipoint, .ocs, .mixed, .multipointAdaround, .multipointRandom].contains(self)
+    }
+
+    /// Whether the method runs multipoint's allocator (and takes `--max-error`, `--first-point`).
+    public var allocatesPoints: Bool { [.multipoint, .multipointAdaround, .multipointRandom].contains(self) }
 }
 
 /// Settings of `quantize(model:…)`.
@@ -44,6 +59,10 @@ public struct ModelQuantizationOptions: Sendable {
     public var candidateBits: [Int]
     /// Multipoint only: each channel's first point (`--first-point`, default RTN's min-max point).
     public var firstPoint: MultipointFirstPoint
+    /// adaround and multipoint-adaround: the optimisation's settings.
+    public var adaround: AdaRoundOptions
+    /// multipoint-random: the seed of the channel draw.
+    public var seed: UInt64
     /// Multipoint only: what the budget counts, weight bits (default) or multiply-adds (`--cost`).
     public var cost: AllocationCost
     public var threads: Int
@@ -53,6 +72,7 @@ public struct ModelQuantizationOptions: Sendable {
                 maxPointsPerChannel: Int = 16, countScaleBits: Bool = false,
                 sensitivities: [String: [Int: Double]]? = nil, candidateBits: [Int] = Array(2...8),
                 firstPoint: MultipointFirstPoint = .minMax, cost: AllocationCost = .weights,
+                adaround: AdaRoundOptions = AdaRoundOptions(), seed: UInt64 = 0,
                 threads: Int = defaultQuantizationThreads) {
         self.cost = cost
         self.method = method
@@ -65,6 +85,8 @@ public struct ModelQuantizationOptions: Sendable {
         self.sensitivities = sensitivities
         self.candidateBits = candidateBits
         self.firstPoint = firstPoint
+        self.adaround = adaround
+        self.seed = seed
         self.threads = threads
     }
 
@@ -147,7 +169,10 @@ public enum ModelQuantizer {
             v.outputPositions = positions[view.name] ?? 1
             return v
         }
-        let results = try LayerMethods.quantize(selected, views: views, options: options)
+        // AdaRound's loss is a mean over the calibration rows (images x output positions) of each layer.
+        let images = Double(max(statistics?.imageCount ?? 1, 1))
+        let rows = positions.mapValues { images * Double(max($0, 1)) }
+        let results = try LayerMethods.quantize(selected, views: views, options: options, rows: rows)
 
         var quantizedModel = model
         var layers: [QuantizedLayer] = []

@@ -47,7 +47,7 @@ public enum MultipointAllocator {
                     requested: target, minimum: totalD > 0 ? Double(minimumBits) / Double(totalD) : Double(b))
             }
             budgetBits = Int(Swift.min(allowed, Double(Int.max / 2)))
-        case .maxRelativeError(let e):
+        case .maxRelativeError(let e), .maxLayerError(let e):
             guard e.isFinite, e > 0 else { throw QuantizationError.invalidMaxError(e) }
         }
 
@@ -80,6 +80,11 @@ public enum MultipointAllocator {
                     }
                     active = state.channelsAbove(threshold, maxPoints: options.maxPointsPerChannel)
                 }
+            }
+        case .maxLayerError(let threshold):
+            for state in states {
+                usedBits += ThresholdAllocation.fill(state, threshold: threshold, pointBits: b, scaleBits: scaleBits,
+                                                     maxPoints: options.maxPointsPerChannel)
             }
         }
         return AllocationResult(layers: states.map { $0.result() }, budgetBits: budgetBits, usedBits: usedBits)

@@ -9,6 +9,8 @@ public struct CalibrationStatistics: Sendable {
     public let grams: [String: [GramMatrix]]
     /// Conv name → the observed range of its input.
     public let ranges: [String: RangeObserver]
+    /// The number of calibration images behind the statistics (AdaRound normalises its loss by the input rows).
+    public var imageCount: Int = 1
 
     /// Runs the float model once on every calibration image, observing each conv's input (`Calibrator`: heads
     /// reading the same tensor share one `H`). The one calibration pass of quantize, compare, demo and sensitivity.

@@ -5,6 +5,7 @@ import SSD
 import Tensors
 import Evaluation
 import Imaging
+import SafeIO
 import VOC
 
 /// `mpq compare`: every method × budget quantized from one shared calibration, scored on one split.
@@ -28,6 +29,15 @@ struct Compare: ParsableCommand {
         rtn, its difference to rtn at the same budget (delta_vs_rtn, delta_vs_rtn_ci95); "n.s." in the table \
         marks a difference whose interval contains 0 (not significant).
 
+        More methods: dfq (cross-layer equalization + rtn + bias correction), adaround (learned rounding at b \
+        bits), multipoint-adaround (multipoint, each channel's last point re-rounded by AdaRound) and \
+        multipoint-random (multipoint's extra points per layer on random channels, seeded by --seed: the \
+        ablation that shows whether adaptivity matters). --cle and --bias-correction add the DFQ steps to every \
+        method (rows named like rtn+cle+bc). With multipoint rows, the report also holds \
+        errors_vs_points*.svg (layer output error vs points per channel: rtn, mse, multipoint) and \
+        points_per_channel_*.svg (the histogram of points per channel per layer); these figures are drawn by \
+        an unsharded run, for the rows it quantized itself (not by --shard runs or mpq merge).
+
         Resumable and sharded: the work is split into units, the fp32 model first and then each (budget, \
         method) pair in table order, and every finished unit is appended to <report>/units.journal (each \
         unit's detections are in <report>/runs/<unit>, itself resumable per image); run the same command \
@@ -44,6 +54,8 @@ struct Compare: ParsableCommand {
               --methods rtn,gptq,multipoint --avg-bits 3.25 --abits 32 \\
               --calib-images 16 --limit 100 --report runs/compare-quick
           mpq compare --limit 50 --bootstrap 2000 --seed 7 --report runs/compare-ci
+          mpq compare --methods rtn,dfq,adaround,multipoint,multipoint-random \\
+              --avg-bits 4.25 --limit 50 --report runs/compare-dfq
           mpq compare --methods rtn,multipoint --avg-bits 4.25 --limit 50 \\
               --shard 0/2 --report runs/compare/shard-0
         """
@@ -65,7 +77,6 @@ struct Compare: ParsableCommand {
     @Option(help: ArgumentHelp("The activation bit width for every method (2 to 8); 32 keeps activations float.",
                                valueName: "bits"))
     var abits: Int = 8
-
 
     @OptionGroup var calibration: CalibrationOptions
     var calibSplit: String { calibration.calibSplit }
@@ -99,6 +110,8 @@ struct Compare: ParsableCommand {
     var shard: String?
 
     @OptionGroup var bootstrapOptions: BootstrapOptions
+
+    @OptionGroup var dfqOptions: DFQOptions
 
     static let knownMethods = WeightQuantizationMethod.allCases.map(\.rawValue)
 
@@ -165,6 +178,17 @@ struct Compare: ParsableCommand {
                                detectorIdentity: "\(inputs.modelPath) \(tag) \(journal.header.run)"))
             return try runner.run().result?.mAP ?? 0
         }
+        // The equalized model and its calibration, made once if a row needs them.
+        var equalized: (model: SSDModel, stats: CalibrationStatistics)?
+        func prepared(_ steps: DFQSteps) throws -> (model: SSDModel, stats: CalibrationStatistics) {
+            guard steps.cle else { return (inputs.model, stats) }
+            if let equalized { return equalized }
+            let m = try steps.equalize(inputs.model, note: { Output.note("compare: " + $0) })
+            let made = (m, try CalibrationStatistics.collect(model: m, images: calib.images, collectGrams: true))
+            equalized = made
+            return made
+        }
+        var figureModels: [(label: String, model: QuantizedModel)] = []
         var rows: [CompareRow] = []
         var noticed = false
         func record(_ unit: Int, _ row: CompareRow) throws {
@@ -185,20 +209,28 @@ struct Compare: ParsableCommand {
                 let unit = units.index(method: name, budget: budget)
                 guard pending.contains(unit) else { continue }
                 let t = Date()
-                let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, options: .init(
+                let steps = dfqOptions.steps(for: method)
+                let (floatModel, floatStats) = try prepared(steps)
+                var q = try ModelQuantizer.quantize(model: floatModel, statistics: floatStats, options: .init(
                     method: method, weightBits: b, activationBits: abits,
                     // Mixed precision's widths stop at 8 bits: above 8 it is all-8-bit.
                     budget: method.spendsBudget ? .averageBits(method == .mixed ? min(budget, 8) : budget) : nil,
-                    sensitivities: costs, cost: method == .multipoint ? cost ?? .weights : .weights, threads: threads))
+                    sensitivities: costs, cost: method.allocatesPoints ? cost ?? .weights : .weights,
+                    adaround: dfqOptions.adaroundOptions, seed: bootstrapOptions.seed, threads: threads))
+                q = try steps.correctBiases(q, float: floatModel, images: calib.images, note: { _ in })
+                let label = steps.label(method)
+                if method == .multipoint || method == .multipointRandom {
+                    figureModels.append((label + String(format: "-%.2f", budget), q))
+                }
                 let (quantization, notice) = q.execution(engine)
                 if let notice, !noticed { Output.note("compare: \(notice)") }
                 noticed = true
                 let map = try score(q.model, quantization: quantization, tag: units.tag(unit))
-                try record(unit, CompareRow(method: name, budget: budget, pointBits: b, map: map,
+                try record(unit, CompareRow(method: label, budget: budget, pointBits: b, map: map,
                                             averageBits: q.accounting.averageWeightBits,
                                             extraMACs: q.accounting.extraMACs, modelBytes: q.accounting.modelBytes,
                                             seconds: Date().timeIntervalSince(t)))
-                Output.note(String(format: "%@ @ %.2f: mAP %.4f, %.3f bits", name, budget, map,
+                Output.note(String(format: "%@ @ %.2f: mAP %.4f, %.3f bits", label, budget, map,
                                    q.accounting.averageWeightBits))
             }
         }
@@ -207,8 +239,19 @@ struct Compare: ParsableCommand {
                 + "with mpq merge")
             return
         }
+        // The figures need the quantized models: drawn for the rows this process quantized.
+        var figures = ""
+        if !figureModels.isEmpty {
+            let svgs = try FigureReport.figures(
+                model: inputs.model, statistics: stats, bits: Array(Set(budgetList.map { Int($0.rounded(.down)) })),
+                skip: [], quantized: figureModels, threads: threads)
+            for (file, svg) in svgs {
+                try AtomicFile.write(svg, to: folder.appendingPathComponent(file))
+            }
+            figures = FigureReport.section(svgs)
+        }
         let summary = try CompareShards.write(MergedUnits.load([folder], kind: CompareShards.kind), to: folder,
-                                              threads: threads)
+                                              threads: threads, figures: figures)
         print(CompareReport.markdownTable(summary.rows) + CompareReport.intervalNote(summary), terminator: "")
     }
 }

@@ -28,12 +28,17 @@ struct CompareRow: Codable {
     /// `map` minus the rtn row's at the same budget (methods other than rtn, when rtn is compared) and its interval.
     var deltaVsRTN: Double? = nil
     var deltaVsRTNCI95: MAPBootstrap.Interval? = nil
+    /// multipoint-random rows: `map` minus the adaptive multipoint row's at the same budget and its interval (the
+    /// ablation: negative = adaptivity pays).
+    var deltaVsAdaptive: Double? = nil
+    var deltaVsAdaptiveCI95: MAPBootstrap.Interval? = nil
 
     enum CodingKeys: String, CodingKey {
         case method, budget, map, seconds
         case pointBits = "point_bits", averageBits = "average_bits", extraMACs = "extra_macs", modelBytes = "model_bytes"
         case mapCI95 = "map_ci95", deltaVsFP32 = "delta_vs_fp32", deltaCI95 = "delta_ci95"
         case deltaVsRTN = "delta_vs_rtn", deltaVsRTNCI95 = "delta_vs_rtn_ci95"
+        case deltaVsAdaptive = "delta_vs_multipoint", deltaVsAdaptiveCI95 = "delta_vs_multipoint_ci95"
     }
 
     /// `avg_bits`, the name every other command's JSON uses for the same number; `average_bits` stays for readers
@@ -55,6 +60,8 @@ struct CompareRow: Codable {
         try c.encodeIfPresent(deltaCI95, forKey: .deltaCI95)
         try c.encodeIfPresent(deltaVsRTN, forKey: .deltaVsRTN)
         try c.encodeIfPresent(deltaVsRTNCI95, forKey: .deltaVsRTNCI95)
+        try c.encodeIfPresent(deltaVsAdaptive, forKey: .deltaVsAdaptive)
+        try c.encodeIfPresent(deltaVsAdaptiveCI95, forKey: .deltaVsAdaptiveCI95)
         var alias = encoder.container(keyedBy: AliasKeys.self)
         try alias.encode(averageBits, forKey: .avgBits)
     }
@@ -89,10 +96,17 @@ enum CompareReport {
             guard r != fp else { continue }
             rows[r].deltaVsFP32 = rows[r].map - rows[fp].map
             rows[r].deltaCI95 = boot?.differenceInterval(r, minus: fp)
-            if rows[r].method != "rtn",
-               let rtn = rows.firstIndex(where: { $0.method == "rtn" && $0.budget == rows[r].budget }) {
+            // The rtn row with the same DFQ steps (`rtn+cle` for `gptq+cle`).
+            let steps = rows[r].method.firstIndex(of: "+").map { String(rows[r].method[$0...]) } ?? ""
+            if rows[r].method != "rtn" + steps,
+               let rtn = rows.firstIndex(where: { $0.method == "rtn" + steps && $0.budget == rows[r].budget }) {
                 rows[r].deltaVsRTN = rows[r].map - rows[rtn].map
                 rows[r].deltaVsRTNCI95 = boot?.differenceInterval(r, minus: rtn)
+            }
+            if rows[r].method == "multipoint-random" + steps,
+               let adaptive = rows.firstIndex(where: { $0.method == "multipoint" + steps && $0.budget == rows[r].budget }) {
+                rows[r].deltaVsAdaptive = rows[r].map - rows[adaptive].map
+                rows[r].deltaVsAdaptiveCI95 = boot?.differenceInterval(r, minus: adaptive)
             }
         }
     }
@@ -123,8 +137,15 @@ enum CompareReport {
 
     /// The line under the table saying how the intervals were drawn and what "n.s." means.
     static func intervalNote(_ summary: CompareSummary) -> String {
-        guard let b = summary.bootstrap else { return "" }
-        return "\n95% intervals: paired bootstrap, \(b.resamples) resamples of the \(b.images) scored images "
+        var ablation = ""
+        for r in summary.rows {
+            guard let delta = r.deltaVsAdaptive, let budget = r.budget else { continue }
+            ablation += "\nrandom allocation vs adaptive at " + String(format: "%.2f", budget) + ": \(r.method) - "
+                + r.method.replacingOccurrences(of: "multipoint-random", with: "multipoint") + " = "
+                + difference(delta, r.deltaVsAdaptiveCI95) + "\n"
+        }
+        guard let b = summary.bootstrap else { return ablation }
+        return ablation + "\n95% intervals: paired bootstrap, \(b.resamples) resamples of the \(b.images) scored images "
             + "(seed \(b.seed)); n.s. = not significant, the difference's interval contains 0.\n"
     }
 
@@ -228,7 +249,7 @@ enum CompareReport {
         return s + "</svg>\n"
     }
 
-    static func html(_ summary: CompareSummary) -> String {
+    static func html(_ summary: CompareSummary, figures: String = "") -> String {
         var rowsHTML = ""
         for r in summary.rows {
             rowsHTML += "<tr><td>\(r.method)</td><td>\(r.budget.map { String(format: "%.2f", $0) } ?? "-")</td><td>\(r.pointBits)</td>"
@@ -246,12 +267,12 @@ enum CompareReport {
         Activations: \(summary.abits == 32 ? "float" : "\(summary.abits) bits") (the fp32 row is float). rtn, mse and gptq use b = floor(budget) bits for every weight (below the budget); multipoint, ocs and mixed spend the budget.</p>
         \(svg(summary))
         <table><tr><th>method</th><th>budget</th><th>point bits</th><th>mAP</th><th>avg bits</th><th>extra MACs</th><th>model bytes</th><th>time (s)</th><th>mAP 95% CI</th><th>Δ vs fp32 [95% CI]</th><th>Δ vs rtn [95% CI]</th></tr>
-        \(rowsHTML)</table><p>\(escape(intervalNote(summary)))</p></body></html>
+        \(rowsHTML)</table><p>\(escape(intervalNote(summary)))</p>\(figures)</body></html>
 
         """
     }
 
-    static func write(_ summary: CompareSummary, to folder: URL) throws {
+    static func write(_ summary: CompareSummary, to folder: URL, figures: String = "") throws {
         try Output.writeJSON(summary, to: folder.appendingPathComponent("compare.json").path)
         let md = "# mpq compare\n\nModel \(summary.model), split \(summary.split)"
             + (summary.limit.map { " (first \($0) images)" } ?? "") + ", calibration \(summary.calibImages) images of "
@@ -260,7 +281,7 @@ enum CompareReport {
             + markdownTable(summary.rows) + intervalNote(summary)
         try AtomicFile.write(md, to: folder.appendingPathComponent("compare.md"))
         try AtomicFile.write(svg(summary), to: folder.appendingPathComponent("compare.svg"))
-        try AtomicFile.write(html(summary), to: folder.appendingPathComponent("compare.html"))
+        try AtomicFile.write(html(summary, figures: figures), to: folder.appendingPathComponent("compare.html"))
     }
 
     private static func escape(_ s: String) -> String {

@@ -42,6 +42,8 @@ enum CompareShards {
             ["calib-split", c.calibSplit], ["abits", String(c.abits)], ["methods", c.methodList.joined(separator: ",")],
             ["avg-bits", c.budgetList.map { String($0) }.joined(separator: ",")],
             ["bootstrap", String(c.bootstrapOptions.bootstrap)], ["seed", String(c.bootstrapOptions.seed)],
+            ["cle", String(c.dfqOptions.cle)], ["bias-correction", String(c.dfqOptions.biasCorrection)],
+            ["adaround-iterations", String(c.dfqOptions.adaroundIterations)],
         ]
         return ShardRunHeader(kind: kind, run: run, settings: settings, shard: shard.description, units: units)
     }
@@ -58,7 +60,9 @@ enum CompareShards {
     /// - Throws: `ShardJournalError` for a malformed record or settings, errors reading the dataset or a unit's
     ///   detections (the bootstrap needs both).
     @discardableResult
-    static func write(_ merged: MergedUnits, to folder: URL, threads: Int) throws -> CompareSummary {
+    /// - Parameter figures: the HTML section of the allocation figures (`FigureReport.section`; unsharded runs).
+    static func write(_ merged: MergedUnits, to folder: URL, threads: Int,
+                      figures: String = "") throws -> CompareSummary {
         let header = merged.header
         let journal = merged.folders.first?.appendingPathComponent(ShardJournal.fileName).path ?? ""
         func setting(_ key: String) throws -> String {
@@ -80,10 +84,17 @@ enum CompareShards {
             throw ShardJournalError(file: journal, line: 1, problem: "\(header.units) units, but the methods and "
                 + "budgets make \(units.count)")
         }
+        // A row's name is its method with the DFQ steps it does not imply (`rtn+cle+bc`, DFQOptions.steps);
+        // headers without these settings (older runs) had neither step.
+        let cle = header.setting("cle") == "true", biasCorrection = header.setting("bias-correction") == "true"
+        func label(_ u: Int) -> String {
+            guard let m = WeightQuantizationMethod(rawValue: units.method(u)) else { return units.method(u) }
+            return DFQSteps(method: m, cle: cle, biasCorrection: biasCorrection).label(m)
+        }
         var rows: [CompareRow] = []
         for (u, record) in merged.records.enumerated() {
             let f = record.fields
-            guard f.count == 7, f[0] == units.method(u), f[1] == (units.budget(u).map { String($0) } ?? "-"),
+            guard f.count == 7, f[0] == label(u), f[1] == (units.budget(u).map { String($0) } ?? "-"),
                   let pointBits = Int(f[2]), let map = Double(f[3]), let averageBits = Double(f[4]),
                   let extraMACs = Double(f[5]), let modelBytes = Int(f[6]) else {
                 throw ShardJournalError(file: merged.folders[u].appendingPathComponent(ShardJournal.fileName).path,
@@ -115,7 +126,7 @@ enum CompareShards {
                                      calibSplit: try setting("calib-split"), abits: abits, rows: rows)
         summary.bootstrap = bootstrap
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try CompareReport.write(summary, to: folder)
+        try CompareReport.write(summary, to: folder, figures: figures)
         return summary
     }
 }

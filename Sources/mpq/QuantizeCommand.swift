@@ -15,7 +15,7 @@ extension AllocationCost: ExpressibleByArgument {}
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
-        abstract: "Quantize an SSD checkpoint (rtn, mse, multipoint, ocs, mixed or gptq weights, fake-quant activations).",
+        abstract: "Quantize an SSD checkpoint (rtn, mse, multipoint, ocs, mixed, gptq, dfq or adaround weights, fake-quant activations).",
         discussion: """
         Calibration images (Gram matrices of every conv input, activation ranges) come from --calib-split and \
         never from the evaluation split: the command refuses when the two splits are the same or share an \
@@ -31,8 +31,13 @@ struct Quantize: ParsableCommand {
         (Hessian-based sequential rounding on the calibration data) put every weight at --wbits bits; multipoint \
         (extra --wbits-bit points where the output needs them), ocs (outlier channel splitting, split ratio \
         matched to multipoint's extra channels, then rtn) and mixed (one width from 2 to 8 bits per layer, \
-        chosen from --sensitivity or from each layer's output error) spend the --avg-bits budget. Every method \
-        saves with --out and runs from the file in mpq evaluate / mpq detect.
+        chosen from --sensitivity or from each layer's output error) spend the --avg-bits budget. dfq is \
+        cross-layer equalization + rtn + bias correction; adaround learns each weight's rounding on the \
+        calibration data (--adaround-iterations); multipoint-adaround re-learns the rounding of each channel's \
+        last multipoint point; multipoint-random (= --allocation random) gives multipoint's extra points per \
+        layer to random channels (seeded by --seed), the ablation. --cle and --bias-correction add the two DFQ \
+        steps to any method. --report DIR writes the error-vs-points and points-per-channel figures. Every \
+        method saves with --out and runs from the file in mpq evaluate / mpq detect.
 
         Examples:
           mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 \\
@@ -47,6 +52,11 @@ struct Quantize: ParsableCommand {
           mpq quantize --method mixed --avg-bits 3.5 \\
               --sensitivity runs/sens/sensitivity.json --evaluate
           mpq quantize --method rtn --wbits 3 --evaluate --bootstrap 2000 --seed 1
+          mpq quantize --method dfq --wbits 4 --evaluate --limit 50
+          mpq quantize --method adaround --wbits 4 --adaround-iterations 200 \\
+              --cle --bias-correction --calib-images 16
+          mpq quantize --method multipoint --allocation random --seed 3 \\
+              --avg-bits 4.25 --evaluate --limit 50 --report runs/q-random
         """
     )
 
@@ -60,8 +70,7 @@ struct Quantize: ParsableCommand {
     var calibSplit: String { calibration.calibSplit }
     var calibImages: Int { calibration.count(default: 64) }
 
-
-    @Option(help: "The weight method: rtn, mse, multipoint, ocs, mixed or gptq.")
+    @Option(help: "The weight method (what each does: see the discussion above).")
     var method: WeightQuantizationMethod = .multipoint
 
     @Option(help: ArgumentHelp("The weight bit width of the grid (2 to 8).", valueName: "bits"))
@@ -76,9 +85,14 @@ struct Quantize: ParsableCommand {
     var avgBits: Double?
 
     @Option(name: .customLong("max-error"),
-            help: ArgumentHelp("Multipoint: add points until each channel's relative output error is at most this.",
-                               valueName: "e"))
+            help: ArgumentHelp("Multipoint: add points until each layer's relative output error is at most this "
+                + "(the paper's threshold; --max-error-scope channel: each channel's).", valueName: "e"))
     var maxError: Double?
+
+    @Option(name: .customLong("max-error-scope"),
+            help: ArgumentHelp("What --max-error bounds: layer (each layer's output error, points to the channels that "
+                + "lower it most) or channel (every channel's own error).", valueName: "scope"))
+    var maxErrorScope: ErrorScope = .layer
 
     @Option(help: ArgumentHelp("mixed: a sensitivity.json (mpq sensitivity) whose mAP drops choose the widths; "
         + "without it, each layer's relative output error on the calibration data.", valueName: "file"))
@@ -130,6 +144,21 @@ struct Quantize: ParsableCommand {
 
     @OptionGroup var bootstrapOptions: BootstrapOptions
 
+    @OptionGroup var dfqOptions: DFQOptions
+
+    @Option(help: ArgumentHelp("Multipoint: adaptive (points where the output error falls most) or random (the same "
+        + "number of extra points per layer on random channels, seeded by --seed: the ablation).", valueName: "rule"))
+    var allocation: PointAllocation = .adaptive
+
+    @Option(help: ArgumentHelp("Write report.html with the error-vs-points and points-per-channel figures (SVG) "
+        + "to this folder.", valueName: "dir"))
+    var report: String?
+
+    /// The method run: multipoint with --allocation random is multipoint-random.
+    var effectiveMethod: WeightQuantizationMethod {
+        method == .multipoint && allocation == .random ? .multipointRandom : method
+    }
+
     var activationCalibration: ActivationCalibration? {
         switch actCalibration {
         case "minmax": return .minMax
@@ -141,7 +170,7 @@ struct Quantize: ParsableCommand {
 
     var budget: AllocationBudget? {
         if let avgBits { return .averageBits(avgBits) }
-        return maxError.map { .maxRelativeError($0) }
+        return maxError.map { maxErrorScope == .layer ? .maxLayerError($0) : .maxRelativeError($0) }
     }
 
     func validate() throws {
@@ -163,12 +192,17 @@ struct Quantize: ParsableCommand {
             throw ValidationError("--avg-bits needs --method multipoint, ocs or mixed (\(method.rawValue) puts every "
                 + "weight at --wbits bits).")
         }
-        if maxError != nil && method != .multipoint { throw ValidationError("--max-error needs --method multipoint.") }
+        if maxError != nil && !method.allocatesPoints {
+            throw ValidationError("--max-error needs --method multipoint (or multipoint-adaround, multipoint-random).")
+        }
+        if allocation == .random && !(method == .multipoint || method == .multipointRandom) {
+            throw ValidationError("--allocation random needs --method multipoint.")
+        }
         if sensitivity != nil && method != .mixed { throw ValidationError("--sensitivity needs --method mixed.") }
-        if cost != nil && method != .multipoint {
+        if cost != nil && !method.allocatesPoints {
             throw ValidationError("--cost needs --method multipoint (the other methods put one point per channel).")
         }
-        if firstPoint != nil && method != .multipoint {
+        if firstPoint != nil && !method.allocatesPoints {
             throw ValidationError("--first-point needs --method multipoint.")
         }
         guard activationCalibration != nil else {
@@ -204,21 +238,26 @@ struct Quantize: ParsableCommand {
         Output.note("quantize: \(inputs.modelPath), \(method.rawValue) w\(wbits)a\(abits); calibration on "
             + calib.source)
         var bar = StepProgress("calibration")
-        let stats = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true) {
+        let chosen = effectiveMethod
+        let steps = dfqOptions.steps(for: chosen)
+        let floatModel = try steps.equalize(inputs.model, note: { Output.note("quantize: " + $0) })
+        let stats = try CalibrationStatistics.collect(model: floatModel, images: calib.images, collectGrams: true) {
             bar.update($0, of: calib.images.count)
         }
         let skip = skipLayers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         let options = ModelQuantizationOptions(
-            method: method, weightBits: wbits, activationBits: abits,
+            method: chosen, weightBits: wbits, activationBits: abits,
             activationCalibration: activationCalibration ?? .minMax, budget: budget,
-            sensitivities: costs, firstPoint: firstPoint ?? .minMax, cost: cost ?? .weights, threads: threads)
+            sensitivities: costs, firstPoint: firstPoint ?? .minMax, cost: cost ?? .weights,
+            adaround: dfqOptions.adaroundOptions, seed: bootstrapOptions.seed, threads: threads)
         let (wallStart, cpuStart) = (Date(), ProcessClock.cpuSeconds())
-        let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, skip: skip, options: options)
+        var q = try ModelQuantizer.quantize(model: floatModel, statistics: stats, skip: skip, options: options)
+        q = try steps.correctBiases(q, float: floatModel, images: calib.images, note: { Output.note("quantize: " + $0) })
         // The quantization alone (calibration excluded): the figure docs/quantizer.md reports.
         Output.note(String(format: "quantize: weights quantized in %.1f s wall, %.1f s CPU (%d threads)",
                            Date().timeIntervalSince(wallStart), ProcessClock.cpuSeconds() - cpuStart, threads))
 
-        var report = QuantizeReport(q, method: method.rawValue, wbits: wbits, abits: abits)
+        var report = QuantizeReport(q, method: steps.label(chosen), wbits: wbits, abits: abits)
         if evaluate {
             let eval = try SensitivityJob.evaluationSet(inputs, split: split, count: limit ?? Int.max, threads: threads)
             bar = StepProgress("float model")
@@ -247,12 +286,19 @@ struct Quantize: ParsableCommand {
         if json == "-" { Output.note(table) } else { print(table, terminator: "") }
         if let out {
             let source = try Data(contentsOf: URL(fileURLWithPath: inputs.modelPath))
-            let dict = q.file(method: method.rawValue, wbits: wbits, abits: abits, sourceSHA256: SHA256.hex(source),
-                              version: MPQ.configuration.version, classNames: inputs.classes.names).stateDict()
+            let dict = q.file(method: steps.label(chosen), wbits: wbits, abits: abits,
+                              sourceSHA256: SHA256.hex(source), version: MPQ.configuration.version,
+                              classNames: inputs.classes.names).stateDict()
             try SafeTensors.write(dict, to: URL(fileURLWithPath: out))
             Output.note("wrote \(out) (\(q.layers.count) quantized layers, \(q.floatLayers.count) float)")
         }
         if let json { try Output.writeJSON(report, to: json) }
+        if let folder = self.report {
+            try FigureReport.save(in: URL(fileURLWithPath: folder), title: "mpq quantize: \(steps.label(chosen)) "
+                + "w\(wbits)a\(abits)", model: floatModel, statistics: stats, bits: wbits, skip: skip,
+                quantized: [(steps.label(chosen), q)], threads: threads)
+            Output.note("wrote \(folder)/report.html")
+        }
     }
 
     /// The ids of the evaluation split (empty when it does not exist and nothing is evaluated).

@@ -110,6 +110,29 @@ final class ShardedRunTests: XCTestCase {
         XCTAssertTrue(other.stderrLines.last?.contains("units.journal: it belongs to another run") ?? false, other.stderr)
     }
 
+    /// compare with the DFQ steps: the journal keeps the row names (rtn+cle+bc) and the steps, so the merged report of
+    /// two shards names and pairs the rows as one process does.
+    func testShardedCompareWithDFQStepsKeepsRowNames() throws {
+        let root = try makeTestDataset(splits: TestDataset.calibrationAndTest)
+        let extra = ["--cle", "--bias-correction"]
+        let one = try temporaryFolder()
+        XCTAssertExit(try compare(root, one, extra), 0)
+        let shards = try (0..<2).map { _ in try temporaryFolder() }
+        for (i, folder) in shards.enumerated() {
+            XCTAssertExit(try compare(root, folder, extra + ["--shard", "\(i)/2"]), 0)
+        }
+        let merged = try temporaryFolder()
+        XCTAssertExit(try merge(merged, shards), 0)
+        for file in ["compare.json", "compare.md", "compare.html"] {
+            XCTAssertEqual(Self.withoutTimes(try bytes(merged, file)), Self.withoutTimes(try bytes(one, file)), file)
+        }
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: bytes(merged, "compare.json")) as? [String: Any])
+        let rows = try XCTUnwrap(summary["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.compactMap { $0["method"] as? String }, ["fp32", "rtn+cle+bc", "mse+cle+bc",
+                                                                     "rtn+cle+bc", "mse+cle+bc"])
+        XCTAssertNotNil(rows[2]["delta_vs_rtn"], "mse+cle+bc is paired with the rtn row that has the same steps")
+    }
+
     func testShardedCompareMergesToTheOneProcessReport() throws {
         let root = try makeTestDataset(splits: TestDataset.calibrationAndTest)
         let one = try temporaryFolder()
