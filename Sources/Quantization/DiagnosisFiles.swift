@@ -63,12 +63,12 @@ public enum DiagnosisFiles {
         out.append(String(format: "mAP %.2f float, %.2f quantized (%+.2f points%@).", f * 100, q * 100, (q - f) * 100,
                           significance(d.variant("quantized"))))
         if let w = d.variant("weights_only")?.map, let a = d.variant("activations_only")?.map {
-            let who = (f - w) > (f - a) ? "the weights" : "the activations"
+            let who = max(f - w, f - a) <= 0 ? "neither (no loss on these images)" : (f - w) > (f - a) ? "the weights" : "the activations"
             out.append(String(format: "Weights alone cost %.2f points, activations alone %.2f: most of the loss comes "
                               + "from %@.", (f - w) * 100, (f - a) * 100, who))
         }
         if let cs = d.variant("quantized_scores_float_boxes")?.map, let bs = d.variant("float_scores_quantized_boxes")?.map {
-            let who = (f - cs) > (f - bs) ? "classification" : "box regression"
+            let who = max(f - cs, f - bs) <= 0 ? "neither" : (f - cs) > (f - bs) ? "classification" : "box regression"
             out.append(String(format: "Quantized class scores with float boxes cost %.2f points, float scores with "
                               + "quantized boxes %.2f: the %@ head's outputs matter more.", (f - cs) * 100,
                               (f - bs) * 100, who))
