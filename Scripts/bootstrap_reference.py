@@ -29,8 +29,12 @@ JSON: {"seed": "<uint64 as text>", "resamples": B, "classNames": [...], "imageID
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_eval_fixtures import ap07, ap10  # noqa: E402  (the devkit AP rules, written once)
 
 MASK = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15
@@ -60,27 +64,6 @@ def devkit_overlap(d, g):
         ua = (d[2] - d[0] + 1.0) * (d[3] - d[1] + 1.0) + (g[2] - g[0] + 1.0) * (g[3] - g[1] + 1.0) - iw * ih
         return iw * ih / ua
     return None
-
-
-def ap07(prec, rec):
-    ap = 0.0
-    for t in np.arange(0.0, 1.1, 0.1):
-        sel = prec[rec >= t]
-        p = float(np.max(sel)) if sel.size else 0.0
-        ap = ap + p / 11.0
-    return ap
-
-
-def ap10(prec, rec):
-    mrec = np.concatenate(([0.0], rec, [1.0]))
-    mpre = np.concatenate(([0.0], prec, [0.0]))
-    for i in range(mpre.size - 2, -1, -1):
-        mpre[i] = max(mpre[i], mpre[i + 1])
-    ap = 0.0
-    for i in range(1, mrec.size):
-        if mrec[i] != mrec[i - 1]:
-            ap += (mrec[i] - mrec[i - 1]) * mpre[i]
-    return ap
 
 
 def class_ap(gt, dets, metric):

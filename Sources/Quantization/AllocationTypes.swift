@@ -9,6 +9,10 @@ public struct AllocationLayer: Sendable {
     public let channels: Int
     public let dimension: Int
     public let grams: [GramMatrix]
+    /// Output positions of the conv (`H_out · W_out` on the network's input size): one stored row costs
+    /// `dimension · outputPositions` multiply-adds per image. Used when the budget counts MACs
+    /// (`AllocationCost.macs`); 1 when unknown.
+    public var outputPositions: Int = 1
 
     /// - Throws: `QuantizationError.invalidShape` / `.nonFiniteWeights` on inconsistent input.
     public init(name: String, weights: [Float], channels: Int, dimension: Int, grams: [GramMatrix]) throws {
@@ -40,6 +44,18 @@ public enum AllocationBudget: Sendable, Equatable {
     case maxRelativeError(Double)
 }
 
+/// What one point costs in the budget of `MultipointAllocator` (`--cost`).
+public enum AllocationCost: String, Sendable, CaseIterable, Codable {
+    /// Weight bits: a point of channel `c` costs `b · d` bits, and `--avg-bits` is the storage average
+    /// `b · Σ n_c d / Σ C d` (DESIGN's definition; what the file size follows).
+    case weights
+    /// Multiply-adds: a point costs `b · d · P_l` (`P_l` the layer's output positions), so `--avg-bits` is the
+    /// MAC-weighted average `b · Σ_l P_l Σ_c n_c d / Σ_l P_l C d`, and the extra points' compute (what the int8
+    /// engine pays) is `avg/b − 1` of the one-point model's. Points move from early high-resolution layers to
+    /// deep ones.
+    case macs
+}
+
 /// Settings of `MultipointAllocator.allocate`.
 public struct AllocationOptions: Sendable {
     public var grid: QuantGrid
@@ -51,11 +67,14 @@ public struct AllocationOptions: Sendable {
     public var countScaleBits: Bool
     /// Each channel's first point (default `.minMax`, RTN's point; `.mse` is DESIGN's greedy step verbatim).
     public var firstPoint: MultipointFirstPoint
+    /// What a point costs: weight bits (default) or multiply-adds (`AllocationLayer.outputPositions`).
+    public var cost: AllocationCost
     public var threads: Int
 
     public init(grid: QuantGrid, budget: AllocationBudget, maxPointsPerChannel: Int = 16,
                 countScaleBits: Bool = false, firstPoint: MultipointFirstPoint = .minMax,
-                threads: Int = defaultQuantizationThreads) {
+                cost: AllocationCost = .weights, threads: Int = defaultQuantizationThreads) {
+        self.cost = cost
         self.grid = grid
         self.budget = budget
         self.firstPoint = firstPoint

@@ -46,7 +46,8 @@ enum LayerMethods {
             let budget = options.budget ?? .averageBits(Double(options.weightBits))
             let result = try MultipointAllocator.allocate(calibrated("multipoint"), options: AllocationOptions(
                 grid: grid, budget: budget, maxPointsPerChannel: options.maxPointsPerChannel,
-                countScaleBits: options.countScaleBits, firstPoint: options.firstPoint, threads: threads))
+                countScaleBits: options.countScaleBits, firstPoint: options.firstPoint, cost: options.cost,
+                threads: threads))
             return result.layers.map(allocated)
         case .ocs:
             let f = try OCS.extraFraction(matchingAverageBits: try averageBits(options), bits: options.weightBits)

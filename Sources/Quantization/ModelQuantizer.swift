@@ -44,14 +44,17 @@ public struct ModelQuantizationOptions: Sendable {
     public var candidateBits: [Int]
     /// Multipoint only: each channel's first point (`--first-point`, default RTN's min-max point).
     public var firstPoint: MultipointFirstPoint
+    /// Multipoint only: what the budget counts, weight bits (default) or multiply-adds (`--cost`).
+    public var cost: AllocationCost
     public var threads: Int
 
     public init(method: WeightQuantizationMethod, weightBits: Int = 4, activationBits: Int = 8,
                 activationCalibration: ActivationCalibration = .minMax, budget: AllocationBudget? = nil,
                 maxPointsPerChannel: Int = 16, countScaleBits: Bool = false,
                 sensitivities: [String: [Int: Double]]? = nil, candidateBits: [Int] = Array(2...8),
-                firstPoint: MultipointFirstPoint = .minMax,
+                firstPoint: MultipointFirstPoint = .minMax, cost: AllocationCost = .weights,
                 threads: Int = defaultQuantizationThreads) {
+        self.cost = cost
         self.method = method
         self.weightBits = weightBits
         self.activationBits = activationBits
@@ -138,7 +141,12 @@ public enum ModelQuantizer {
             throw QuantizationError.unsupportedBits(options.activationBits)
         }
         let (selected, kept) = try LayerSelection.split(model.quantizableLayers, skipping: skip)
-        let views = try allocationLayers(selected, statistics: statistics)
+        let positions = model.convOutputPositions()
+        let views = try allocationLayers(selected, statistics: statistics)?.map { view -> AllocationLayer in
+            var v = view
+            v.outputPositions = positions[view.name] ?? 1
+            return v
+        }
         let results = try LayerMethods.quantize(selected, views: views, options: options)
 
         var quantizedModel = model
@@ -157,7 +165,7 @@ public enum ModelQuantizer {
                 bias: bias, activation: activation,
                 accounting: LayerAccounting(name: l.name, weights: r.weights, floatParameters: l.biasCount,
                                             relativeOutputError: r.relativeOutputError,
-                                            originalDimension: l.dimension))
+                                            originalDimension: l.dimension, outputPositions: positions[l.name]))
             try quantizedModel.replaceConvolution(
                 named: l.name, weight: Tensor(shape: l.conv.weight.shape, data: r.reconstructed), bias: bias)
             layers.append(layer)

@@ -10,6 +10,10 @@
 /// output error). Adding point `n+1` costs `b·d_c` bits (`+ 32` if scales are counted) and gains
 /// `(e_c(n) - e_c(n+1)) / E_l`.
 ///
+/// With `AllocationCost.macs` every bit count above (costs, budget `B · Σ_l P_l Σ_c d_c`, the minimum) is
+/// weighted by the layer's output positions `P_l`, so the budget bounds the extra multiply-adds instead of the
+/// extra storage.
+///
 /// - `averageBits(B)`: a max-heap holds, for every channel, the gain per bit of its next point; the best
 ///   one is popped and accepted if it still fits the bit budget `floor(B · Σ_c d_c)`, otherwise the channel is
 ///   retired (its cost never shrinks, so it never fits later). On acceptance the channel's following greedy
@@ -30,8 +34,10 @@ public enum MultipointAllocator {
         }
         let b = options.grid.bits
         let scaleBits = options.countScaleBits ? 32 : 0
-        let totalD = layers.reduce(0) { $0 + $1.channels * $1.dimension }
-        let minimumBits = layers.reduce(0) { $0 + $1.channels * ($1.dimension * b + scaleBits) }
+        // Every count is weighted by the layer's factor: 1 (weight bits) or its output positions (MACs).
+        let factors = layers.map { options.cost == .macs ? Swift.max(1, $0.outputPositions) : 1 }
+        let totalD = zip(layers, factors).reduce(0) { $0 + $1.0.channels * $1.0.dimension * $1.1 }
+        let minimumBits = zip(layers, factors).reduce(0) { $0 + $1.0.channels * ($1.0.dimension * b + scaleBits) * $1.1 }
         var budgetBits: Int?
         switch options.budget {
         case .averageBits(let target):
@@ -54,7 +60,7 @@ public enum MultipointAllocator {
             if options.maxPointsPerChannel >= 2 {
                 for state in states { state.addPoints(to: Array(0..<state.layer.channels)) }
             }
-            usedBits = greedyFill(states, budget: budgetBits ?? 0, used: minimumBits, pointBits: b,
+            usedBits = greedyFill(states, factors: factors, budget: budgetBits ?? 0, used: minimumBits, pointBits: b,
                                   scaleBits: scaleBits, options: options)
         case .maxRelativeError(let threshold):
             for state in states {
@@ -69,7 +75,8 @@ public enum MultipointAllocator {
                             continue
                         }
                         state.accepted[c] += 1
-                        usedBits += state.layer.dimension * b + scaleBits
+                        usedBits += (state.layer.dimension * b + scaleBits) * (options.cost == .macs
+                            ? Swift.max(1, state.layer.outputPositions) : 1)
                     }
                     active = state.channelsAbove(threshold, maxPoints: options.maxPointsPerChannel)
                 }
@@ -85,7 +92,7 @@ public enum MultipointAllocator {
     }
 
     /// The heap loop of the `averageBits` mode; returns the bits used.
-    private static func greedyFill(_ states: [LayerState], budget: Int, used start: Int, pointBits b: Int,
+    private static func greedyFill(_ states: [LayerState], factors: [Int], budget: Int, used start: Int, pointBits b: Int,
                                    scaleBits: Int, options: AllocationOptions) -> Int {
         var heap = BinaryHeap<Candidate> { x, y in
             if x.priority != y.priority { return x.priority > y.priority }
@@ -98,14 +105,14 @@ public enum MultipointAllocator {
             guard n < options.maxPointsPerChannel, state.layerEnergy > 0, state.errors[c].count > n else { return }
             let gain = state.errors[c][n - 1] - state.errors[c][n]
             guard gain > 0 else { return }
-            let cost = Double(state.layer.dimension * b + scaleBits)
+            let cost = Double((state.layer.dimension * b + scaleBits) * factors[l])
             heap.push(Candidate(priority: gain / state.layerEnergy / cost, layer: l, channel: c))
         }
         for l in states.indices { for c in 0..<states[l].layer.channels { pushNext(l, c) } }
         var used = start
         while let best = heap.pop() {
             let state = states[best.layer]
-            let cost = state.layer.dimension * b + scaleBits
+            let cost = (state.layer.dimension * b + scaleBits) * factors[best.layer]
             guard used + cost <= budget else { continue }
             used += cost
             state.accepted[best.channel] += 1

@@ -26,44 +26,55 @@ public enum ReportSVG {
         return palette[bits] ?? "#444444"
     }
 
-    /// Horizontal grouped bars: one row per layer (execution order), one bar per bit width, length = mAP drop
-    /// in points (×100). Negative drops (the layer's quantization happened to help) extend left of the axis.
+    /// At most this many layers in the bar chart (the most sensitive ones); the heat map shows every layer.
+    public static let barChartLayers = 40
+
+    /// Horizontal grouped bars, one row per layer in `SensitivityReport.ranked` order (most sensitive first, at
+    /// most `barChartLayers` rows), one bar per bit width, length = mAP drop in points (×100).
+    /// Negative drops (the layer's quantization happened to help) extend left of the axis.
     public static func mapDropBars(_ report: SensitivityReport) -> String {
         let bits = report.layers.first?.results.map(\.bits) ?? []
-        let barH = 5.0, rowGap = 4.0
-        let rowH = barH * Double(max(bits.count, 1)) + rowGap
-        let labelW = 230.0, plotW = 560.0, top = 46.0, bottom = 40.0
-        let height = top + rowH * Double(report.layers.count) + bottom
-        let drops = report.layers.flatMap { $0.results.map { $0.mapDrop * 100 } }
+        let shown = Array(report.ranked.prefix(barChartLayers))
+        let barH = 7.0, rowGap = 6.0
+        let rowH = max(barH * Double(max(bits.count, 1)) + rowGap, 16)
+        let labelW = 250.0, plotW = 560.0, top = 64.0, bottom = 44.0
+        let height = top + rowH * Double(shown.count) + bottom
+        let drops = shown.flatMap { $0.results.map { $0.mapDrop * 100 } }
         let lo = min(0, drops.min() ?? 0), hi = max(drops.max() ?? 0, lo + 1e-9, 0.5)
         func x(_ v: Double) -> Double { labelW + (v - lo) / (hi - lo) * plotW }
-        var s = svgHeader(width: labelW + plotW + 30, height: height)
-        s += text(x: 10, y: 20, "mAP drop per layer when only that layer is quantized (points, float mAP "
-                  + fmt(report.mapFP32 * 100, 1) + ")", size: 14, weight: "bold")
+        var s = svgHeader(width: labelW + plotW + 40, height: height)
+        s += text(x: 10, y: 22, "mAP drop when only that layer is quantized (points; float mAP "
+                  + fmt(report.mapFP32 * 100, 1) + ")", size: 15, weight: "bold")
+        let scope = shown.count < report.layers.count
+            ? "the \(shown.count) most sensitive of \(report.layers.count) layers, ranked by their largest drop"
+            : "all \(report.layers.count) layers, ranked by their largest drop"
+        s += text(x: 10, y: 40, scope, size: 12)
         // Legend.
-        var lx = 10.0
+        var lx = labelW
         for b in bits {
-            s += "<rect x=\"\(fmt(lx, 1))\" y=\"28\" width=\"12\" height=\"10\" fill=\"\(color(forBits: b))\"/>"
-            s += text(x: lx + 16, y: 37, "\(b) bits", size: 11)
-            lx += 70
+            s += "<rect x=\"\(fmt(lx, 1))\" y=\"47\" width=\"14\" height=\"11\" fill=\"\(color(forBits: b))\"/>"
+            s += text(x: lx + 18, y: 57, "\(b) bits", size: 12)
+            lx += 80
         }
         // Grid lines and axis ticks.
         let ticks = niceTicks(lo: lo, hi: hi)
         for t in ticks {
-            s += "<line x1=\"\(fmt(x(t), 1))\" y1=\"\(fmt(top - 4, 1))\" x2=\"\(fmt(x(t), 1))\" "
+            s += "<line x1=\"\(fmt(x(t), 1))\" y1=\"\(fmt(top - 2, 1))\" x2=\"\(fmt(x(t), 1))\" "
                 + "y2=\"\(fmt(height - bottom, 1))\" stroke=\"\(t == 0 ? "#000" : "#ddd")\" stroke-width=\"1\"/>"
-            s += text(x: x(t), y: height - bottom + 14, fmt(t, t.magnitude < 10 ? 1 : 0), size: 10, anchor: "middle")
+            s += text(x: x(t), y: height - bottom + 16, fmt(t, t.magnitude < 10 ? 1 : 0), size: 12, anchor: "middle")
         }
-        s += text(x: labelW + plotW / 2, y: height - 8, "mAP drop (points; higher = more sensitive)", size: 11,
+        s += text(x: labelW + plotW / 2, y: height - 8, "mAP drop (points; higher = more sensitive)", size: 12,
                   anchor: "middle")
-        for (i, layer) in report.layers.enumerated() {
+        for (i, layer) in shown.enumerated() {
             let y0 = top + Double(i) * rowH
-            s += text(x: labelW - 6, y: y0 + rowH / 2 + 3, layer.name, size: 10, anchor: "end")
+            s += text(x: labelW - 8, y: y0 + rowH / 2 + 4, layer.name, size: 12, anchor: "end")
+            let inner = barH * Double(layer.results.count)
             for (k, r) in layer.results.enumerated() {
                 let v = r.mapDrop * 100
                 let x0 = min(x(0), x(v)), w = max(abs(x(v) - x(0)), 0.5)
-                s += "<rect x=\"\(fmt(x0, 1))\" y=\"\(fmt(y0 + Double(k) * barH, 1))\" width=\"\(fmt(w, 1))\" "
-                    + "height=\"\(fmt(barH - 0.5, 1))\" fill=\"\(color(forBits: r.bits))\">"
+                let y = y0 + (rowH - inner) / 2 + Double(k) * barH
+                s += "<rect x=\"\(fmt(x0, 1))\" y=\"\(fmt(y, 1))\" width=\"\(fmt(w, 1))\" "
+                    + "height=\"\(fmt(barH - 1, 1))\" fill=\"\(color(forBits: r.bits))\">"
                     + "<title>\(escape(layer.name)) @ \(r.bits) bits: drop \(fmt(v, 2)) points</title></rect>"
             }
         }
@@ -74,19 +85,19 @@ public enum ReportSVG {
     /// dark red = the largest drop; blue = mAP rose), with the value printed in each cell.
     public static func heatMap(_ report: SensitivityReport) -> String {
         let bits = report.layers.first?.results.map(\.bits) ?? []
-        let labelW = 230.0, cellW = 70.0, cellH = 14.0, top = 50.0
+        let labelW = 250.0, cellW = 76.0, cellH = 20.0, top = 56.0
         let height = top + cellH * Double(report.layers.count) + 20
         let width = labelW + cellW * Double(max(bits.count, 1)) + 20
         let maxDrop = max(report.layers.flatMap { $0.results.map(\.mapDrop) }.max() ?? 0, 1e-9)
         let minDrop = min(report.layers.flatMap { $0.results.map(\.mapDrop) }.min() ?? 0, 0)
-        var s = svgHeader(width: max(width, 420), height: height)
-        s += text(x: 10, y: 20, "mAP drop (points): layer × weight bits", size: 14, weight: "bold")
+        var s = svgHeader(width: max(width, 600), height: height)
+        s += text(x: 10, y: 22, "mAP drop (points): layer × weight bits, execution order", size: 15, weight: "bold")
         for (k, b) in bits.enumerated() {
-            s += text(x: labelW + (Double(k) + 0.5) * cellW, y: top - 8, "\(b) bits", size: 11, anchor: "middle")
+            s += text(x: labelW + (Double(k) + 0.5) * cellW, y: top - 10, "\(b) bits", size: 12, anchor: "middle")
         }
         for (i, layer) in report.layers.enumerated() {
             let y0 = top + Double(i) * cellH
-            s += text(x: labelW - 6, y: y0 + cellH - 3, layer.name, size: 10, anchor: "end")
+            s += text(x: labelW - 8, y: y0 + cellH - 5, layer.name, size: 12, anchor: "end")
             for (k, r) in layer.results.enumerated() {
                 let fill: String
                 if r.mapDrop >= 0 {
@@ -101,7 +112,7 @@ public enum ReportSVG {
                     + "fill=\"\(fill)\" stroke=\"#fff\"><title>\(escape(layer.name)) @ \(r.bits) bits: mAP "
                     + "\(fmt(r.map * 100, 2)), drop \(fmt(r.mapDrop * 100, 2)), SQNR "
                     + "\(r.sqnrDB.map { fmt($0, 1) + " dB" } ?? "inf")</title></rect>"
-                s += text(x: x0 + cellW / 2, y: y0 + cellH - 3, fmt(r.mapDrop * 100, 2), size: 9, anchor: "middle")
+                s += text(x: x0 + cellW / 2, y: y0 + cellH - 5, fmt(r.mapDrop * 100, 2), size: 12, anchor: "middle")
             }
         }
         return s + "</svg>\n"

@@ -143,21 +143,12 @@ public struct SensitivityRunner {
         self.options = options
     }
 
-    /// Output spatial size of every conv on a 300x300 input (from one float forward pass).
+    /// Multiply-adds of every conv on a 300x300 input.
     static func macs(_ model: SSDModel) -> [String: Int] {
         let convs = Dictionary(model.convolutions.map { ($0.name, $0.conv) }, uniquingKeysWith: { a, _ in a })
-        final class Box { var macs: [String: Int] = [:] }
-        let box = Box()
-        var workspace = SSDWorkspace()
-        let size = SSDModel.inputSize
-        _ = model.forward(Tensor(zeros: [1, 3, size, size]), workspace: &workspace) { name, x in
-            if let conv = convs[name] {
-                let out = conv.outputShape(for: x.shape)
-                box.macs[name] = out[2] * out[3] * conv.outChannels * conv.patchLength
-            }
-            return x
+        return model.convOutputPositions().reduce(into: [:]) { out, entry in
+            if let conv = convs[entry.key] { out[entry.key] = entry.value * conv.outChannels * conv.patchLength }
         }
-        return box.macs
     }
 
     /// The float states of the evaluation and the calibration images, with the budget split by image count.

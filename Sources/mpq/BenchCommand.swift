@@ -43,18 +43,20 @@ struct Bench: ParsableCommand {
         """
     )
 
-    @Option(help: "The checkpoint or quantized model file to load (.pth, legacy or zip, or .safetensors; default: the embedded demo detector).")
-    var model: String?
+    @OptionGroup var modelOption: ModelOption
+    var model: String? { modelOption.model }
 
-    // A String, not `Architecture`: the conformance to ExpressibleByArgument belongs to `mpq detect`.
-    @Option(help: "The architecture, when it cannot be detected from the checkpoint's keys (mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).")
-    var arch: String?
+    @Option(name: .customLong("arch"),
+            help: "The architecture, when it cannot be detected from the checkpoint's keys.")
+    var architecture: Architecture?
+    var arch: String? { architecture?.rawValue }
 
-    @Option(help: "The number of threads the runtime uses; results are identical for any value.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
-    @Option(help: "The executor: onednn or native for float models (default: MPQ_ENGINE, else onednn); int8 (the default) or simulated for quantized model files.")
-    var engine: String?
+    @Option(name: .customLong("engine"), help: "The executor: onednn or native for float models (default: MPQ_ENGINE, else onednn); int8 (the default) or simulated for quantized model files.")
+    var engineChoice: BenchEngine?
+    var engine: String? { engineChoice?.rawValue }
 
     @Option(help: "How many timed repetitions to run (after one warm-up run).")
     var runs: Int = 20
@@ -79,19 +81,11 @@ struct Bench: ParsableCommand {
     private var workspaceForKernels = SSDWorkspace(engine: .onednn)
 
     enum CodingKeys: String, CodingKey {
-        case model, arch, threads, engine, runs, image, forwardOnly, profile, kernels, json
+        case modelOption, architecture, threadsOption, engineChoice, runs, image, forwardOnly, profile, kernels, json
     }
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1.") }
-        if let arch, Architecture(rawValue: arch) == nil {
-            let names = Architecture.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ValidationError("Unknown architecture '\(arch)'; expected one of \(names).")
-        }
-        if let engine, ForwardEngine(rawValue: engine) == nil, QuantizedEngine(rawValue: engine) == nil {
-            throw ValidationError("Unknown engine '\(engine)'; expected onednn, native, int8 or simulated.")
-        }
         if let image, !FileManager.default.fileExists(atPath: image) {
             throw ValidationError("The image '\(image)' does not exist.")
         }

@@ -39,15 +39,14 @@ struct Compare: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The float detector checkpoint (default: the embedded demo detector).",
-                               valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: FloatModelOption
+    var model: String? { modelOption.model }
 
-    @Option(name: .customLong("voc-root"),
-            help: ArgumentHelp("The dataset folder (default: the embedded demo dataset).", valueName: "dir"))
-    var vocRoot: String?
+    @OptionGroup var datasetOption: DatasetOption
+    var vocRoot: String? { datasetOption.vocRoot }
 
-    @Option(help: ArgumentHelp("Comma-separated methods: rtn, mse, gptq, ocs, mixed, multipoint.", valueName: "list"))
+    @Option(help: ArgumentHelp("Comma-separated methods, from: "
+        + WeightQuantizationMethod.allCases.map(\.rawValue).joined(separator: ", ") + ".", valueName: "list"))
     var methods: String = "rtn,mse,ocs,mixed,gptq,multipoint"
 
     @Option(name: .customLong("avg-bits"), help: ArgumentHelp("Comma-separated average-bit budgets.", valueName: "list"))
@@ -57,11 +56,10 @@ struct Compare: ParsableCommand {
                                valueName: "bits"))
     var abits: Int = 8
 
-    @Option(name: .customLong("calib-images"), help: ArgumentHelp("Calibration images.", valueName: "n"))
-    var calibImages: Int = 16
 
-    @Option(name: .customLong("calib-split"), help: ArgumentHelp("The calibration split.", valueName: "name"))
-    var calibSplit: String = "trainval"
+    @OptionGroup var calibration: CalibrationOptions
+    var calibSplit: String { calibration.calibSplit }
+    var calibImages: Int { calibration.count(default: 16) }
 
     @Option(help: ArgumentHelp("The split to score.", valueName: "name"))
     var split: String = "test"
@@ -72,15 +70,19 @@ struct Compare: ParsableCommand {
     @Option(help: ArgumentHelp("A sensitivity.json whose mAP drops drive mixed precision.", valueName: "file"))
     var sensitivity: String?
 
-    @Option(help: ArgumentHelp("The number of threads; results do not depend on it.", valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
-    @Option(help: QuantizedEngine.help)
-    var engine: QuantizedEngine = .int8
+    @OptionGroup var engineOption: EngineOption
+    var engine: QuantizedEngine { engineOption.engine }
 
     @Option(help: ArgumentHelp("The folder for compare.json, compare.md, compare.svg and compare.html.",
                                valueName: "dir"))
     var report: String
+
+    @Option(help: ArgumentHelp("Multipoint rows: what the budget counts, weights (stored bits, the default) or macs "
+        + "(multiply-adds per image).", valueName: "kind"))
+    var cost: AllocationCost?
 
     @OptionGroup var bootstrapOptions: BootstrapOptions
 
@@ -103,9 +105,7 @@ struct Compare: ParsableCommand {
         guard abits == 32 || (2...8).contains(abits) else {
             throw ValidationError("--abits must be between 2 and 8, or 32 for float activations; got \(abits).")
         }
-        guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1.") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
     }
 
     func run() throws {
@@ -159,7 +159,7 @@ struct Compare: ParsableCommand {
                     method: method, weightBits: b, activationBits: abits,
                     // Mixed precision's widths stop at 8 bits: above 8 it is all-8-bit.
                     budget: method.spendsBudget ? .averageBits(method == .mixed ? min(budget, 8) : budget) : nil,
-                    sensitivities: costs, threads: threads))
+                    sensitivities: costs, cost: method == .multipoint ? cost ?? .weights : .weights, threads: threads))
                 let (quantization, notice) = q.execution(engine)
                 if let notice, rows.count == 1 { Output.note("compare: \(notice)") }
                 let map = try score(q.model, quantization: quantization, tag: "\(name)-\(budget)")

@@ -104,39 +104,72 @@ enum CompareReport {
             + "(seed \(b.seed)); n.s. = not significant, the difference's interval contains 0.\n"
     }
 
-    /// mAP vs average bits, one polyline per method (fp32 as a dashed line).
-    static func svg(_ rows: [CompareRow]) -> String {
-        let w = 640.0, h = 400.0, left = 60.0, right = 140.0, top = 20.0, bottom = 50.0
+    /// A tick step of 1, 2 or 5 × 10^k giving about `count` intervals over `span`.
+    static func niceStep(_ span: Double, count: Double = 5) -> Double {
+        let raw = Swift.max(span, 1e-9) / count
+        let magnitude = pow(10, (log10(raw)).rounded(.down))
+        for m in [1.0, 2.0, 5.0, 10.0] where m * magnitude >= raw { return m * magnitude }
+        return 10 * magnitude
+    }
+
+    /// mAP (in points) vs average weight bits, one line per method with 95% error bars; fp32 as a dashed
+    /// reference line with its interval as a band. Axes fitted to the data (y to the points and intervals, x up
+    /// to the largest budget), legend to the right of the plot, titled by the model's file name.
+    static func svg(_ summary: CompareSummary) -> String {
+        let rows = summary.rows
+        let w = 720.0, h = 440.0, left = 64.0, right = 170.0, top = 44.0, bottom = 52.0
         let quantized = rows.filter { $0.budget != nil }
-        let xs = quantized.map(\.averageBits), maps = rows.map(\.map)
+        let xs = quantized.map(\.averageBits) + quantized.compactMap(\.budget)
         let x0 = (xs.min() ?? 2).rounded(.down), x1 = Swift.max((xs.max() ?? 8).rounded(.up), x0 + 1)
-        let y0 = 0.0, y1 = Swift.max((maps + rows.compactMap { $0.mapCI95?.hi }).max() ?? 1, 0.01)
-        func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * (w - left - right) }
-        func py(_ y: Double) -> Double { h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom) }
-        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        let ys = rows.flatMap { [100 * $0.map] + ($0.mapCI95.map { [100 * $0.lo, 100 * $0.hi] } ?? []) }
+        let yMin = ys.min() ?? 0, yMax = ys.max() ?? 100
+        let yStep = niceStep(Swift.max(yMax - yMin, 0.5))
+        let y0 = Swift.max(0, ((yMin - 0.3 * yStep) / yStep).rounded(.down) * yStep)
+        let y1 = Swift.min(100, ((yMax + 0.3 * yStep) / yStep).rounded(.up) * yStep)
+        // A quarter bit of room at both ends so that no point sits on an axis.
+        func px(_ x: Double) -> Double { left + (x - x0 + 0.25) / (x1 - x0 + 0.5) * (w - left - right) }
+        func py(_ y: Double) -> Double { h - bottom - (100 * y - y0) / (y1 - y0) * (h - top - bottom) }
+        func pyPoints(_ v: Double) -> Double { py(v / 100) }
+        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+        let name = URL(fileURLWithPath: summary.model).lastPathComponent
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" "
+            + "font-family=\"sans-serif\" font-size=\"13\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, py(y0), w - right, py(y0))
-        s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, py(y0), left, py(y1))
-        for i in 0...4 {
-            let y = y0 + (y1 - y0) * Double(i) / 4
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3f</text>\n", left - 4, py(y) + 4, y)
+        s += "<text x=\"\(Int(left))\" y=\"24\" font-size=\"16\" font-weight=\"bold\">\(escape(name))</text>\n"
+        s += "<text x=\"\(Int(w - right))\" y=\"24\" text-anchor=\"end\" fill=\"#555\">mAP on \(escape(summary.split))"
+            + (summary.limit.map { " (first \($0) images)" } ?? "") + "</text>\n"
+        // Grid and y ticks (mAP points).
+        var y = y0
+        while y <= y1 + 1e-9 {
+            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n",
+                        left, pyPoints(y), w - right, pyPoints(y))
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%@</text>\n", left - 6,
+                        pyPoints(y) + 4, yStep < 1 ? String(format: "%.1f", y) : String(format: "%.0f", y))
+            y += yStep
         }
+        let xStep = x1 - x0 > 4 ? 1.0 : 0.5
         var x = x0
         while x <= x1 + 1e-9 {
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.1f</text>\n", px(x), h - bottom + 16, x)
-            x += 0.5
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%@</text>\n", px(x),
+                        h - bottom + 18, xStep < 1 ? String(format: "%.1f", x) : String(format: "%.0f", x))
+            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
+                        px(x), h - bottom, px(x), h - bottom + 4)
+            x += xStep
         }
-        s += "<text x=\"\(Int((w - right + left) / 2))\" y=\"\(Int(h - 10))\" text-anchor=\"middle\">average weight bits</text>\n"
-        s += "<text x=\"14\" y=\"\(Int(h / 2))\" transform=\"rotate(-90 14 \(Int(h / 2)))\" text-anchor=\"middle\">mAP</text>\n"
+        s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, h - bottom, w - right, h - bottom)
+        s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", left, h - bottom, left, top)
+        s += "<text x=\"\(Int((w - right + left) / 2))\" y=\"\(Int(h - 12))\" text-anchor=\"middle\">average weight bits</text>\n"
+        s += "<text x=\"16\" y=\"\(Int((h - bottom + top) / 2))\" transform=\"rotate(-90 16 \(Int((h - bottom + top) / 2)))\" "
+            + "text-anchor=\"middle\">VOC07 mAP (points)</text>\n"
+        var legend: [(label: String, color: String, dashed: Bool)] = []
         if let fp = rows.first(where: { $0.method == "fp32" }) {
             if let ci = fp.mapCI95 {  // the float model's 95% interval as a band
                 s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"gray\" "
                     + "fill-opacity=\"0.15\"/>\n", left, py(ci.hi), w - right - left, Swift.max(0, py(ci.lo) - py(ci.hi)))
             }
-            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"gray\" stroke-dasharray=\"4 3\"/>\n",
-                        left, py(fp.map), w - right, py(fp.map))
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"gray\">fp32</text>\n", w - right + 4, py(fp.map) + 4)
+            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\" "
+                + "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n", left, py(fp.map), w - right, py(fp.map))
+            legend.append((String(format: "fp32 %.2f", 100 * fp.map), "#555", true))
         }
         var methods: [String] = []
         for r in quantized where !methods.contains(r.method) { methods.append(r.method) }
@@ -154,11 +187,19 @@ enum CompareReport {
                 }
                 s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%@\"/>\n", px(p.averageBits), py(p.map), color)
             }
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"%@\">%@</text>\n", w - right + 20, top + 16 * Double(i + 2), color, m)
+            legend.append((m, color, false))
+        }
+        // Legend in the right margin, outside the plot.
+        let lx = w - right + 16
+        for (i, item) in legend.enumerated() {
+            let ly = top + 8 + 20 * Double(i)
+            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"2\"%@/>\n",
+                        lx, ly, lx + 22, ly, item.color, item.dashed ? " stroke-dasharray=\"6 4\"" : "")
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\">%@</text>\n", lx + 28, ly + 4, escape(item.label))
         }
         if rows.contains(where: { $0.mapCI95 != nil }) {
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"gray\" font-size=\"10\">bars, band: 95%% CI</text>\n",
-                        w - right + 20, top + 16 * Double(methods.count + 3))
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\" font-size=\"11\">bars, band: 95%% CI</text>\n",
+                        lx, top + 8 + 20 * Double(legend.count) + 6)
         }
         return s + "</svg>\n"
     }
@@ -179,7 +220,7 @@ enum CompareReport {
         </head><body><h1>\(title)</h1>
         <p>Calibration: \(summary.calibImages) images of \(escape(summary.calibSplit)); scored images: \(summary.limit.map(String.init) ?? "all").
         Activations: \(summary.abits == 32 ? "float" : "\(summary.abits) bits") (the fp32 row is float). rtn, mse and gptq use b = floor(budget) bits for every weight (below the budget); multipoint, ocs and mixed spend the budget.</p>
-        \(svg(summary.rows))
+        \(svg(summary))
         <table><tr><th>method</th><th>budget</th><th>point bits</th><th>mAP</th><th>avg bits</th><th>extra MACs</th><th>model bytes</th><th>time (s)</th><th>mAP 95% CI</th><th>Δ vs fp32 [95% CI]</th><th>Δ vs rtn [95% CI]</th></tr>
         \(rowsHTML)</table><p>\(escape(intervalNote(summary)))</p></body></html>
 
@@ -194,7 +235,7 @@ enum CompareReport {
             + "rtn/mse/gptq: b = floor(budget) bits (below the budget).\n\n"
             + markdownTable(summary.rows) + intervalNote(summary)
         try Data(md.utf8).write(to: folder.appendingPathComponent("compare.md"), options: .atomic)
-        try Data(svg(summary.rows).utf8).write(to: folder.appendingPathComponent("compare.svg"), options: .atomic)
+        try Data(svg(summary).utf8).write(to: folder.appendingPathComponent("compare.svg"), options: .atomic)
         try Data(html(summary).utf8).write(to: folder.appendingPathComponent("compare.html"), options: .atomic)
     }
 

@@ -37,11 +37,10 @@ struct DatasetOptions: ParsableArguments {
         + "dataset folder and the default 20 VOC classes.", valueName: "file"))
     var classes: String?
 
-    @Option(help: "The number of threads reading annotations and images; results do not depend on it.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         guard !split.isEmpty, !split.contains("/") else {
             throw ValidationError("--split takes a split name such as test or trainval, not a path: '\(split)'.")
         }

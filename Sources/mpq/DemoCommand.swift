@@ -33,28 +33,25 @@ struct Demo: ParsableCommand {
     @Option(help: ArgumentHelp("The folder for summary.json, report.html and the sensitivity files.", valueName: "dir"))
     var out: String = "mpq-out/demo"
 
-    @Option(name: .customLong("voc-root"),
-            help: ArgumentHelp("A dataset folder in VOC layout to use instead of the embedded one (needs a test split).",
-                               valueName: "dir"))
-    var vocRoot: String?
+    @OptionGroup var datasetOption: DatasetOption
+    var vocRoot: String? { datasetOption.vocRoot }
 
-    @Option(help: ArgumentHelp("A model file to use instead of the embedded demo detector.", valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: FloatModelOption
+    var model: String? { modelOption.model }
 
     @Option(help: "Run a reduced demo on this many test images (and fewer calibration images and layers).")
     var limit: Int?
 
-    @Option(help: "The number of threads; results do not depend on it.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
     @OptionGroup var bootstrapOptions: BootstrapOptions
 
-    @Option(help: QuantizedEngine.help)
-    var engine: QuantizedEngine = .int8
+    @OptionGroup var engineOption: EngineOption
+    var engine: QuantizedEngine { engineOption.engine }
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         guard !out.isEmpty else { throw ValidationError("--out needs a folder.") }
     }
 

@@ -69,36 +69,46 @@ struct DemoSummary: Codable, Equatable {
         return s
     }
 
-    /// A bar chart of mAP per run (float first), hand-written SVG.
+    /// mAP per run (float first) as points with their 95% intervals on an axis fitted to the values (the runs
+    /// differ by tenths of a point: bars from 0 would all look equal), float's value as a dashed line.
     func chart() -> String {
         let rows = [("float (fp32)", mapFP32, mapFP32CI95)] + runs.map {
             ("\($0.method) w\($0.wbits)a\($0.abits) (\(String(format: "%.2f", $0.avgBits)) bits)", $0.map, $0.mapCI95)
         }
-        let labelW = 250.0, plotW = 520.0, rowH = 26.0, top = 34.0
-        let height = top + rowH * Double(rows.count) + 30
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(labelW + plotW + 80))\" height=\"\(Int(height))\" "
+        let labelW = 260.0, plotW = 500.0, rowH = 26.0, top = 40.0
+        let height = top + rowH * Double(rows.count) + 44
+        let values = rows.flatMap { r in [100 * r.1] + (r.2.map { [100 * $0.lo, 100 * $0.hi] } ?? []) }
+        let step = CompareReport.niceStep(Swift.max((values.max() ?? 100) - (values.min() ?? 0), 0.5))
+        let lo = Swift.max(0, (((values.min() ?? 0) - 0.3 * step) / step).rounded(.down) * step)
+        let hi = Swift.min(100, (((values.max() ?? 100) + 0.3 * step) / step).rounded(.up) * step)
+        func x(_ v: Double) -> Double { labelW + (100 * v - lo) / Swift.max(hi - lo, 1e-9) * plotW }
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(labelW + plotW + 90))\" height=\"\(Int(height))\" "
             + "font-family=\"Helvetica, Arial, sans-serif\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>"
-            + "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">mAP on the test images (VOC07 11-point)"
-            + (mapFP32CI95 != nil ? ", error bars: 95% interval" : "") + "</text>"
-        for k in 0...10 {
-            let x = labelW + Double(k) / 10 * plotW
-            s += "<line x1=\"\(x)\" y1=\"\(top - 4)\" x2=\"\(x)\" y2=\"\(height - 26)\" stroke=\"#e2e2e2\"/>"
-                + "<text x=\"\(x)\" y=\"\(height - 12)\" font-size=\"10\" text-anchor=\"middle\">\(k * 10)</text>"
+            + "<text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">mAP on the test images (VOC07 11-point, points)"
+            + (mapFP32CI95 != nil ? ", bars: 95% interval" : "") + "</text>"
+        var t = lo
+        while t <= hi + 1e-9 {
+            let px = String(format: "%.1f", x(t / 100))
+            s += "<line x1=\"\(px)\" y1=\"\(top - 4)\" x2=\"\(px)\" y2=\"\(height - 38)\" stroke=\"#e2e2e2\"/>"
+                + "<text x=\"\(px)\" y=\"\(height - 22)\" font-size=\"12\" text-anchor=\"middle\">"
+                + (step < 1 ? String(format: "%.1f", t) : String(format: "%.0f", t)) + "</text>"
+            t += step
         }
+        let fx = String(format: "%.1f", x(mapFP32))
+        s += "<line x1=\"\(fx)\" y1=\"\(top - 4)\" x2=\"\(fx)\" y2=\"\(height - 38)\" stroke=\"#555\" stroke-dasharray=\"6 4\"/>"
         for (i, (label, map, ci)) in rows.enumerated() {
-            let y = top + Double(i) * rowH
+            let y = top + Double(i) * rowH, yc = y + rowH / 2
             let color = i == 0 ? "#555555" : (label.hasPrefix("multipoint") ? "#2ca02c" : "#1f77b4")
-            s += "<text x=\"\(labelW - 8)\" y=\"\(y + 16)\" font-size=\"12\" text-anchor=\"end\">"
+            s += "<text x=\"\(labelW - 8)\" y=\"\(y + 17)\" font-size=\"12\" text-anchor=\"end\">"
                 + "\(ReportSVG.escape(label))</text>"
-                + "<rect x=\"\(labelW)\" y=\"\(y + 3)\" width=\"\(String(format: "%.1f", max(0, map) * plotW))\" "
-                + "height=\"\(rowH - 8)\" fill=\"\(color)\"/>"
-                + "<text x=\"\(String(format: "%.1f", labelW + max(0, map, ci?.hi ?? 0) * plotW + 5))\" y=\"\(y + 16)\" "
-                + "font-size=\"12\">\(String(format: "%.2f", map * 100))</text>"
-            if let ci {  // the 95% interval as an error bar across the bar's end
-                let (x0, x1, yc) = (labelW + max(0, ci.lo) * plotW, labelW + max(0, ci.hi) * plotW, y + rowH / 2 - 1)
-                s += String(format: "<path d=\"M%.1f,%.1f H%.1f M%.1f,%.1f V%.1f M%.1f,%.1f V%.1f\" stroke=\"#222\" "
-                    + "fill=\"none\"/>", x0, yc, x1, x0, yc - 4, yc + 4, x1, yc - 4, yc + 4)
+            if let ci {  // the 95% interval as a horizontal error bar
+                let (x0, x1) = (x(ci.lo), x(ci.hi))
+                s += String(format: "<path d=\"M%.1f,%.1f H%.1f M%.1f,%.1f V%.1f M%.1f,%.1f V%.1f\" stroke=\"%@\" "
+                    + "stroke-width=\"1.5\" fill=\"none\"/>", x0, yc, x1, x0, yc - 5, yc + 5, x1, yc - 5, yc + 5, color)
             }
+            s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%@\"/>", x(map), yc, color)
+            s += "<text x=\"\(String(format: "%.1f", labelW + plotW + 10))\" y=\"\(y + 17)\" font-size=\"12\">"
+                + "\(String(format: "%.2f", map * 100))</text>"
         }
         return s + "</svg>\n"
     }

@@ -7,7 +7,6 @@ import Tensors
 import Imaging
 import VOC
 
-extension Architecture: ExpressibleByArgument {}
 
 /// `mpq detect`: run a detector on images and print, save or draw its detections.
 struct Detect: ParsableCommand {
@@ -38,9 +37,8 @@ struct Detect: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The detector checkpoint (.pth legacy or zip, .safetensors, or a quantized model "
-        + "file; default: the embedded demo detector).", valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: ModelOption
+    var model: String? { modelOption.model }
 
     @Option(help: ArgumentHelp("Force the architecture instead of recognising it from the tensor names "
         + "(mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).", valueName: "name"))
@@ -58,8 +56,8 @@ struct Detect: ParsableCommand {
         valueName: "file"))
     var classes: String?
 
-    @Option(help: QuantizedEngine.help)
-    var engine: QuantizedEngine = .int8
+    @OptionGroup var engineOption: EngineOption
+    var engine: QuantizedEngine { engineOption.engine }
 
     @Option(help: ArgumentHelp("Write the detections as JSON to this file, or to standard output with '-' "
         + "(then the text listing is not printed).", valueName: "file"))
@@ -73,16 +71,14 @@ struct Detect: ParsableCommand {
         + "[priors, 4] (normalised corners, unclipped) to this safetensors file.", valueName: "file"))
     var dumpRaw: String?
 
-    @Option(help: ArgumentHelp("Number of threads for the network (results are identical for any count).",
-                               valueName: "n"))
-    var threads: Int?
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("Give at least one image to detect objects in.") }
         guard scoreThreshold >= 0 && scoreThreshold < 1 else {
             throw ValidationError("--score-threshold must be at least 0 and below 1, got \(scoreThreshold).")
         }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads).") }
         for (name, value) in [("--json", json), ("--draw", draw), ("--dump-raw", dumpRaw)] where value?.isEmpty == true {
             throw ValidationError("\(name) needs a path.")
         }
@@ -121,7 +117,7 @@ struct Detect: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { Runtime.setThreads(threads) }
+        Runtime.setThreads(threads)
         let modelURL = try EmbeddedDemo.resolve(model: model, vocRoot: nil, datasetNeeded: false).model
         let model = modelURL.path
         let file = try QuantizedFile.load(modelURL, architecture: arch)

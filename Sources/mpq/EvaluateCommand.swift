@@ -51,18 +51,15 @@ struct Evaluate: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The detector checkpoint (.pth legacy or zip, .safetensors, or a quantized model "
-        + "file from mpq quantize; default: the embedded demo detector).", valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: ModelOption
+    var model: String? { modelOption.model }
 
     @Option(help: ArgumentHelp("Force the architecture instead of recognising it from the tensor names "
         + "(mb2-ssd-lite, mb1-ssd, vgg16-ssd, ssd300-vgg16).", valueName: "name"))
     var arch: Architecture?
 
-    @Option(name: .customLong("voc-root"),
-            help: ArgumentHelp("The dataset folder, e.g. VOCdevkit/VOC2007 (holding Annotations, ImageSets and "
-                + "JPEGImages; default: the embedded demo dataset).", valueName: "dir"))
-    var vocRoot: String?
+    @OptionGroup var datasetOption: DatasetOption
+    var vocRoot: String? { datasetOption.vocRoot }
 
     @Option(help: ArgumentHelp("The split to run: ImageSets/Main/<name>.txt, e.g. test.", valueName: "name"))
     var split: String = "test"
@@ -78,12 +75,11 @@ struct Evaluate: ParsableCommand {
     @Option(help: ArgumentHelp("Run only the first N images of the split (before sharding).", valueName: "n"))
     var limit: Int?
 
-    @Option(help: ArgumentHelp("The number of threads for the network; results do not depend on it.",
-                               valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
-    @Option(help: QuantizedEngine.help)
-    var engine: QuantizedEngine = .int8
+    @OptionGroup var engineOption: EngineOption
+    var engine: QuantizedEngine { engineOption.engine }
 
     @Option(help: ArgumentHelp("Run one shard of the split: I/N takes every N-th image starting at position I "
         + "(I from 0 to N-1).", valueName: "I/N"))
@@ -101,7 +97,6 @@ struct Evaluate: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         if let shard, Shard(shard) == nil {
             throw ValidationError("--shard takes I/N with 0 <= I < N, e.g. 0/4; got '\(shard)'.")
         }

@@ -68,14 +68,13 @@ struct EvaluateDetections: ParsableCommand {
         + "(the table then goes to standard error).", valueName: "file"))
     var json: String?
 
-    @Option(help: "The number of threads reading annotations; results do not depend on it.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
     @OptionGroup var bootstrapOptions: BootstrapOptions
 
     func validate() throws {
         guard !results.isEmpty else { throw ValidationError("Give at least one --results folder.") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         guard !split.isEmpty, !split.contains("/") else {
             throw ValidationError("--split takes a split name such as test or trainval, not a path: '\(split)'.")
         }

@@ -8,6 +8,7 @@ import VOC
 
 extension WeightQuantizationMethod: ExpressibleByArgument {}
 extension MultipointFirstPoint: ExpressibleByArgument {}
+extension AllocationCost: ExpressibleByArgument {}
 
 /// `mpq quantize`: calibrate, quantize (rtn, mse, multipoint, ocs, mixed or gptq), report per layer, optionally
 /// evaluate and save.
@@ -39,6 +40,8 @@ struct Quantize: ParsableCommand {
           mpq quantize --model model.pth --voc-root VOCdevkit/VOC2007 \\
               --calib-split trainval --calib-images 64 --method rtn --wbits 4 \\
               --abits 8 --evaluate --split test --json -
+          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --cost macs \\
+              --out runs/q-macs.safetensors
           mpq quantize --method multipoint --wbits 3 --max-error 0.01 \\
               --skip-layers first,last --evaluate
           mpq quantize --method mixed --avg-bits 3.5 \\
@@ -47,20 +50,16 @@ struct Quantize: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The detector checkpoint (default: the embedded demo detector).", valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: FloatModelOption
+    var model: String? { modelOption.model }
 
-    @Option(name: .customLong("voc-root"),
-            help: ArgumentHelp("The dataset folder (default: the embedded demo dataset).", valueName: "dir"))
-    var vocRoot: String?
+    @OptionGroup var datasetOption: DatasetOption
+    var vocRoot: String? { datasetOption.vocRoot }
 
-    @Option(name: .customLong("calib-split"), help: ArgumentHelp("The split the calibration images come from.",
-                                                                  valueName: "name"))
-    var calibSplit: String = "trainval"
+    @OptionGroup var calibration: CalibrationOptions
+    var calibSplit: String { calibration.calibSplit }
+    var calibImages: Int { calibration.count(default: 64) }
 
-    @Option(name: .customLong("calib-images"), help: ArgumentHelp("The number of calibration images.",
-                                                                   valueName: "n"))
-    var calibImages: Int = 64
 
     @Option(help: "The weight method: rtn, mse, multipoint, ocs, mixed or gptq.")
     var method: WeightQuantizationMethod = .multipoint
@@ -88,6 +87,10 @@ struct Quantize: ParsableCommand {
             help: ArgumentHelp("Multipoint: each channel's first point, minmax (RTN's unclipped point, the default) or "
                 + "mse (the exact MSE-optimal clip, DESIGN's first greedy step).", valueName: "rule"))
     var firstPoint: MultipointFirstPoint?
+    @Option(help: ArgumentHelp("Multipoint: what --avg-bits counts: weights (stored weight bits, what the file size "
+        + "follows; the default) or macs (multiply-adds per image, layers weighted by their output size: the int8 "
+        + "engine's extra compute is then at most avg-bits/wbits - 1).", valueName: "kind"))
+    var cost: AllocationCost?
 
     @Option(name: .customLong("act-calibration"),
             help: "How activation ranges are chosen: minmax, percentile (99.99%) or mse.")
@@ -115,11 +118,11 @@ struct Quantize: ParsableCommand {
                                valueName: "file"))
     var json: String?
 
-    @Option(help: ArgumentHelp("The number of threads; results do not depend on it.", valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
-    @Option(help: QuantizedEngine.help)
-    var engine: QuantizedEngine = .int8
+    @OptionGroup var engineOption: EngineOption
+    var engine: QuantizedEngine { engineOption.engine }
 
     @Flag(name: .customLong("allow-overlap"),
           help: "Allow calibration images from the evaluation split (results are then optimistic).")
@@ -162,16 +165,17 @@ struct Quantize: ParsableCommand {
         }
         if maxError != nil && method != .multipoint { throw ValidationError("--max-error needs --method multipoint.") }
         if sensitivity != nil && method != .mixed { throw ValidationError("--sensitivity needs --method mixed.") }
+        if cost != nil && method != .multipoint {
+            throw ValidationError("--cost needs --method multipoint (the other methods put one point per channel).")
+        }
         if firstPoint != nil && method != .multipoint {
             throw ValidationError("--first-point needs --method multipoint.")
         }
         guard activationCalibration != nil else {
             throw ValidationError("--act-calibration takes minmax, percentile or mse; got '\(actCalibration)'.")
         }
-        guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1, got \(calibImages).") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
         if limit != nil && !evaluate { throw ValidationError("--limit sets how many images --evaluate scores: add --evaluate.") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         for name in [split, calibSplit] where name.isEmpty || name.contains("/") {
             throw ValidationError("splits are names such as test or trainval, not paths: '\(name)'.")
         }
@@ -207,7 +211,7 @@ struct Quantize: ParsableCommand {
         let options = ModelQuantizationOptions(
             method: method, weightBits: wbits, activationBits: abits,
             activationCalibration: activationCalibration ?? .minMax, budget: budget,
-            sensitivities: costs, firstPoint: firstPoint ?? .minMax, threads: threads)
+            sensitivities: costs, firstPoint: firstPoint ?? .minMax, cost: cost ?? .weights, threads: threads)
         let (wallStart, cpuStart) = (Date(), ProcessClock.cpuSeconds())
         let q = try ModelQuantizer.quantize(model: inputs.model, statistics: stats, skip: skip, options: options)
         // The quantization alone (calibration excluded): the figure docs/quantizer.md reports.

@@ -24,6 +24,10 @@ struct QuantizeReport: Encodable {
     let abits: Int
     let avgBits: Double
     let extraMACs: Double
+    /// Extra stored weights (layers weighted by size); `extra_macs` weights them by output size.
+    let extraWeights: Double
+    /// Average weight bits weighted by multiply-adds (what `--cost macs` budgets).
+    let macAvgBits: Double
     let modelBytes: Int
     let layers: [Layer]
     var mapBefore: Double?
@@ -39,6 +43,7 @@ struct QuantizeReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case method, wbits, abits, layers, bootstrap
         case avgBits = "avg_bits", extraMACs = "extra_macs", modelBytes = "model_bytes"
+        case extraWeights = "extra_weights", macAvgBits = "mac_avg_bits"
         case mapBefore = "map_before", mapAfter = "map_after"
         case mapBeforeCI95 = "map_before_ci95", mapAfterCI95 = "map_after_ci95"
         case deltaVsFP32 = "delta_vs_fp32", deltaCI95 = "delta_ci95"
@@ -50,6 +55,8 @@ struct QuantizeReport: Encodable {
         self.abits = abits
         avgBits = q.accounting.averageWeightBits
         extraMACs = q.accounting.extraMACs
+        extraWeights = q.accounting.extraWeights
+        macAvgBits = q.accounting.macAverageBits
         modelBytes = q.accounting.modelBytes
         layers = q.accounting.layers.map { a in
             Layer(name: a.name, channels: a.channels,
@@ -72,8 +79,8 @@ struct QuantizeReport: Encodable {
         }
         // Mixed precision has a width per layer (the layer rows above), not one --wbits.
         let widths = method == "mixed" ? "per-layer widths" : "w\(wbits)"
-        s += String(format: "model: %@ %@ a%d, average weight bits %.3f, extra MACs %+.2f%%, %d bytes\n",
-                    method, widths, abits, avgBits, extraMACs * 100, modelBytes)
+        s += String(format: "model: %@ %@ a%d, average weight bits %.3f (%.3f MAC-weighted), extra MACs %+.2f%%, "
+                    + "%d bytes\n", method, widths, abits, avgBits, macAvgBits, extraMACs * 100, modelBytes)
         if let mapBefore, let mapAfter {
             // mAP in points (x100); intervals as [lo, hi] in points.
             s += "\n" + "model".padding(toLength: 24, withPad: " ", startingAt: 0) + "mAP".leftPad(8)

@@ -34,14 +34,11 @@ struct Sensitivity: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The model file (.pth or .safetensors); the embedded demo model when omitted.",
-                               valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: FloatModelOption
+    var model: String? { modelOption.model }
 
-    @Option(name: .customLong("voc-root"),
-            help: ArgumentHelp("The dataset folder (VOCdevkit/VOC2007 layout); the embedded demo dataset when omitted.",
-                               valueName: "dir"))
-    var vocRoot: String?
+    @OptionGroup var datasetOption: DatasetOption
+    var vocRoot: String? { datasetOption.vocRoot }
 
     @Option(help: ArgumentHelp("The evaluation split, ImageSets/Main/<name>.txt.", valueName: "name"))
     var split: String = "test"
@@ -56,19 +53,16 @@ struct Sensitivity: ParsableCommand {
             help: "How many images of the split (from the start) score mAP (--eval-images is the old name).")
     var evalImages: Int = 100
 
-    @Option(name: .customLong("calib-images"), help: "How many calibration images give the SQNR (and Gram matrices).")
-    var calibImages: Int = 16
 
-    @Option(name: .customLong("calib-split"),
-            help: ArgumentHelp("The split calibration images come from (images with a JPEG on disk, outside the "
-                + "evaluation images).", valueName: "name"))
-    var calibSplit: String = "trainval"
+    @OptionGroup var calibration: CalibrationOptions
+    var calibSplit: String { calibration.calibSplit }
+    var calibImages: Int { calibration.count(default: 16) }
 
     @Option(help: ArgumentHelp("The folder the report files go into.", valueName: "dir"))
     var report: String
 
-    @Option(help: "The number of threads; results do not depend on it.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
     @Flag(name: .customLong("no-activation-cache"),
           help: ArgumentHelp("Run every image from the start for each layer instead of from the cached float "
@@ -91,8 +85,6 @@ struct Sensitivity: ParsableCommand {
     func validate() throws {
         _ = try Self.parseBits(bits)
         guard evalImages >= 1 else { throw ValidationError("--limit must be at least 1, got \(evalImages).") }
-        guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1, got \(calibImages).") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         guard !report.isEmpty else { throw ValidationError("--report needs a folder.") }
         for (flag, value) in [("--split", split), ("--calib-split", calibSplit)] where value.isEmpty || value.contains("/") {
             throw ValidationError("\(flag) takes a split name such as test or trainval, not '\(value)'.")

@@ -46,6 +46,39 @@ final class AllocationTests: XCTestCase {
         XCTAssertEqual(report.averageWeightBits, 2.5, accuracy: 1e-12)
     }
 
+    /// The same layers with a MAC-counted budget (`--cost macs`): A has 3 output positions, B one, at most 2
+    /// points per channel. Weighted sizes: A 2·2·3 = 12, B 4·1 = 4, Σ = 16; one point each costs 2·16 = 32.
+    /// A point of A costs 2·2·3 = 12 (gain per unit 0.1156/3.1156/12 = 0.00309), of B 2·4·1 = 8 (0.01004).
+    /// - macs, avgBits 2.8 → budget floor(44.8) = 44: B's point (40 used); A0's (52) does not fit.
+    /// - weights, avgBits 2.8 → budget floor(22.4) = 22: B's point would make 24, so A0's (20 used).
+    /// Accounting of the macs result: MACs A 3·2·2 = 12 (float 12), B 1·2·4 = 8 (float 4): extra MACs
+    /// 20/16 − 1 = 0.25, MAC-weighted bits 2·20/16 = 2.5; stored weights (4 + 8)/8 − 1 = 0.5 extra.
+    func testMACCostedBudgetOnHandCountedExample() throws {
+        let grid = try QuantGrid(bits: 2)
+        var layers = try handLayers()
+        layers[0].outputPositions = 3
+        let macs = try MultipointAllocator.allocate(layers, options: AllocationOptions(
+            grid: grid, budget: .averageBits(2.8), maxPointsPerChannel: 2, firstPoint: .mse, cost: .macs, threads: 1))
+        XCTAssertEqual(macs.layers[0].weights.pointCounts, [1, 1])
+        XCTAssertEqual(macs.layers[1].weights.pointCounts, [2])
+        XCTAssertEqual(macs.budgetBits, 44)
+        XCTAssertEqual(macs.usedBits, 40)
+        let weights = try MultipointAllocator.allocate(layers, options: AllocationOptions(
+            grid: grid, budget: .averageBits(2.8), maxPointsPerChannel: 2, firstPoint: .mse, cost: .weights, threads: 1))
+        XCTAssertEqual(weights.layers[0].weights.pointCounts, [2, 1])
+        XCTAssertEqual(weights.layers[1].weights.pointCounts, [1])
+        XCTAssertEqual(weights.budgetBits, 22)
+        XCTAssertEqual(weights.usedBits, 20)
+
+        let report = ModelAccounting(layers: zip(macs.layers, [3, 1]).map {
+            LayerAccounting(name: $0.0.name, weights: $0.0.weights, outputPositions: $0.1)
+        })
+        XCTAssertEqual(report.extraMACs, 0.25, accuracy: 1e-12)
+        XCTAssertEqual(report.macAverageBits, 2.5, accuracy: 1e-12)
+        XCTAssertEqual(report.extraWeights, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(report.averageWeightBits, 3.0, accuracy: 1e-12)
+    }
+
     /// Threshold mode on the same layers, ε = 0.05: A0 1 point leaves 0.1156/1.1156 = 0.104 > ε → 2 points;
     /// A1 exact; B leaves 0.1875/1.75 = 0.107 → 2 points leave 0.046875/1.75 = 0.027 ≤ ε.
     func testThresholdModeOnHandCountedExample() throws {

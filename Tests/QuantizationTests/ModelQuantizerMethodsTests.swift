@@ -105,6 +105,32 @@ final class ModelQuantizerMethodsTests: XCTestCase {
         }
     }
 
+    /// Multipoint with the budget counted in MACs: the MAC-weighted average bits stay within the budget, so the
+    /// extra multiply-adds are at most 3.5/3 − 1; the weight-counted budget on the same model lets them exceed
+    /// that (its points go where weights are few and positions many), and the MAC accounting is independent:
+    /// Σ P·Σn·d over Σ P·C·d with P from the model's own conv output sizes.
+    func testMACCostedMultipointBoundsTheExtraMultiplyAdds() throws {
+        let c = try calibrated()
+        func run(_ cost: AllocationCost) throws -> QuantizedModel {
+            try ModelQuantizer.quantize(model: c.model, statistics: c.statistics, options: ModelQuantizationOptions(
+                method: .multipoint, weightBits: 3, activationBits: 32, budget: .averageBits(3.5), cost: cost,
+                threads: 2))
+        }
+        let macs = try run(.macs), weights = try run(.weights)
+        XCTAssertLessThanOrEqual(macs.accounting.macAverageBits, 3.5 + 1e-12)
+        XCTAssertLessThanOrEqual(macs.accounting.extraMACs, 3.5 / 3 - 1 + 1e-12)
+        XCTAssertGreaterThan(macs.accounting.extraMACs, 0)
+        XCTAssertLessThanOrEqual(weights.accounting.averageWeightBits, 3.5 + 1e-12)
+        let positions = c.model.convOutputPositions()
+        var num = 0, den = 0
+        for layer in macs.layers {
+            let p = try XCTUnwrap(positions[layer.name])
+            num += p * layer.weights.pointCounts.reduce(0, +) * layer.weights.dimension
+            den += p * layer.weightShape.dropFirst().reduce(layer.weightShape[0], *)
+        }
+        XCTAssertEqual(macs.accounting.extraMACs, Double(num) / Double(den) - 1, accuracy: 1e-12)
+    }
+
     /// OCS at 3.25 bits with 3-bit points: f = 3.25/3 - 1 = 1/12; extra MACs ≤ f and average bits ≤ 3.25;
     /// depthwise convs are not split.
     func testOCSAccountingAtTheMatchedExpandRatio() throws {
@@ -114,7 +140,7 @@ final class ModelQuantizerMethodsTests: XCTestCase {
         XCTAssertLessThanOrEqual(q.accounting.extraMACs, f + 1e-12)
         XCTAssertGreaterThan(q.accounting.extraMACs, 0)
         XCTAssertLessThanOrEqual(q.accounting.averageWeightBits, 3.25 + 1e-12)
-        XCTAssertEqual(q.accounting.averageWeightBits, 3 * (1 + q.accounting.extraMACs), accuracy: 1e-12)
+        XCTAssertEqual(q.accounting.averageWeightBits, 3 * (1 + q.accounting.extraWeights), accuracy: 1e-12)
         for (layer, unit) in zip(q.layers, c.model.quantizableLayers) {
             if unit.groups > 1 { XCTAssertNil(layer.inputChannelMap, layer.name) }
             let splits = (layer.inputChannelMap?.count ?? unit.conv.inChannels) - unit.conv.inChannels

@@ -151,7 +151,7 @@ final class CompareCommandTests: XCTestCase {
         let run = try runMPQ(["compare", "--help"])
         XCTAssertExit(run, 0)
         for text in ["--model <file>", "--voc-root <dir>", "--methods <list>", "--avg-bits <list>", "--abits <bits>",
-                     "--sensitivity <file>", "rtn, mse, gptq, ocs, mixed,", "embedded demo", "Examples:"] {
+                     "--sensitivity <file>", "from: rtn, mse, multipoint,", "embedded demo", "Examples:"] {
             XCTAssertTrue(run.stdout.contains(text), "missing '\(text)' in:\n\(run.stdout)")
         }
     }

@@ -45,3 +45,27 @@ final class HelpExamplesTests: XCTestCase {
         XCTAssertTrue(run.stdout.contains("Start with `mpq demo`"), run.stdout)
     }
 }
+
+/// `--help` of every command against its committed snapshot (`Tests/mpqTests/Fixtures/help/`), so that a changed
+/// flag, default or example shows up in review. After an intended change: `MPQ_UPDATE_HELP=1 swift test --filter
+/// HelpSnapshotTests`, then read the diff.
+final class HelpSnapshotTests: XCTestCase {
+    func testHelpMatchesSnapshots() throws {
+        let update = ProcessInfo.processInfo.environment["MPQ_UPDATE_HELP"] == "1"
+        // The source tree's fixtures folder (written to on update, so not the copied test bundle).
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/help")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for command in [[]] + HelpExamplesTests.commands {
+            let run = try runMPQ(command + ["--help"])
+            XCTAssertExit(run, 0)
+            let file = folder.appendingPathComponent((command.isEmpty ? "mpq" : command.joined(separator: "-")) + ".txt")
+            if update {
+                try Data(run.stdout.utf8).write(to: file)
+                continue
+            }
+            let expected = try String(contentsOf: file, encoding: .utf8)
+            XCTAssertEqual(run.stdout, expected, "mpq \(command.joined(separator: " ")) --help changed; if intended, "
+                           + "regenerate with MPQ_UPDATE_HELP=1 swift test --filter HelpSnapshotTests")
+        }
+    }
+}

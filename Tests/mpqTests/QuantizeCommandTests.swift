@@ -25,7 +25,7 @@ final class QuantizeCommandTests: XCTestCase {
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
                                  run.stderr)
         XCTAssertEqual(Set(json.keys), ["method", "wbits", "abits", "avg_bits", "extra_macs", "model_bytes", "layers",
-                                        "map_before", "map_after", "map_before_ci95", "map_after_ci95",
+                                        "extra_weights", "mac_avg_bits", "map_before", "map_after", "map_before_ci95", "map_after_ci95",
                                         "delta_vs_fp32", "delta_ci95", "bootstrap"])
         let before = try XCTUnwrap(json["map_before"] as? Double), after = try XCTUnwrap(json["map_after"] as? Double)
         XCTAssertEqual(try XCTUnwrap(json["delta_vs_fp32"] as? Double), after - before, accuracy: 1e-12)
@@ -42,9 +42,12 @@ final class QuantizeCommandTests: XCTestCase {
         let avg = try XCTUnwrap(json["avg_bits"] as? Double)
         XCTAssertLessThanOrEqual(avg, 4.5 + 1e-9, "the budget is never exceeded")
         XCTAssertGreaterThanOrEqual(avg, 4.0, "one 4-bit point per channel at least")
-        let extra = try XCTUnwrap(json["extra_macs"] as? Double)
-        // Extra MACs = (Σ points·d) / (Σ channels·d) - 1 = avg_bits / 4 - 1 (all layers on the same 4-bit grid).
+        let extra = try XCTUnwrap(json["extra_weights"] as? Double)
+        // Extra weights = (Σ points·d) / (Σ channels·d) - 1 = avg_bits / 4 - 1 (all layers on the same 4-bit grid);
+        // extra MACs weight the layers by output positions: = mac_avg_bits / 4 - 1.
         XCTAssertEqual(extra, avg / 4 - 1, accuracy: 1e-9)
+        let macBits = try XCTUnwrap(json["mac_avg_bits"] as? Double)
+        XCTAssertEqual(try XCTUnwrap(json["extra_macs"] as? Double), macBits / 4 - 1, accuracy: 1e-9)
         let layers = try XCTUnwrap(json["layers"] as? [[String: Any]])
         XCTAssertFalse(layers.isEmpty)
         var points = 0, weights = 0.0
@@ -215,6 +218,13 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertEqual(firstPoint.reason, .exit)
         XCTAssertNotEqual(firstPoint.status, 0)
         XCTAssertTrue(firstPoint.stderr.contains("--first-point needs --method multipoint"), firstPoint.stderr)
+        // --cost too; its values are listed.
+        let cost = try quantize(root, ["--method", "rtn", "--cost", "macs"])
+        XCTAssertNotEqual(cost.status, 0)
+        XCTAssertTrue(cost.stderr.contains("--cost needs --method multipoint"), cost.stderr)
+        let badCost = try quantize(root, ["--method", "multipoint", "--cost", "flops"])
+        XCTAssertNotEqual(badCost.status, 0)
+        XCTAssertTrue(badCost.stderr.contains("weights") && badCost.stderr.contains("macs"), badCost.stderr)
     }
 
     /// ocs, mixed and gptq end to end: the JSON contract with values that follow each method's budget rule, the
@@ -231,11 +241,11 @@ final class QuantizeCommandTests: XCTestCase {
             let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
                                      run.stderr)
             XCTAssertEqual(Set(json.keys), ["method", "wbits", "abits", "avg_bits", "extra_macs", "model_bytes",
-                                            "layers", "map_before", "map_after", "map_before_ci95", "map_after_ci95",
+                                            "extra_weights", "mac_avg_bits", "layers", "map_before", "map_after", "map_before_ci95", "map_after_ci95",
                                             "delta_vs_fp32", "delta_ci95", "bootstrap"], method)
             XCTAssertEqual(json["method"] as? String, method)
             let avg = try XCTUnwrap(json["avg_bits"] as? Double)
-            let extra = try XCTUnwrap(json["extra_macs"] as? Double)
+            let extra = try XCTUnwrap(json["extra_weights"] as? Double)
             XCTAssertLessThanOrEqual(avg, budget + 1e-9, "\(method): the budget is never exceeded")
             let layers = try XCTUnwrap(json["layers"] as? [[String: Any]])
             let layerBits = try layers.map { try XCTUnwrap($0["avg_bits"] as? Double) }
