@@ -4,7 +4,7 @@ import XCTest
 /// Every command's `--help`: examples that paste (each line a command or the continuation of one ending in a
 /// single backslash, nothing wrapped, no doubled backslash), and `mpq --help` in workflow order.
 final class HelpExamplesTests: XCTestCase {
-    static let commands = [["demo"], ["quantize"], ["evaluate"], ["compare"], ["sensitivity"], ["detect"],
+    static let commands = [["demo"], ["quantize"], ["evaluate"], ["compare"], ["sensitivity"], ["diagnose"], ["detect"],
                            ["evaluate-detections"], ["dataset", "stats"], ["dataset", "check"], ["inspect"], ["bench"],
                            ["image-bench"]]
 
