@@ -28,7 +28,6 @@ struct Diagnose: ParsableCommand {
         its source's SHA-256); otherwise --model is required. Without --voc-root the embedded demo dataset.
 
         Examples:
-          mpq quantize --method rtn --wbits 4 --out runs/q4.safetensors
           mpq diagnose --quantized runs/q4.safetensors --limit 50 \\
               --report runs/diag-q4
           mpq diagnose --model mb2-ssd-lite-mp-0_686.pth \\
