@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "SSD", targets: ["SSD"]),
         .library(name: "Quantization", targets: ["Quantization"]),
+        .library(name: "SafeIO", targets: ["SafeIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,32 +35,34 @@ let package = Package(
                 // demo and benchmarks run release, and -O2 keeps IEEE semantics).
                 cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
+        // Input limits and the atomic file writer: no dependencies, so every reader and writer can share them.
+        .target(name: "SafeIO"),
         // Deterministic parallel loops (results never depend on the thread count).
         .target(name: "Parallelism"),
         // JPEG decoding, EXIF orientation, OpenCV-exact resizing, tensor normalisation.
-        .target(name: "Imaging", dependencies: ["CJPEG"]),
+        .target(name: "Imaging", dependencies: ["CJPEG", "SafeIO"]),
         // VOC annotations, datasets and class lists.
-        .target(name: "VOC", dependencies: ["CLibXML2", "Imaging", "Parallelism"]),
+        .target(name: "VOC", dependencies: ["CLibXML2", "Imaging", "Parallelism", "SafeIO"]),
         // Devkit-exact matching and AP, result files, the resumable/sharded runner, the paired bootstrap.
-        .target(name: "Evaluation", dependencies: ["VOC", "Imaging", "Parallelism"]),
+        .target(name: "Evaluation", dependencies: ["VOC", "Imaging", "Parallelism", "SafeIO"]),
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CDNNL"]),
-        .target(name: "Checkpoints", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "SSD", dependencies: ["Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "CDNNL"]),
+        .target(name: "Checkpoints", dependencies: ["SafeIO", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "SSD", dependencies: ["Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "CDNNL", "SafeIO"]),
         .target(name: "Quantization", dependencies: [
-            "SSD", "Tensors", "Checkpoints", "Imaging", "VOC", "Evaluation", "Parallelism", "COpenBLAS",
+            "SSD", "Tensors", "Checkpoints", "Imaging", "VOC", "Evaluation", "Parallelism", "COpenBLAS", "SafeIO",
         ]),
         .executableTarget(name: "mpq", dependencies: [
-            "Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "SSD", "Quantization", "Parallelism",
+            "Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "SSD", "Quantization", "Parallelism", "SafeIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "VOCTests", dependencies: ["Imaging", "VOC", "Evaluation", "Parallelism", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VOCTests", dependencies: ["Imaging", "VOC", "Evaluation", "Parallelism", "Checkpoints", "SafeIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SSDTests", dependencies: ["SSD", "Imaging", "VOC", "Tensors", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "SafeIO", .product(name: "ZIPFoundation", package: "ZIPFoundation")], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SSDTests", dependencies: ["SSD", "Imaging", "VOC", "Tensors", "Checkpoints", "SafeIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "QuantizationTests", dependencies: [
             "Quantization", "SSD", "Tensors", "Checkpoints", "VOC", "Evaluation",
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "mpqTests", dependencies: ["mpq", "Imaging", "VOC", "Evaluation", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "mpqTests", dependencies: ["mpq", "Imaging", "VOC", "Evaluation", "Checkpoints", "SafeIO", "Quantization"], resources: [.copy("Fixtures")]),
     ]
 )

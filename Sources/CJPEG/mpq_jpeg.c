@@ -12,6 +12,9 @@ typedef struct {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
     int warned;
+    // Set once pixels are being decoded: the first warning then stops the decode at once (the caller refuses the
+    // image anyway), so a tiny truncated file declaring 16384 x 16384 costs no more than its header.
+    int stop_on_warning;
     char warning[JMSG_LENGTH_MAX];
 } mpq_error_mgr;
 
@@ -29,6 +32,7 @@ static void mpq_emit_message(j_common_ptr cinfo, int level) {
         err->warned = 1;
         (*cinfo->err->format_message)(cinfo, err->warning);
     }
+    if (level < 0 && err->stop_on_warning) longjmp(err->jump, 1);
 }
 
 static void mpq_output_message(j_common_ptr cinfo) { (void)cinfo; }
@@ -73,8 +77,8 @@ static mpq_jpeg_result run(const unsigned char *data, size_t size, int decode, u
         (*cinfo.err->format_message)((j_common_ptr)&cinfo, buf);
         jpeg_destroy_decompress(&cinfo);
         free(scratch);
-        r.status = MPQ_JPEG_ERROR;
-        copy_message(&r, buf);
+        r.status = jerr.warned && jerr.stop_on_warning ? MPQ_JPEG_WARNING : MPQ_JPEG_ERROR;
+        copy_message(&r, r.status == MPQ_JPEG_WARNING ? jerr.warning : buf);
         return r;
     }
     jpeg_CreateDecompress(&cinfo, JPEG_LIB_VERSION, sizeof(struct jpeg_decompress_struct));
@@ -86,6 +90,12 @@ static mpq_jpeg_result run(const unsigned char *data, size_t size, int decode, u
     size_t w = cinfo.image_width, h = cinfo.image_height;
     if (!decode) {
         jpeg_destroy_decompress(&cinfo);
+        return r;
+    }
+    if (jerr.warned) {  // a warning while reading the header: refused like any other, before any buffer is sized
+        jpeg_destroy_decompress(&cinfo);
+        r.status = MPQ_JPEG_WARNING;
+        copy_message(&r, jerr.warning);
         return r;
     }
     if (w * h > max_pixels) {
@@ -104,6 +114,7 @@ static mpq_jpeg_result run(const unsigned char *data, size_t size, int decode, u
     // data fetched as CMYK and converted by hand. Grayscale -> RGB replication is done by libjpeg.
     int four = (cinfo.num_components == 4);
     cinfo.out_color_space = four ? JCS_CMYK : JCS_RGB;
+    jerr.stop_on_warning = 1;
     jpeg_start_decompress(&cinfo);
     if (four) {
         scratch = (unsigned char *)malloc(w * 4);

@@ -13,4 +13,18 @@
 
 /// `xmlFree` is a mutable C global (a function pointer) that Swift 6 rejects; call it through here.
 static inline void mpq_xmlFree(void *p) { xmlFree(p); }
+
+/* Some libxml2 errors carry no parser context (an encoding conversion that fails, "encoding error : input
+   conversion failed") and go to the generic handler, which prints to stderr. It is per thread: a parse silences it
+   for its own thread only and puts the previous one back afterwards (Swift cannot write a variadic C callback). */
+static inline void mpq_xml_silent(void *ctx, const char *msg, ...) { (void)ctx; (void)msg; }
+typedef struct { xmlGenericErrorFunc func; void *ctx; } mpq_xml_generic_error;
+static inline mpq_xml_generic_error mpq_xml_silence_generic_errors(void) {
+    mpq_xml_generic_error previous = { xmlGenericError, xmlGenericErrorContext };
+    xmlSetGenericErrorFunc(NULL, mpq_xml_silent);
+    return previous;
+}
+static inline void mpq_xml_restore_generic_errors(mpq_xml_generic_error previous) {
+    xmlSetGenericErrorFunc(previous.ctx, previous.func);
+}
 #endif

@@ -1,5 +1,6 @@
 import Foundation
 import ZIPFoundation
+import SafeIO
 
 /// Reads the zip `.pth` format (PyTorch >= 1.6): `<root>/data.pkl` is the pickled object whose storages are
 /// persistent ids `('storage', StorageClass, key, location, numel)`, each stored raw in `<root>/data/<key>`;
@@ -12,6 +13,7 @@ public enum PyTorchZipReader {
 
     public static func read(_ url: URL) throws -> StateDict {
         let file = url.path
+        try checkCentralDirectory(url, file: file)
         let archive: Archive
         do {
             archive = try Archive(url: url, accessMode: .read)
@@ -72,18 +74,26 @@ public enum PyTorchZipReader {
         guard entry.type == .file else {
             throw CheckpointError.malformedContainer(file: file, problem: "entry '\(entry.path)' is not a file")
         }
-        let limit: UInt64 = entry.isCompressed ? entry.compressedSize.multipliedReportingOverflow(by: 1032).partialValue + 4096
+        let ratio = InputLimits.maxZipCompressionRatio
+        let limit: UInt64 = entry.isCompressed ? entry.compressedSize.multipliedReportingOverflow(by: ratio).partialValue + 4096
                                                : entry.compressedSize
         guard size <= limit, size < UInt64(Int.max) else {
             throw CheckpointError.malformedContainer(
                 file: file, problem: "entry '\(entry.path)' declares \(size) bytes from \(entry.compressedSize) stored")
         }
+        try checkStoredSize(entry, file: file)
         var data = Data()
-        data.reserveCapacity(Int(size))
+        // Reserved up to 64 MiB only: the declared size is not trusted with an allocation (a header claiming
+        // terabytes trapped in `reserveCapacity`, found by fuzzing); inflating past it is stopped below.
+        data.reserveCapacity(Int(min(size, 1 << 26)))
         do {
             _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: true) { chunk in
+                guard UInt64(data.count + chunk.count) <= size else { throw ZipEntryOverrun() }
                 data.append(chunk)
             }
+        } catch is ZipEntryOverrun {
+            throw CheckpointError.malformedContainer(
+                file: file, problem: "entry '\(entry.path)' inflates past its declared \(size) bytes")
         } catch {
             throw CheckpointError.malformedContainer(file: file, problem: "cannot read entry '\(entry.path)' (\(error))")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SafeIO
 
 extension SafeTensors {
     /// Writes `dict` (tensors in `dict.keys` order, `dict.metadata` as `__metadata__`) atomically.
@@ -6,10 +7,9 @@ extension SafeTensors {
     public static func write(_ dict: StateDict, to url: URL) throws {
         let data = encode(dict)
         do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try data.write(to: url, options: .atomic)
-        } catch {
-            throw CheckpointError.unwritable(file: url.path, reason: FileInput.reason(error))
+            try AtomicFile.write(data, to: url)
+        } catch let error as AtomicFile.WriteError {
+            throw CheckpointError.unwritable(file: url.path, reason: error.problem)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SafeIO
 
 /// safetensors read and write.
 ///
@@ -8,7 +9,7 @@ import Foundation
 /// copied: known dtype, non-negative shape, `end - begin == numel * size`, inside the buffer, no overlaps.
 public enum SafeTensors {
     /// The reference implementation refuses headers above 100 MB; so do we (also bounds the JSON parse).
-    static let maxHeaderBytes = 100_000_000
+    static let maxHeaderBytes = InputLimits.maxSafetensorsHeaderBytes
 
     /// True when `prefix` looks like a safetensors file of `fileSize` bytes (plausible `N`, JSON object).
     static func matches(_ prefix: Data, fileSize: Int) -> Bool {
@@ -66,6 +67,7 @@ public enum SafeTensors {
             guard begin >= 0, begin <= end, end <= bufferSize else {
                 throw badTensor("data_offsets [\(begin), \(end)] outside the \(bufferSize)-byte buffer")
             }
+            if let problem = InputLimits.tensorElementsProblem(shape) { throw badTensor(problem) }
             guard let bytes = StoredTensor.byteCount(shape: shape, dtype: dtype), bytes == end - begin else {
                 throw badTensor("data_offsets [\(begin), \(end)] do not hold shape \(shape) of \(dtypeName)")
             }

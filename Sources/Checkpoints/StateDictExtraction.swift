@@ -1,4 +1,5 @@
 import Foundation
+import SafeIO
 
 /// Turns the unpickled top-level object of a `.pth` file into a `StateDict`.
 ///
@@ -8,7 +9,7 @@ import Foundation
 /// is stripped.
 enum StateDictExtraction {
     static let wrapperKeys = ["state_dict", "model_state_dict", "model", "net", "network", "state"]
-    static let maxWrapperDepth = 4
+    static let maxWrapperDepth = InputLimits.maxWrapperDepth
 
     /// - Parameter storageBytes: the raw bytes of a whole storage (all `numel` elements), by reference.
     static func extract(_ root: PickleValue, file: String,

@@ -1,4 +1,5 @@
 import Foundation
+import SafeIO
 
 /// Materialises a strided view `(offset, size, stride)` of a storage into contiguous row-major bytes —
 /// what `_rebuild_tensor_v2` describes. Views may be transposed, sliced or share a storage with others.
@@ -18,6 +19,7 @@ enum TensorView {
         guard view.offset >= 0, view.shape.allSatisfy({ $0 >= 0 }), view.stride.allSatisfy({ $0 >= 0 }) else {
             throw bad("negative offset, size or stride (offset \(view.offset), size \(view.shape), stride \(view.stride))")
         }
+        if let problem = InputLimits.tensorElementsProblem(view.shape) { throw bad(problem) }
         guard let byteCount = StoredTensor.byteCount(shape: view.shape, dtype: dtype) else {
             throw bad("size \(view.shape) overflows")
         }

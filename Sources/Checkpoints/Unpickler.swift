@@ -1,4 +1,5 @@
 import Foundation
+import SafeIO
 
 /// A restricted pickle interpreter for checkpoint files (protocols 0-4 data opcodes).
 ///
@@ -10,10 +11,12 @@ import Foundation
 /// memo sizes are capped, and every container is kept in an arena whose links are cut in `releaseGraph()`,
 /// so neither a deep nesting nor a reference cycle can overflow the stack when the graph is freed.
 final class Unpickler {
-    /// Caps that no real state dict comes near (a 300-tensor state dict runs ~10k opcodes).
-    static let maxOpcodes = 20_000_000
-    static let maxMarks = 100_000
-    static let maxWideIntBytes = 64
+    /// Caps that no real state dict comes near (`InputLimits` gives each one's reason).
+    static let maxOpcodes = InputLimits.maxPickleOpcodes
+    static let maxMarks = InputLimits.maxPickleMarks
+    static let maxWideIntBytes = InputLimits.maxPickleIntegerBytes
+    static let maxStack = InputLimits.maxPickleStack
+    static let maxMemo = InputLimits.maxPickleMemo
 
     let file: String
     /// Maps a persistent id (the tuple in `BINPERSID`) and its opcode's file offset to a value; supplied by
@@ -56,6 +59,12 @@ final class Unpickler {
 
     private func push(_ value: PickleValue) { stack.append(value) }
 
+    /// Every opcode that pushes is followed by this check (`step`), so the stack never outgrows the cap by more
+    /// than one value.
+    private func checkStack() throws {
+        guard stack.count <= Self.maxStack else { throw fail("more than \(Self.maxStack) values on the stack") }
+    }
+
     private func pop() throws -> PickleValue {
         guard stack.count > (marks.last ?? 0), let value = stack.popLast() else { throw fail("stack underflow") }
         return value
@@ -93,6 +102,9 @@ final class Unpickler {
 
     private func memoPut(_ index: Int) throws {
         guard index >= 0 else { throw fail("negative memo key") }
+        guard memo.count < Self.maxMemo || memo[index] != nil else {
+            throw fail("more than \(Self.maxMemo) memo entries")
+        }
         memo[index] = try top()
     }
 
@@ -150,6 +162,7 @@ final class Unpickler {
                 return result
             }
             try step(op, &reader)
+            try checkStack()
         }
     }
 

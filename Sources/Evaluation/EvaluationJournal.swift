@@ -72,11 +72,14 @@ public final class EvaluationJournal {
             line += " \(d.classIndex) \(d.score) \(d.x1) \(d.y1) \(d.x2) \(d.y2)"
         }
         line += "\n"
+        let end = try? handle.offset()
         do {
             try handle.write(contentsOf: Data(line.utf8))
             try handle.synchronize()
         } catch {
-            throw ResultFileError(file: url.path, line: nil, problem: "cannot append (\(error.localizedDescription))")
+            // A full disk may leave part of the line: cut it, so the journal keeps only complete records.
+            if let end { try? handle.truncate(atOffset: end) }
+            throw ResultFileError(file: url.path, line: nil, problem: "cannot append (\(Self.reason(error)))")
         }
         finished[imageID] = detections
     }
@@ -156,5 +159,17 @@ public final class EvaluationJournal {
             start = complete
         }
         return complete
+    }
+}
+
+extension EvaluationJournal {
+    /// The system's short reason (e.g. "No space left on device") instead of Foundation's generic sentence.
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return ns.localizedDescription
     }
 }

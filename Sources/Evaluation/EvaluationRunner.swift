@@ -1,6 +1,7 @@
 import VOC
 import Imaging
 import Foundation
+import SafeIO
 
 /// Runs a detector over an image set and scores it: the engine of `mpq evaluate`.
 ///
@@ -96,8 +97,7 @@ public struct EvaluationRunner {
             ("detector", options.detectorIdentity),
         ]
         let summary = EvaluationReport.markdown(result, title: "mpq evaluate: \(options.split)", settings: settings)
-        try Data(summary.utf8).write(to: options.resultsFolder.appendingPathComponent(Self.summaryFileName),
-                                     options: .atomic)
+        try AtomicFile.write(summary, to: options.resultsFolder.appendingPathComponent(Self.summaryFileName))
         try PRCurveSVG.write(result, to: options.resultsFolder)
     }
 

@@ -1,5 +1,6 @@
 import VOC
 import Foundation
+import SafeIO
 
 /// A per-class precision-recall plot as a small standalone SVG (no dependencies): the raw precision after each
 /// detection (grey) and the interpolated envelope that VOC10 AP integrates (blue steps).
@@ -65,7 +66,7 @@ public enum PRCurveSVG {
                                                 withIntermediateDirectories: true)
         for c in result.classes {
             let url = folder.appendingPathComponent(fileName(className: c.name))
-            try Data(document(for: c, metric: result.metric).utf8).write(to: url, options: .atomic)
+            try AtomicFile.write(document(for: c, metric: result.metric), to: url)
         }
     }
 

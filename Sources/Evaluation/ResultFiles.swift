@@ -1,5 +1,6 @@
 import VOC
 import Foundation
+import SafeIO
 
 /// Reading and writing the devkit's detection result files: one file per class, `comp4_det_<split>_<class>.txt`,
 /// one line per detection: `imageid score x1 y1 x2 y2`, boxes in 1-based pixel coordinates.
@@ -165,7 +166,7 @@ public enum ResultFiles {
         }
         for (c, name) in classNames.enumerated() {
             let url = folder.appendingPathComponent(fileName(split: split, className: name))
-            try Data(texts[c].utf8).write(to: url, options: .atomic)
+            try AtomicFile.write(texts[c], to: url)
         }
     }
 }

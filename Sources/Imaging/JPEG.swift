@@ -1,5 +1,6 @@
 import CJPEG
 import Foundation
+import SafeIO
 
 /// An 8-bit RGB image, rows top to bottom, pixels interleaved `R G B`.
 ///
@@ -62,7 +63,7 @@ public struct ImageError: LocalizedError, CustomStringConvertible, Sendable, Equ
 public enum JPEGDecoder {
     /// Images with more pixels than this are refused before any allocation (a 65,500 x 65,500 header would
     /// otherwise ask for 12 GB).
-    public static let maxPixels = 1 << 28
+    public static let maxPixels = InputLimits.maxImagePixels
 
     /// Decodes the JPEG at `url` to 8-bit RGB.
     /// - Throws: `ImageError` naming the file: unreadable, empty, not a JPEG, truncated, corrupt.

@@ -1,4 +1,5 @@
 import Foundation
+import SafeIO
 
 /// The files of a sensitivity report: `sensitivity.json`, `.csv`, `.md`, `sensitivity_map_drop.svg`,
 /// `sensitivity_heatmap.svg` and `report.html`, written atomically into one folder.
@@ -69,7 +70,7 @@ public enum SensitivityReportFiles {
         var urls: [URL] = []
         for (name, data) in files {
             let url = folder.appendingPathComponent(name)
-            try data.write(to: url, options: .atomic)
+            try AtomicFile.write(data, to: url)
             urls.append(url)
         }
         return urls

@@ -1,5 +1,6 @@
 import CLibXML2
 import Foundation
+import SafeIO
 
 /// Reads PASCAL VOC annotation files (`Annotations/<id>.xml`) with libxml2 into `VOCAnnotation`.
 ///
@@ -24,7 +25,7 @@ import Foundation
 /// `LibXMLDocument`). Safe to call from many threads at once: each call has its own libxml2 context.
 public enum AnnotationParser {
     /// Annotation files larger than this (1 MiB) are refused; the largest real VOC file is about 6 KB.
-    public static let maximumFileSize = 1 << 20
+    public static let maximumFileSize = InputLimits.maxAnnotationBytes
 
     /// Parses the annotation file at `url`.
     /// - Parameters:
@@ -67,6 +68,7 @@ public enum AnnotationParser {
             guard let root = document.root else {
                 throw AnnotationError(file: file, kind: .malformedXML, problem: "the XML has no root element")
             }
+            try checkDepth(root, file: file)
             var reader = FieldReader(file: file)
             return try reader.annotation(root, classes: classes)
         }

@@ -66,7 +66,9 @@ final class LibXMLDocument {
             sax.pointee.serror = { ctx, error in LibXMLDocument.record(ctx, error) }
         }
 
+        let generic = mpq_xml_silence_generic_errors()
         _ = xmlParseDocument(ctxt)
+        mpq_xml_restore_generic_errors(generic)
         let parsed = ctxt.pointee.myDoc
         ctxt.pointee.myDoc = nil
         ctxt.pointee._private = nil

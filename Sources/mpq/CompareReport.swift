@@ -4,6 +4,7 @@ import SSD
 import Tensors
 import Evaluation
 import VOC
+import SafeIO
 
 /// One line of the comparison: a method at a budget (fp32: `budget == nil`).
 struct CompareRow: Codable {
@@ -234,9 +235,9 @@ enum CompareReport {
             + "\(summary.calibSplit), activations \(summary.abits == 32 ? "float" : "\(summary.abits) bits"). "
             + "rtn/mse/gptq: b = floor(budget) bits (below the budget).\n\n"
             + markdownTable(summary.rows) + intervalNote(summary)
-        try Data(md.utf8).write(to: folder.appendingPathComponent("compare.md"), options: .atomic)
-        try Data(svg(summary).utf8).write(to: folder.appendingPathComponent("compare.svg"), options: .atomic)
-        try Data(html(summary).utf8).write(to: folder.appendingPathComponent("compare.html"), options: .atomic)
+        try AtomicFile.write(md, to: folder.appendingPathComponent("compare.md"))
+        try AtomicFile.write(svg(summary), to: folder.appendingPathComponent("compare.svg"))
+        try AtomicFile.write(html(summary), to: folder.appendingPathComponent("compare.html"))
     }
 
     private static func escape(_ s: String) -> String {

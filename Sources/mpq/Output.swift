@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SSD
+import SafeIO
 
 /// Where a command's JSON goes: `-` is standard output, anything else a file written atomically.
 enum Output {
@@ -19,9 +20,7 @@ enum Output {
             FileHandle.standardOutput.write(data)
             return
         }
-        let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: url, options: .atomic)
+        try AtomicFile.write(data, to: URL(fileURLWithPath: path))
     }
 
     /// A line on standard error (progress, notes), so stdout stays clean for `--json -`.

@@ -72,8 +72,9 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertTrue(refusal(#"{"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}}"#).contains("shape"))
         XCTAssertTrue(refusal(#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[16,0]}}"#).contains("outside"))
         XCTAssertTrue(refusal(#"{"__metadata__":{"epoch":3}}"#).contains("not a string"))
-        // Shape product overflowing Int.
-        XCTAssertTrue(refusal(#"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}}"#).contains("do not hold"))
+        // Shape product overflowing Int: refused by the element limit (InputLimits.maxTensorElements = 2^32).
+        XCTAssertTrue(refusal(#"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}}"#)
+            .contains("more than 4294967296 elements"))
     }
 
     func testHeaderOf128BytesIsNotMistakenForAPickle() throws {

@@ -42,46 +42,14 @@ final class QuantizedFileFormatTests: XCTestCase {
 
     // MARK: a valid file and its round trip
 
-    private func smallModel() throws -> SSDModel {
-        let c = try ParityFixtures.testCase("small-mb2-w0.25-c3")
-        let (dict, _) = try Checkpoint.load(try ParityFixtures.parity.appendingPathComponent(try XCTUnwrap(c.file)))
-        return try SSDModel(loading: dict, file: c.name)
-    }
 
-    /// Two convs quantized at `bits` (deterministic codes; the second with 1-3 points per channel), 8-bit inputs.
-    private func file(_ model: SSDModel, bits: Int = 4, abits: Int = 8) -> QuantizedFile {
-        var floats = model.foldedStateDict()
-        var convs: [QuantizedConv] = []
-        let limit = (1 << (bits - 1)) - 1
-        for (k, unit) in model.convolutions.prefix(2).enumerated() {
-            let shape = unit.conv.weight.shape, o = shape[0], d = shape[1] * shape[2] * shape[3]
-            let points = (0..<o).map { k == 0 ? 1 : 1 + $0 % 3 }, rows = points.reduce(0, +)
-            let codes = (0..<(rows * d)).map { Int8(($0 * 7 + k) % (2 * limit + 1) - limit) }
-            _ = floats.remove(unit.name + ".weight")
-            _ = floats.remove(unit.name + ".bias")
-            convs.append(QuantizedConv(name: unit.name, bits: bits, weightShape: shape, pointCounts: points,
-                                       scales: (0..<rows).map { Float($0 % 5 + 1) / 100 }, codes: codes,
-                                       bias: (0..<o).map { Float($0) / 10 }, inputChannelMap: nil,
-                                       activation: abits < 32 ? .init(bits: abits, clip: 6, unsigned: k == 0) : nil))
-        }
-        return QuantizedFile(info: .init(method: "multipoint", wbits: bits, abits: abits, architecture: "mb2-ssd-lite",
-                                         sourceSHA256: "ab", toolkitVersion: "t", classNames: ["a", "b"],
-                                         preprocessing: "mobilenet"),
-                             convs: convs, floats: floats)
-    }
 
-    private func written(_ dict: StateDict) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("q-\(UUID().uuidString).safetensors")
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        try SafeTensors.write(dict, to: url)
-        return url
-    }
 
     func testVersion2RoundTripsEveryWidth() throws {
-        let model = try smallModel()
+        let model = try QuantizedFileFixture.smallModel()
         for bits in 2...8 {
-            let original = file(model, bits: bits)
-            let url = try written(original.stateDict())
+            let original = QuantizedFileFixture.file(model, bits: bits)
+            let url = try writtenQuantizedFile(original.stateDict())
             let read = try QuantizedFile(reading: try SafeTensors.read(url), file: url.path)
             XCTAssertEqual(read.formatVersion, QuantizedFile.format)
             XCTAssertEqual(read.convs, original.convs, "bits \(bits)")
@@ -112,8 +80,8 @@ final class QuantizedFileFormatTests: XCTestCase {
             }
             let q = QuantizedFile(info: .init(method: "rtn", wbits: 4, abits: 8, architecture: model.architecture.rawValue,
                                               sourceSHA256: "", toolkitVersion: "t"), convs: convs, floats: floats)
-            let floatSize = try FileManager.default.attributesOfItem(atPath: try written(folded).path)[.size] as? Int ?? 0
-            let quantizedSize = try FileManager.default.attributesOfItem(atPath: try written(q.stateDict()).path)[.size]
+            let floatSize = try FileManager.default.attributesOfItem(atPath: try writtenQuantizedFile(folded).path)[.size] as? Int ?? 0
+            let quantizedSize = try FileManager.default.attributesOfItem(atPath: try writtenQuantizedFile(q.stateDict()).path)[.size]
                 as? Int ?? 0
             let ratio = Double(quantizedSize) / Double(floatSize)
             XCTAssertLessThanOrEqual(ratio, 0.15, "\(keys): \(quantizedSize) / \(floatSize)")
@@ -126,11 +94,11 @@ final class QuantizedFileFormatTests: XCTestCase {
     /// Edits a valid file's dict, then expects the reader to refuse it naming `key` and a phrase of the rule.
     private func assertRefused(_ key: String, _ phrase: String, abits: Int = 8, file line: UInt = #line,
                                _ edit: (inout StateDict, QuantizedConv) throws -> Void) throws {
-        let model = try smallModel()
-        let q = file(model, abits: abits)
+        let model = try QuantizedFileFixture.smallModel()
+        let q = QuantizedFileFixture.file(model, abits: abits)
         var dict = q.stateDict()
         try edit(&dict, q.convs[1])
-        let url = try written(dict)
+        let url = try writtenQuantizedFile(dict)
         XCTAssertThrowsError(try QuantizedFile.load(url), line: line) { error in
             let text = (error as? LocalizedError)?.errorDescription ?? "\(error)"
             XCTAssertTrue(text.contains(url.path) && text.contains(key) && text.contains(phrase), text, line: line)
@@ -159,8 +127,8 @@ final class QuantizedFileFormatTests: XCTestCase {
                 dict.set(c.name + ".codes", StoredTensor(int8s: codes, shape: [c.rows, c.rowLength]))
             }
             // The other conv must be v1 as well.
-            let model = try smallModel()
-            let first = file(model).convs[0]
+            let model = try QuantizedFileFixture.smallModel()
+            let first = QuantizedFileFixture.file(model).convs[0]
             dict.set(first.name + ".codes", StoredTensor(int8s: first.codes, shape: [first.rows, first.rowLength]))
         }
     }

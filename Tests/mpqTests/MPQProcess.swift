@@ -54,7 +54,7 @@ private final class MPQBundleMarker {}
 /// seconds is killed and reported with `timedOut = true` — a hang is a failure, not a stuck test suite.
 /// - Throws: `MPQBinaryNotFound`, or the error of `Process.run()`.
 func runMPQ(_ arguments: [String], timeout: TimeInterval = 120, currentDirectory: URL? = nil,
-            environment: [String: String]? = nil) throws -> MPQRun {
+            environment: [String: String]? = nil, executable: URL? = nil) throws -> MPQRun {
     let binary = try mpqBinaryURL()
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mpq-run-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -65,7 +65,7 @@ func runMPQ(_ arguments: [String], timeout: TimeInterval = 120, currentDirectory
     let outHandle = try FileHandle(forWritingTo: outURL), errHandle = try FileHandle(forWritingTo: errURL)
 
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = executable ?? binary
     process.arguments = arguments
     process.standardOutput = outHandle
     process.standardError = errHandle

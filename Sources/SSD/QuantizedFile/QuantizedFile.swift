@@ -63,9 +63,10 @@ public struct QuantizedFile: Sendable {
         self.floats = floats
     }
 
-    /// Whether `dict` is a quantized model file (either version).
+    /// Whether `dict` is a quantized model file (any `mpq-quantized-*` format: an unknown version is then refused by
+    /// the reader naming `__metadata__.format`, not misread as a float checkpoint).
     public static func isQuantized(_ dict: StateDict) -> Bool {
-        dict.metadata["format"] == format || dict.metadata["format"] == legacyFormat
+        dict.metadata["format"]?.hasPrefix("mpq-quantized") ?? false
     }
 
     /// The float network's state dict: the float tensors plus every quantized conv's reconstructed weight and bias.

@@ -1,6 +1,10 @@
 import Checkpoints
 import Foundation
+import SafeIO
 import VOC
+
+// Every rule a quantized model file must pass before anything in it is used, in one place. A failure is one line
+// naming the file, the key and the rule (`CheckpointError.malformedTensor`); docs/formats.md lists the rules.
 
 extension QuantizedFile {
     /// The metadata keys a quantized file may hold; any other key is refused (a file from a newer or foreign tool).
@@ -14,11 +18,13 @@ extension QuantizedFile {
     ///
     /// Rules, each refused with the file, the key and the rule: metadata keys known, `wbits` in 2…8, `abits` in
     /// 2…8 or 32, one width in 2…8 per listed layer; every listed layer has all its parts and no part belongs to
-    /// an unlisted layer; shape = 4 positive sizes; points ≥ 1 per output channel, `[O]`, summing to the rows;
+    /// an unlisted layer, and no listed layer also stores a float `.weight`; shape = 4 positive sizes of at most
+    /// `InputLimits.maxQuantizedDimension` whose weight and codes stay within `InputLimits.maxTensorElements`;
+    /// points 1…`maxQuantizedPoints` per output channel, `[O]`, summing to the rows;
     /// codes of exactly `rows × rowLength` values, each within `±(2^(b−1) − 1)`; scales finite and ≥ 0, a zero
     /// scale only on an all-zero row; bias `[O]` and finite; an act_range `[lo, hi]` finite with `hi ≥ 0` and
-    /// `lo ∈ {0, −hi}`, present on every layer when `abits < 32` and absent otherwise; input map entries are
-    /// input channels.
+    /// `lo ∈ {0, −hi}`, present on every layer when `abits < 32` and absent otherwise; an input map starts with
+    /// every input channel in order (`0..<C`, the identity) followed by split copies, each an input channel.
     public init(reading dict: StateDict, file: String) throws {
         func fail(_ key: String, _ problem: String) -> CheckpointError {
             CheckpointError.malformedTensor(file: file, key: key, problem: problem)
@@ -66,6 +72,9 @@ extension QuantizedFile {
                     throw fail(key, "belongs to no layer of __metadata__.quantized_layers")
                 }
             }
+            if key.hasSuffix(".weight"), listed.contains(String(key.dropLast(7))) {
+                throw fail(key, "a quantized layer must not also store a float weight")
+            }
             if let t = dict[key] { floats.set(key, t) }
         }
         var convs: [QuantizedConv] = []
@@ -93,15 +102,17 @@ extension QuantizedFile {
             do { return try read(t) } catch { throw fail(name + suffix, "\(error)") }
         }
         let shape = try values(".shape") { try $0.int64s() }.map(Int.init)
-        guard shape.count == 4, shape.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }) else {
-            throw fail(name + ".shape", "must be 4 positive sizes [O, C/groups, kh, kw], got \(shape)")
+        guard shape.count == 4, shape.allSatisfy({ $0 > 0 && $0 <= InputLimits.maxQuantizedDimension }) else {
+            throw fail(name + ".shape", "must be 4 positive sizes [O, C/groups, kh, kw] of at most "
+                + "\(InputLimits.maxQuantizedDimension), got \(shape)")
         }
+        if let problem = InputLimits.tensorElementsProblem(shape) { throw fail(name + ".shape", problem) }
         let points = try values(".points") { try $0.int64s() }.map(Int.init)
         guard points.count == shape[0] else {
             throw fail(name + ".points", "\(points.count) entries for \(shape[0]) output channels")
         }
-        guard points.allSatisfy({ (1...64).contains($0) }) else {
-            throw fail(name + ".points", "every output channel needs 1 to 64 points")
+        guard points.allSatisfy({ (1...InputLimits.maxQuantizedPoints).contains($0) }) else {
+            throw fail(name + ".points", "every output channel needs 1 to \(InputLimits.maxQuantizedPoints) points")
         }
         let rows = points.reduce(0, +)
         let scales = try values(".scales") { try $0.floats() }
@@ -120,16 +131,26 @@ extension QuantizedFile {
             guard !m.isEmpty, m.allSatisfy({ (0..<shape[1]).contains($0) }) else {
                 throw fail(name + ".input_map", "entries must be input channels 0..<\(shape[1])")
             }
+            guard m.count >= shape[1], m.prefix(shape[1]).elementsEqual(0..<shape[1]) else {
+                throw fail(name + ".input_map", "must start with every input channel in order (0..<\(shape[1])), "
+                    + "then the split copies")
+            }
             map = m
         }
-        let rowLength = (map?.count ?? shape[1]) * shape[2] * shape[3]
+        // rows × rowLength codes, overflow-checked (rows ≤ 64·O and rowLength ≤ C'·kh·kw are each bounded).
+        guard let rowLength = checkedProduct([map?.count ?? shape[1], shape[2], shape[3]]),
+              let codeCount = checkedProduct([rows, rowLength]), codeCount <= InputLimits.maxTensorElements else {
+            throw fail(name + ".codes", "\(rows) rows of \((map?.count ?? shape[1])) × \(shape[2]) × \(shape[3]) codes "
+                + "exceed the limit of \(InputLimits.maxTensorElements) elements")
+        }
         let codesTensor = try part(".codes")
         let codes: [Int8]
         if packed {
             guard codesTensor.dtype == .uint8, codesTensor.shape.count == 1,
-                  let unpacked = CodePacking.unpack((try? codesTensor.uint8s()) ?? [], count: rows * rowLength, bits: bits)
+                  codesTensor.shape == [CodePacking.byteCount(codes: codeCount, bits: bits)],
+                  let unpacked = CodePacking.unpack((try? codesTensor.uint8s()) ?? [], count: codeCount, bits: bits)
             else {
-                throw fail(name + ".codes", "expected \(CodePacking.byteCount(codes: rows * rowLength, bits: bits)) "
+                throw fail(name + ".codes", "expected \(CodePacking.byteCount(codes: codeCount, bits: bits)) "
                     + "packed uint8 bytes (\(rows) rows × \(rowLength) codes at \(bits) bits, padding bits zero), got "
                     + "\(codesTensor.dtype.rawValue) \(codesTensor.shape)")
             }
@@ -167,4 +188,15 @@ extension QuantizedFile {
         return QuantizedConv(name: name, bits: bits, weightShape: shape, pointCounts: points, scales: scales,
                              codes: codes, bias: bias, inputChannelMap: map, activation: activation)
     }
+}
+
+/// The product of `factors` (all ≥ 0), or nil when it overflows `Int`.
+private func checkedProduct(_ factors: [Int]) -> Int? {
+    var n = 1
+    for f in factors {
+        let (m, overflow) = n.multipliedReportingOverflow(by: f)
+        if overflow { return nil }
+        n = m
+    }
+    return n
 }
