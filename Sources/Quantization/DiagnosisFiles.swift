@@ -1,5 +1,6 @@
 import Foundation
 import Evaluation
+import SafeIO
 
 /// The files of `mpq diagnose --report DIR`: `diagnose.json`, `diagnose.md` and the one-file `report.html`
 /// (inline SVG charts, no scripts), each written atomically.
@@ -14,10 +15,10 @@ public enum DiagnosisFiles {
         return data
     }
 
-    /// Writes the three files into `folder` (created if needed).
+    /// Writes the three files into `folder` (created if needed), each atomically (`AtomicFile`): every file is
+    /// rendered before the first is written, so a rendering failure leaves nothing behind.
     @discardableResult
     public static func write(_ d: Diagnosis, settings: [(String, String)], to folder: URL) throws -> [URL] {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let files: [(String, Data)] = [
             ("diagnose.json", try json(d)),
             ("diagnose.md", Data(markdown(d, settings: settings).utf8)),
@@ -26,7 +27,7 @@ public enum DiagnosisFiles {
         var urls: [URL] = []
         for (name, data) in files {
             let url = folder.appendingPathComponent(name)
-            try data.write(to: url, options: .atomic)
+            try AtomicFile.write(data, to: url)
             urls.append(url)
         }
         return urls

@@ -36,16 +36,14 @@ struct Diagnose: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The float model the quantized file was made from (default: the embedded demo "
-        + "model, when the file records it as its source).", valueName: "file"))
-    var model: String?
+    @OptionGroup var modelOption: FloatModelOption
+    var model: String? { modelOption.model }
 
     @Option(help: ArgumentHelp("The quantized model file (mpq quantize --out).", valueName: "file"))
     var quantized: String
 
-    @Option(name: .customLong("voc-root"),
-            help: ArgumentHelp("The dataset folder (default: the embedded demo dataset).", valueName: "dir"))
-    var vocRoot: String?
+    @OptionGroup var datasetOption: DatasetOption
+    var vocRoot: String? { datasetOption.vocRoot }
 
     @Option(help: ArgumentHelp("The evaluation split, ImageSets/Main/<name>.txt.", valueName: "name"))
     var split: String = "test"
@@ -60,11 +58,11 @@ struct Diagnose: ParsableCommand {
     @Option(help: ArgumentHelp("How many layers the ranked what-broke list keeps.", valueName: "n"))
     var top: Int = 10
 
-    @Option(help: QuantizedEngine.help)
-    var engine: QuantizedEngine = .int8
+    @OptionGroup var engineOption: EngineOption
+    var engine: QuantizedEngine { engineOption.engine }
 
-    @Option(help: ArgumentHelp("The number of threads; results do not depend on it.", valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.threads }
 
     @Option(help: ArgumentHelp("The folder diagnose.json, diagnose.md and report.html go into.", valueName: "dir"))
     var report: String
@@ -75,7 +73,6 @@ struct Diagnose: ParsableCommand {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
         guard sqnrImages >= 1 else { throw ValidationError("--sqnr-images must be at least 1, got \(sqnrImages).") }
         guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top).") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads).") }
         guard !report.isEmpty else { throw ValidationError("--report needs a folder.") }
         guard !split.isEmpty, !split.contains("/") else {
             throw ValidationError("--split takes a split name such as test or trainval, not a path: '\(split)'.")
