@@ -120,6 +120,8 @@ struct DiagnoseJob {
     let engine: QuantizedEngine
     let threads: Int
     let bootstrap: BootstrapOptions
+    /// Print the summary on standard error (quantize --json - keeps standard output for its JSON).
+    var summaryToStandardError = false
 
     @discardableResult
     func run(report folder: URL) throws -> Diagnosis {
@@ -149,13 +151,14 @@ struct DiagnoseJob {
             ("bootstrap", diagnosis.bootstrap.map { "\($0.resamples) paired resamples, seed \($0.seed)" } ?? "off"),
         ]
         try DiagnosisFiles.write(diagnosis, settings: settings, to: folder)
-        print(DiagnosisFiles.headline(diagnosis).joined(separator: "\n"))
-        print("what broke:")
+        let say: (String) -> Void = summaryToStandardError ? { Output.note($0) } : { print($0) }
+        say(DiagnosisFiles.headline(diagnosis).joined(separator: "\n"))
+        say("what broke:")
         for f in diagnosis.whatBroke.prefix(5) {
-            print("  \(f.rank). \(f.layer): \(f.suggestion)\n     \(f.evidence)")
+            say("  \(f.rank). \(f.layer): \(f.suggestion)\n     \(f.evidence)")
         }
-        print(String(format: "diagnose: %.1f s; report in %@ (diagnose.json, diagnose.md, report.html)",
-                     Date().timeIntervalSince(start), folder.path))
+        say(String(format: "diagnose: %.1f s; report in %@ (diagnose.json, diagnose.md, report.html)",
+                   Date().timeIntervalSince(start), folder.path))
         return diagnosis
     }
 }

@@ -34,6 +34,10 @@ struct Quantize: ParsableCommand {
         chosen from --sensitivity or from each layer's output error) spend the --avg-bits budget. Every method \
         saves with --out and runs from the file in mpq evaluate / mpq detect.
 
+        --diagnose DIR then runs mpq diagnose on the quantized model against the float model (on --split, the \
+        first --limit images; the same --engine, --bootstrap and --seed) and writes diagnose.json, diagnose.md \
+        and report.html into DIR.
+
         Examples:
           mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 \\
               --out runs/q.safetensors
@@ -47,6 +51,8 @@ struct Quantize: ParsableCommand {
           mpq quantize --method mixed --avg-bits 3.5 \\
               --sensitivity runs/sens/sensitivity.json --evaluate
           mpq quantize --method rtn --wbits 3 --evaluate --bootstrap 2000 --seed 1
+          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --limit 50 \\
+              --diagnose runs/diag
         """
     )
 
@@ -111,8 +117,12 @@ struct Quantize: ParsableCommand {
     @Option(help: ArgumentHelp("The evaluation split (never used for calibration).", valueName: "name"))
     var split: String = "test"
 
-    @Option(help: ArgumentHelp("Evaluate only the first N images of the split.", valueName: "n"))
+    @Option(help: ArgumentHelp("Evaluate (and diagnose) only the first N images of the split.", valueName: "n"))
     var limit: Int?
+
+    @Option(help: ArgumentHelp("Also diagnose the quantized model (mpq diagnose) on --split and write "
+        + "diagnose.json, diagnose.md and report.html into this folder.", valueName: "dir"))
+    var diagnose: String?
 
     @Option(help: ArgumentHelp("Also write the report as JSON to this file, or to standard output with '-'.",
                                valueName: "file"))
@@ -175,7 +185,10 @@ struct Quantize: ParsableCommand {
             throw ValidationError("--act-calibration takes minmax, percentile or mse; got '\(actCalibration)'.")
         }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
-        if limit != nil && !evaluate { throw ValidationError("--limit sets how many images --evaluate scores: add --evaluate.") }
+        if limit != nil && !evaluate && diagnose == nil {
+            throw ValidationError("--limit sets how many images --evaluate or --diagnose score: add one of them.")
+        }
+        if let diagnose, diagnose.isEmpty { throw ValidationError("--diagnose needs a folder.") }
         for name in [split, calibSplit] where name.isEmpty || name.contains("/") {
             throw ValidationError("splits are names such as test or trainval, not paths: '\(name)'.")
         }
@@ -245,12 +258,20 @@ struct Quantize: ParsableCommand {
         }
         let table = report.table()
         if json == "-" { Output.note(table) } else { print(table, terminator: "") }
-        if let out {
+        if out != nil || diagnose != nil {
             let source = try Data(contentsOf: URL(fileURLWithPath: inputs.modelPath))
-            let dict = q.file(method: method.rawValue, wbits: wbits, abits: abits, sourceSHA256: SHA256.hex(source),
-                              version: MPQ.configuration.version, classNames: inputs.classes.names).stateDict()
-            try SafeTensors.write(dict, to: URL(fileURLWithPath: out))
-            Output.note("wrote \(out) (\(q.layers.count) quantized layers, \(q.floatLayers.count) float)")
+            let file = q.file(method: method.rawValue, wbits: wbits, abits: abits, sourceSHA256: SHA256.hex(source),
+                              version: MPQ.configuration.version, classNames: inputs.classes.names)
+            if let out {
+                try SafeTensors.write(file.stateDict(), to: URL(fileURLWithPath: out))
+                Output.note("wrote \(out) (\(q.layers.count) quantized layers, \(q.floatLayers.count) float)")
+            }
+            if let diagnose {
+                try DiagnoseJob(inputs: inputs, quantizedPath: out ?? "the quantized model (not saved)", file: file,
+                                quantizedModel: q.model, split: split, limit: limit, sqnrImages: 16, top: 10,
+                                engine: engine, threads: threads, bootstrap: bootstrapOptions,
+                                summaryToStandardError: json == "-").run(report: URL(fileURLWithPath: diagnose))
+            }
         }
         if let json { try Output.writeJSON(report, to: json) }
     }
@@ -258,7 +279,7 @@ struct Quantize: ParsableCommand {
     /// The ids of the evaluation split (empty when it does not exist and nothing is evaluated).
     func evaluationIDs(_ inputs: JobInputs) throws -> Set<String> {
         let file = inputs.root.appendingPathComponent("ImageSets/Main/\(split).txt")
-        guard evaluate || FileManager.default.fileExists(atPath: file.path) else { return [] }
+        guard evaluate || diagnose != nil || FileManager.default.fileExists(atPath: file.path) else { return [] }
         return Set(try VOCDataset(root: inputs.root, split: split, classes: inputs.classes).imageIDs)
     }
 }

@@ -6,6 +6,7 @@ import Tensors
 import VOC
 
 extension LayerwiseQuantizer.Method: ExpressibleByArgument {}
+extension SensitivityOperand: ExpressibleByArgument {}
 
 /// `mpq sensitivity`: which layers hurt when quantized.
 struct Sensitivity: ParsableCommand {
@@ -21,6 +22,12 @@ struct Sensitivity: ParsableCommand {
         starts from the float activations cached at that layer, not from the image (--no-activation-cache \
         turns this off; the results are the same).
 
+        --quantize says what is quantized in that layer: weights (the default, as above; activations stay \
+        float), activations (only the layer's input, per-tensor at each --bits width with the min-max clip of \
+        the calibration images, unsigned when the input is non-negative; weights float; --method does not \
+        apply) or both (weights by --method and the input grid, at the same width). mpq quantize --method \
+        mixed --sensitivity takes only a weights report.
+
         Writes into --report: sensitivity.json, sensitivity.csv, sensitivity.md (ranked, most sensitive \
         first), sensitivity_map_drop.svg, sensitivity_heatmap.svg and report.html. Without --model and \
         --voc-root the embedded demo model and dataset are used.
@@ -31,6 +38,8 @@ struct Sensitivity: ParsableCommand {
               --split test --bits 2,3,4,8 \\
               --limit 100 --report sens/
           mpq sensitivity --method multipoint --bits 2,4 --limit 50 --report sens-mp/
+          mpq sensitivity --quantize activations --bits 4,6,8 --limit 50 \\
+              --report sens-act/
         """
     )
 
@@ -48,6 +57,10 @@ struct Sensitivity: ParsableCommand {
 
     @Option(help: "The weight quantizer: rtn or multipoint.")
     var method: LayerwiseQuantizer.Method = .rtn
+
+    @Option(help: ArgumentHelp("What is quantized in each layer: "
+        + SensitivityOperand.allCases.map(\.rawValue).joined(separator: ", ") + ".", valueName: "what"))
+    var quantize: SensitivityOperand = .weights
 
     @Option(name: [.customLong("limit"), .customLong("eval-images")],
             help: "How many images of the split (from the start) score mAP (--eval-images is the old name).")
@@ -84,6 +97,10 @@ struct Sensitivity: ParsableCommand {
 
     func validate() throws {
         _ = try Self.parseBits(bits)
+        if quantize == .activations && method != .rtn {
+            throw ValidationError("--method \(method.rawValue) quantizes weights, which --quantize activations keeps "
+                + "float: use --quantize both, or drop --method.")
+        }
         guard evalImages >= 1 else { throw ValidationError("--limit must be at least 1, got \(evalImages).") }
         guard !report.isEmpty else { throw ValidationError("--report needs a folder.") }
         for (flag, value) in [("--split", split), ("--calib-split", calibSplit)] where value.isEmpty || value.contains("/") {
@@ -97,7 +114,7 @@ struct Sensitivity: ParsableCommand {
         let settings = try SensitivityJob(inputs: inputs, split: split, bits: Self.parseBits(bits), method: method,
                                           evalImages: evalImages, calibImages: calibImages, calibSplit: calibSplit,
                                           preferCalibFile: false, threads: threads,
-                                          cacheActivations: !noActivationCache)
+                                          cacheActivations: !noActivationCache, quantize: quantize)
         let result = try settings.run()
         try SensitivityReportFiles.write(result.report, settings: result.settings, to: URL(fileURLWithPath: report))
         print(SensitivityJob.terminalTable(result.report, top: 10), terminator: "")
