@@ -41,7 +41,8 @@ final class HelpExamplesTests: XCTestCase {
                   !first.hasPrefix("-"), !first.hasPrefix("mpq") else { return nil }
             return String(first)
         }
-        XCTAssertEqual(Array(names.prefix(6)), ["demo", "quantize", "evaluate", "compare", "sensitivity", "detect"])
+        XCTAssertEqual(Array(names.prefix(7)), ["demo", "quantize", "evaluate", "compare", "sensitivity", "diagnose",
+                                              "detect"])
         XCTAssertTrue(run.stdout.contains("Start with `mpq demo`"), run.stdout)
     }
 }
