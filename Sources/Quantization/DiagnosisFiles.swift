@@ -57,25 +57,36 @@ public enum DiagnosisFiles {
         }
     }
 
-    /// Plain-language findings from the variant and head numbers.
+    /// Plain-language findings from the variant and head numbers. A loss is attributed (to weights or
+    /// activations, to a head) only when the quantized model lost mAP and its difference to float is significant
+    /// (or no interval was computed); otherwise the line says there is nothing to attribute.
     public static func headline(_ d: Diagnosis) -> [String] {
         var out: [String] = []
         guard let f = d.variant("float")?.map, let q = d.variant("quantized")?.map else { return out }
         out.append(String(format: "mAP %.2f float, %.2f quantized (%+.2f points%@).", f * 100, q * 100, (q - f) * 100,
                           significance(d.variant("quantized"))))
+        let lost = q < f && !(d.variant("quantized")?.deltaCI95?.containsZero ?? false)
+        let nothing = q >= f ? "the quantized model lost nothing on these images, so there is no loss to attribute"
+            : "the quantized model's loss is not significant on these images, so the attribution is not either"
+        /// The larger of two costs, if the loss is real and one of them is.
+        func larger(_ a: String, _ costA: Double, _ b: String, _ costB: Double) -> String {
+            guard lost else { return nothing }
+            guard max(costA, costB) > 0 else { return "neither alone loses anything" }
+            return "most of the loss comes from " + (costA >= costB ? a : b)
+        }
         if let w = d.variant("weights_only")?.map, let a = d.variant("activations_only")?.map {
-            let who = max(f - w, f - a) <= 0 ? "neither (no loss on these images)" : (f - w) > (f - a) ? "the weights" : "the activations"
-            out.append(String(format: "Weights alone cost %.2f points, activations alone %.2f: most of the loss comes "
-                              + "from %@.", (f - w) * 100, (f - a) * 100, who))
+            out.append(String(format: "Weights alone cost %.2f points%@, activations alone %.2f%@: %@.", (f - w) * 100,
+                              significance(d.variant("weights_only")), (f - a) * 100,
+                              significance(d.variant("activations_only")),
+                              larger("the weights", f - w, "the activations", f - a)))
         }
         if let cs = d.variant("quantized_scores_float_boxes")?.map, let bs = d.variant("float_scores_quantized_boxes")?.map {
-            let who = max(f - cs, f - bs) <= 0 ? "neither" : (f - cs) > (f - bs) ? "classification" : "box regression"
+            let who = larger("the classification head", f - cs, "the box regression head", f - bs)
             out.append(String(format: "Quantized class scores with float boxes cost %.2f points, float scores with "
-                              + "quantized boxes %.2f: the %@ head's outputs matter more.", (f - cs) * 100,
-                              (f - bs) * 100, who))
+                              + "quantized boxes %.2f: %@.", (f - cs) * 100, (f - bs) * 100, who))
         }
         if let top = d.whatBroke.first {
-            out.append("Worst layer: \(top.layer) (\(db(top.sqnrDB)) dB alone); fix: \(top.suggestion).")
+            out.append("Worst layer by its own error: \(top.layer) (\(db(top.sqnrDB)) dB alone); fix: \(top.suggestion).")
         }
         return out
     }
