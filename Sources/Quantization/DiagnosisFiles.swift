@@ -75,15 +75,17 @@ public enum DiagnosisFiles {
             return "most of the loss comes from " + (costA >= costB ? a : b)
         }
         if let w = d.variant("weights_only")?.map, let a = d.variant("activations_only")?.map {
-            out.append(String(format: "Weights alone cost %.2f points%@, activations alone %.2f%@: %@.", (f - w) * 100,
-                              significance(d.variant("weights_only")), (f - a) * 100,
+            out.append(String(format: "Weights only %+.2f points%@, activations only %+.2f%@: %@.", (w - f) * 100,
+                              significance(d.variant("weights_only")), (a - f) * 100,
                               significance(d.variant("activations_only")),
                               larger("the weights", f - w, "the activations", f - a)))
         }
         if let cs = d.variant("quantized_scores_float_boxes")?.map, let bs = d.variant("float_scores_quantized_boxes")?.map {
             let who = larger("the classification head", f - cs, "the box regression head", f - bs)
-            out.append(String(format: "Quantized class scores with float boxes cost %.2f points, float scores with "
-                              + "quantized boxes %.2f: %@.", (f - cs) * 100, (f - bs) * 100, who))
+            out.append(String(format: "Quantized class scores with float boxes %+.2f points%@, float scores with "
+                              + "quantized boxes %+.2f%@: %@.", (cs - f) * 100,
+                              significance(d.variant("quantized_scores_float_boxes")), (bs - f) * 100,
+                              significance(d.variant("float_scores_quantized_boxes")), who))
         }
         if let top = d.whatBroke.first {
             out.append("Worst layer by its own error: \(top.layer) (\(db(top.sqnrDB)) dB alone); fix: \(top.suggestion).")
@@ -91,6 +93,8 @@ public enum DiagnosisFiles {
         return out
     }
 
+    /// ", 95% [lo, hi], (not) significant" for a variant's difference to float (points, same sign as the
+    /// difference), or nothing without an interval.
     static func significance(_ v: Diagnosis.Variant?) -> String {
         guard let i = v?.deltaCI95 else { return "" }
         return ", 95% " + interval(i) + (i.containsZero ? ", not significant" : ", significant")

@@ -82,8 +82,9 @@ final class DiagnosisTests: XCTestCase {
     }
 
     /// The headline attributes a loss only when there is a significant one: float 0.80, quantized 0.70
-    /// (significant): weights alone 0.78 (cost 2 points), activations 0.72 (8 points) → the activations; class
-    /// scores swapped in 0.71 (9 points), boxes 0.79 (1 point) → classification. A gain, or a loss whose
+    /// (significant): weights only 0.78 (−2 points), activations only 0.72 (−8 points) → the activations; class
+    /// scores swapped in 0.71 (−9 points), boxes 0.79 (−1 point) → classification. Changes and intervals are
+    /// both variant − float. A gain, or a loss whose
     /// interval holds 0, is attributed to nothing.
     func testHeadlineAttributesOnlyARealLoss() {
         let i = MAPBootstrap.Interval(lo: -0.12, hi: -0.08), zero = MAPBootstrap.Interval(lo: -0.05, hi: 0.01)
@@ -91,10 +92,11 @@ final class DiagnosisTests: XCTestCase {
                                                       deltas: [nil, i, zero, i, i, zero]))
         XCTAssertEqual(lines, [
             "mAP 80.00 float, 70.00 quantized (-10.00 points, 95% [-12.00, -8.00], significant).",
-            "Weights alone cost 2.00 points, 95% [-5.00, 1.00], not significant, activations alone 8.00, 95% "
+            "Weights only -2.00 points, 95% [-5.00, 1.00], not significant, activations only -8.00, 95% "
                 + "[-12.00, -8.00], significant: most of the loss comes from the activations.",
-            "Quantized class scores with float boxes cost 9.00 points, float scores with quantized boxes 1.00: most "
-                + "of the loss comes from the classification head.",
+            "Quantized class scores with float boxes -9.00 points, 95% [-12.00, -8.00], significant, float scores "
+                + "with quantized boxes -1.00, 95% [-5.00, 1.00], not significant: most of the loss comes from the "
+                + "classification head.",
         ])
         let gain = DiagnosisFiles.headline(diagnosis([0.80, 0.81, 0.79, 0.80, 0.80, 0.80],
                                                      deltas: [nil, nil, nil, nil, nil, nil]))
