@@ -25,7 +25,8 @@ struct Diagnose: ParsableCommand {
 
         Writes into --report: diagnose.json, diagnose.md and report.html (one file, inline charts). Without \
         --model the quantized file's source model is used if it is the embedded demo model (the file records \
-        its source's SHA-256); otherwise --model is required. Without --voc-root the embedded demo dataset.
+        its source's SHA-256); otherwise --model is required. Without --voc-root the embedded demo dataset. \
+        docs/diagnose.md says what each number means and how to read the report.
 
         Examples:
           mpq diagnose --quantized runs/q4.safetensors --limit 50 \\
