@@ -75,13 +75,15 @@ struct ActivationCache {
 
     /// `quantized`'s outputs for image `i`, where `quantized` differs from the float model only in stage `k`
     /// (the stage passed to the last `move(toRunStage:)`).
-    mutating func outputs(of quantized: SSDModel, stage k: Int, image i: Int, into out: inout HeadOutputs) {
+    /// `hook` (e.g. one conv's input grid) sees the inputs of the convs run; it must only change stage `k`'s.
+    mutating func outputs(of quantized: SSDModel, stage k: Int, image i: Int, into out: inout HeadOutputs,
+                          hook: ConvInputHook? = nil) {
         let state = states[i]
         precondition(state.stage <= k, "the cache is past stage \(k)")
         if state.stage == k, stages[k].headSource != nil {
-            quantized.rerunHeads(state, completing: complete[i], into: &out, workspace: &workspace)
+            quantized.rerunHeads(state, completing: complete[i], into: &out, workspace: &workspace, hook: hook)
         } else {
-            quantized.resume(state, into: &out, workspace: &workspace)
+            quantized.resume(state, into: &out, workspace: &workspace, hook: hook)
         }
     }
 }

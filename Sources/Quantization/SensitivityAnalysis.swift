@@ -57,19 +57,40 @@ public struct LayerSensitivity: Sendable, Equatable, Codable {
     public var worstDrop: Double { results.map(\.mapDrop).max() ?? 0 }
 }
 
-/// `sensitivity.json`: `{"layers": [...], "map_fp32": x}`.
+/// What a sensitivity run quantizes in the one layer it changes.
+public enum SensitivityOperand: String, Sendable, Equatable, Codable, CaseIterable {
+    /// The conv's weights (rtn or multipoint at the bit width); its input stays float.
+    case weights
+    /// The conv's input: a per-tensor grid at the bit width with the min-max clip of the calibration images
+    /// (unsigned for a non-negative input); the weights stay float.
+    case activations
+    /// Both at the same bit width.
+    case both
+}
+
+/// `sensitivity.json`: `{"layers": [...], "map_fp32": x, "quantize": "weights"}`.
 public struct SensitivityReport: Sendable, Equatable, Codable {
     public let layers: [LayerSensitivity]
     public let mapFP32: Double
+    /// What was quantized in each layer (a file without the key is from before it existed: weights).
+    public let quantize: SensitivityOperand
 
     enum CodingKeys: String, CodingKey {
-        case layers
+        case layers, quantize
         case mapFP32 = "map_fp32"
     }
 
-    public init(layers: [LayerSensitivity], mapFP32: Double) {
+    public init(layers: [LayerSensitivity], mapFP32: Double, quantize: SensitivityOperand = .weights) {
         self.layers = layers
         self.mapFP32 = mapFP32
+        self.quantize = quantize
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        layers = try c.decode([LayerSensitivity].self, forKey: .layers)
+        mapFP32 = try c.decode(Double.self, forKey: .mapFP32)
+        quantize = try c.decodeIfPresent(SensitivityOperand.self, forKey: .quantize) ?? .weights
     }
 
     /// Layers ordered most sensitive first: largest worst-case mAP drop, then lowest SQNR at the smallest bit
@@ -95,7 +116,9 @@ public struct SensitivityReport: Sendable, Equatable, Codable {
 /// confined to that one layer with a budget of `b + multipointExtraBits` average bits (default 0.25, the same
 /// extra as the demo's 4.25 / 3.25 budgets), using the calibration Gram matrices.
 ///
-/// Activations stay in float: the question is which layers' weights hurt. Since only one layer changes, a run
+/// `Options.quantize` says what is quantized in that layer: its weights (the default; activations stay float: the
+/// question is which layers' weights hurt), its input alone (`activations`: a per-tensor min-max grid at `b` bits
+/// from the calibration images' ranges, weights float), or both. Since only one layer changes, a run
 /// starts from the cached float activations before that layer's stage rather than from the image (see
 /// `ActivationCache`); `cacheActivations: false` re-runs every image from the start (same results).
 public struct SensitivityRunner {
@@ -109,10 +132,13 @@ public struct SensitivityRunner {
         /// The most the cached activations of all evaluation and calibration images may hold together; a stage
         /// whose activations do not fit is started from an earlier stage's.
         public var activationCacheBytes: Int
+        /// Weights, the layer's input, or both.
+        public var quantize: SensitivityOperand
 
         public init(bits: [Int], method: LayerwiseQuantizer.Method = .rtn, multipointExtraBits: Double = 0.25,
                     threads: Int = defaultQuantizationThreads, cacheActivations: Bool = true,
-                    activationCacheBytes: Int = 2 << 30) {
+                    activationCacheBytes: Int = 2 << 30, quantize: SensitivityOperand = .weights) {
+            self.quantize = quantize
             self.bits = bits
             self.method = method
             self.multipointExtraBits = multipointExtraBits
@@ -137,11 +163,15 @@ public struct SensitivityRunner {
     public let calibrationImages: PreparedImages
     /// Gram matrices from `calibrationImages` (multipoint only).
     public let grams: [String: [GramMatrix]]
+    /// Each conv's input range on `calibrationImages` (`quantize` activations or both).
+    public let ranges: [String: RangeObserver]
     public let options: Options
 
     public init(model: SSDModel, evaluationImages: PreparedImages, groundTruth: GroundTruth,
-                calibrationImages: PreparedImages, grams: [String: [GramMatrix]] = [:], options: Options) {
+                calibrationImages: PreparedImages, grams: [String: [GramMatrix]] = [:],
+                ranges: [String: RangeObserver] = [:], options: Options) {
         precondition(groundTruth.imageIDs == evaluationImages.ids, "ground truth must list the evaluation images")
+        self.ranges = ranges
         self.model = model
         self.evaluationImages = evaluationImages
         self.groundTruth = groundTruth
@@ -170,11 +200,27 @@ public struct SensitivityRunner {
         return (cache(evaluationImages, evaluation), cache(calibrationImages, calibration))
     }
 
+    /// The model and conv input hook of one run: `unit` quantized at `bits` as `options.quantize` says.
+    func variant(_ unit: String, bits: Int) throws -> (model: SSDModel, hook: ConvInputHook?) {
+        let quantized = options.quantize == .activations ? model
+            : try LayerwiseQuantizer.quantize(model, layers: [unit], method: options.method, bits: bits,
+                                              averageBits: Double(bits) + options.multipointExtraBits,
+                                              grams: grams, threads: options.threads).model
+        guard options.quantize != .weights else { return (quantized, nil) }
+        guard let range = ranges[unit] else {
+            throw QuantizationError.invalidShape("no calibration range of \(unit)'s input (activation sensitivity "
+                + "needs the calibration statistics' ranges)")
+        }
+        let hook = CalibrationStatistics.activationHook([unit: try range.quantizer(.minMax, bits: bits)])
+        return (quantized, hook)
+    }
+
     /// - Parameters:
     ///   - only: runs just the (layer, bits) units it accepts (a shard, or the units a journal lacks); the
     ///     report then holds only layers with at least one unit run.
     ///   - finished: told each unit as soon as it is done (the shard journal records it).
-    /// - Throws: `QuantizationError` (unsupported bits, multipoint without Gram matrices), or what `finished` throws.
+    /// - Throws: `QuantizationError` (unsupported bits, multipoint without Gram matrices, activations without
+    ///   ranges), or what `finished` throws.
     public func run(layers names: [String]? = nil, progress: ((Progress) -> Void)? = nil,
                     only include: ((String, Int) -> Bool)? = nil,
                     finished: ((SensitivityUnitResult) throws -> Void)? = nil) throws -> SensitivityReport {
@@ -203,18 +249,16 @@ public struct SensitivityRunner {
             let params = unit.conv.weight.count + (unit.conv.bias?.count ?? 0)
             for bits in options.bits where include?(unit.name, bits) ?? true {
                 let unitStart = Date()
-                let q = try LayerwiseQuantizer.quantize(model, layers: [unit.name], method: options.method, bits: bits,
-                                                        averageBits: Double(bits) + options.multipointExtraBits,
-                                                        grams: grams, threads: options.threads)
+                let q = try variant(unit.name, bits: bits)
                 var detections: [[Detection]] = []
                 for i in 0..<evaluationImages.count {
-                    evalCache.outputs(of: q.model, stage: stage, image: i, into: &head)
+                    evalCache.outputs(of: q.model, stage: stage, image: i, into: &head, hook: q.hook)
                     detections.append(ModelScoring.detections(q.model, outputs: head, size: evaluationImages.sizes[i]))
                 }
                 let map = ModelScoring.meanAP(detections, groundTruth: groundTruth)
                 var quantized: [HeadOutputs] = []
                 for i in 0..<calibrationImages.count {
-                    calibCache.outputs(of: q.model, stage: stage, image: i, into: &head)
+                    calibCache.outputs(of: q.model, stage: stage, image: i, into: &head, hook: q.hook)
                     quantized.append(head)
                 }
                 let sqnr = ModelScoring.sqnr(reference: floatOutputs, quantized: quantized)
@@ -228,7 +272,7 @@ public struct SensitivityRunner {
             }
             layers.append(LayerSensitivity(name: unit.name, params: params, macs: macs[unit.name] ?? 0, results: results))
         }
-        return SensitivityReport(layers: layers, mapFP32: floatMAP)
+        return SensitivityReport(layers: layers, mapFP32: floatMAP, quantize: options.quantize)
     }
 
     /// The most memory the cached activations take for this runner's images and options (bytes): per image the

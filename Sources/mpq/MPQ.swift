@@ -25,6 +25,7 @@ struct MPQ: ParsableCommand {
             Evaluate.self,
             Compare.self,
             Sensitivity.self,
+            Diagnose.self,
             Detect.self,
             EvaluateDetections.self,
             Merge.self,

@@ -39,6 +39,10 @@ struct Quantize: ParsableCommand {
         steps to any method. --report DIR writes the error-vs-points and points-per-channel figures. Every \
         method saves with --out and runs from the file in mpq evaluate / mpq detect.
 
+        --diagnose DIR then runs mpq diagnose on the quantized model against the float model (on --split, the \
+        first --limit images; the same --engine, --bootstrap and --seed) and writes diagnose.json, diagnose.md \
+        and report.html into DIR.
+
         Examples:
           mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 \\
               --out runs/q.safetensors
@@ -57,6 +61,8 @@ struct Quantize: ParsableCommand {
               --cle --bias-correction --calib-images 16
           mpq quantize --method multipoint --allocation random --seed 3 \\
               --avg-bits 4.25 --evaluate --limit 50 --report runs/q-random
+          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --limit 50 \\
+              --diagnose runs/diag
         """
     )
 
@@ -125,8 +131,12 @@ struct Quantize: ParsableCommand {
     @Option(help: ArgumentHelp("The evaluation split (never used for calibration).", valueName: "name"))
     var split: String = "test"
 
-    @Option(help: ArgumentHelp("Evaluate only the first N images of the split.", valueName: "n"))
+    @Option(help: ArgumentHelp("Evaluate (and diagnose) only the first N images of the split.", valueName: "n"))
     var limit: Int?
+
+    @Option(help: ArgumentHelp("Also diagnose the quantized model (mpq diagnose) on --split and write "
+        + "diagnose.json, diagnose.md and report.html into this folder.", valueName: "dir"))
+    var diagnose: String?
 
     @Option(help: ArgumentHelp("Also write the report as JSON to this file, or to standard output with '-'.",
                                valueName: "file"))
@@ -209,7 +219,10 @@ struct Quantize: ParsableCommand {
             throw ValidationError("--act-calibration takes minmax, percentile or mse; got '\(actCalibration)'.")
         }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
-        if limit != nil && !evaluate { throw ValidationError("--limit sets how many images --evaluate scores: add --evaluate.") }
+        if limit != nil && !evaluate && diagnose == nil {
+            throw ValidationError("--limit sets how many images --evaluate or --diagnose score: add one of them.")
+        }
+        if let diagnose, diagnose.isEmpty { throw ValidationError("--diagnose needs a folder.") }
         for name in [split, calibSplit] where name.isEmpty || name.contains("/") {
             throw ValidationError("splits are names such as test or trainval, not paths: '\(name)'.")
         }
@@ -284,13 +297,20 @@ struct Quantize: ParsableCommand {
         }
         let table = report.table()
         if json == "-" { Output.note(table) } else { print(table, terminator: "") }
-        if let out {
+        if out != nil || diagnose != nil {
             let source = try Data(contentsOf: URL(fileURLWithPath: inputs.modelPath))
-            let dict = q.file(method: steps.label(chosen), wbits: wbits, abits: abits,
-                              sourceSHA256: SHA256.hex(source), version: MPQ.configuration.version,
-                              classNames: inputs.classes.names).stateDict()
-            try SafeTensors.write(dict, to: URL(fileURLWithPath: out))
-            Output.note("wrote \(out) (\(q.layers.count) quantized layers, \(q.floatLayers.count) float)")
+            let file = q.file(method: steps.label(chosen), wbits: wbits, abits: abits, sourceSHA256: SHA256.hex(source),
+                              version: MPQ.configuration.version, classNames: inputs.classes.names)
+            if let out {
+                try SafeTensors.write(file.stateDict(), to: URL(fileURLWithPath: out))
+                Output.note("wrote \(out) (\(q.layers.count) quantized layers, \(q.floatLayers.count) float)")
+            }
+            if let diagnose {
+                try DiagnoseJob(inputs: inputs, quantizedPath: out ?? "the quantized model (not saved)", file: file,
+                                quantizedModel: q.model, split: split, limit: limit, sqnrImages: 16, top: 10,
+                                engine: engine, threads: threads, bootstrap: bootstrapOptions,
+                                summaryToStandardError: json == "-").run(report: URL(fileURLWithPath: diagnose))
+            }
         }
         if let json { try Output.writeJSON(report, to: json) }
         if let folder = self.report {
@@ -304,7 +324,7 @@ struct Quantize: ParsableCommand {
     /// The ids of the evaluation split (empty when it does not exist and nothing is evaluated).
     func evaluationIDs(_ inputs: JobInputs) throws -> Set<String> {
         let file = inputs.root.appendingPathComponent("ImageSets/Main/\(split).txt")
-        guard evaluate || FileManager.default.fileExists(atPath: file.path) else { return [] }
+        guard evaluate || diagnose != nil || FileManager.default.fileExists(atPath: file.path) else { return [] }
         return Set(try VOCDataset(root: inputs.root, split: split, classes: inputs.classes).imageIDs)
     }
 }

@@ -6,6 +6,7 @@ import Tensors
 import VOC
 
 extension LayerwiseQuantizer.Method: ExpressibleByArgument {}
+extension SensitivityOperand: ExpressibleByArgument {}
 
 /// `mpq sensitivity`: which layers hurt when quantized.
 struct Sensitivity: ParsableCommand {
@@ -20,6 +21,12 @@ struct Sensitivity: ParsableCommand {
         the multipoint allocation confined to that layer at a budget of bits + 0.25 average bits. Each run \
         starts from the float activations cached at that layer, not from the image (--no-activation-cache \
         turns this off; the results are the same).
+
+        --quantize says what is quantized in that layer: weights (the default, as above; activations stay \
+        float), activations (only the layer's input, per-tensor at each --bits width with the min-max clip of \
+        the calibration images, unsigned when the input is non-negative; weights float; --method does not \
+        apply) or both (weights by --method and the input grid, at the same width). mpq quantize --method \
+        mixed --sensitivity takes only a weights report.
 
         Writes into --report: sensitivity.json, sensitivity.csv, sensitivity.md (ranked, most sensitive \
         first), sensitivity_map_drop.svg, sensitivity_heatmap.svg and report.html. Without --model and \
@@ -38,6 +45,8 @@ struct Sensitivity: ParsableCommand {
               --split test --bits 2,3,4,8 \\
               --limit 100 --report sens/
           mpq sensitivity --method multipoint --bits 2,4 --limit 50 --report sens-mp/
+          mpq sensitivity --quantize activations --bits 4,6,8 --limit 50 \\
+              --report sens-act/
           mpq sensitivity --bits 2,4 --limit 20 --shard 0/2 --report sens/shard-0
           mpq sensitivity --bits 2,4 --limit 20 --shard 1/2 --report sens/shard-1
         """
@@ -57,6 +66,10 @@ struct Sensitivity: ParsableCommand {
 
     @Option(help: "The weight quantizer: rtn or multipoint.")
     var method: LayerwiseQuantizer.Method = .rtn
+
+    @Option(help: ArgumentHelp("What is quantized in each layer: "
+        + SensitivityOperand.allCases.map(\.rawValue).joined(separator: ", ") + ".", valueName: "what"))
+    var quantize: SensitivityOperand = .weights
 
     @Option(name: [.customLong("limit"), .customLong("eval-images")],
             help: "How many images of the split (from the start) score mAP (--eval-images is the old name).")
@@ -97,6 +110,10 @@ struct Sensitivity: ParsableCommand {
 
     func validate() throws {
         _ = try Self.parseBits(bits)
+        if quantize == .activations && method != .rtn {
+            throw ValidationError("--method \(method.rawValue) quantizes weights, which --quantize activations keeps "
+                + "float: use --quantize both, or drop --method.")
+        }
         guard evalImages >= 1 else { throw ValidationError("--limit must be at least 1, got \(evalImages).") }
         guard !report.isEmpty else { throw ValidationError("--report needs a folder.") }
         _ = try UnitShard.parse(shard)
@@ -111,7 +128,7 @@ struct Sensitivity: ParsableCommand {
         let settings = try SensitivityJob(inputs: inputs, split: split, bits: Self.parseBits(bits), method: method,
                                           evalImages: evalImages, calibImages: calibImages, calibSplit: calibSplit,
                                           preferCalibFile: false, threads: threads,
-                                          cacheActivations: !noActivationCache)
+                                          cacheActivations: !noActivationCache, quantize: quantize)
         let shardSpec = try UnitShard.parse(shard)
         let folder = URL(fileURLWithPath: report)
         let run = try SensitivityShards.run(settings, shard: shardSpec, folder: folder)

@@ -18,6 +18,8 @@ struct SensitivityJob {
     let threads: Int
     /// Resume each run from cached float activations (`--no-activation-cache` turns it off).
     var cacheActivations = true
+    /// What each run quantizes in its layer.
+    var quantize: SensitivityOperand = .weights
 
     struct Result {
         let report: SensitivityReport
@@ -64,22 +66,28 @@ struct SensitivityJob {
                                             excluding: Set(eval.images.ids), preferCalibFile: preferCalibFile,
                                             threads: threads)
         Output.note("sensitivity: \(eval.images.count) evaluation images of '\(split)', calibration on \(calib.source)")
-        var grams: [String: [GramMatrix]] = [:]
-        if method == .multipoint {
-            grams = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true).grams
+        var grams: [String: [GramMatrix]] = [:], ranges: [String: RangeObserver] = [:]
+        let gramsNeeded = method == .multipoint && quantize != .activations
+        if gramsNeeded || quantize != .weights {
+            let stats = try CalibrationStatistics.collect(model: inputs.model, images: calib.images,
+                                                          collectGrams: gramsNeeded)
+            (grams, ranges) = (stats.grams, stats.ranges)
         }
         let runner = SensitivityRunner(model: inputs.model, evaluationImages: eval.images, groundTruth: eval.truth,
-                                       calibrationImages: calib.images, grams: grams,
+                                       calibrationImages: calib.images, grams: grams, ranges: ranges,
                                        options: .init(bits: bits, method: method, threads: threads,
-                                                      cacheActivations: cacheActivations))
+                                                      cacheActivations: cacheActivations, quantize: quantize))
         var settings: [(String, String)] = [
             ("model", inputs.modelPath), ("dataset", inputs.root.path),
             ("evaluation images", "first \(eval.images.count) of split '\(split)'"),
             ("calibration images", calib.source),
-            ("method", method == .rtn ? "rtn (per-channel round-to-nearest)"
+            ("quantized", quantize.rawValue),
+            ("method", quantize == .activations ? "none (weights float)" : method == .rtn
+                ? "rtn (per-channel round-to-nearest)"
                 : "multipoint (allocation within the layer, bits + 0.25 average bits)"),
             ("bits", bits.map(String.init).joined(separator: ", ")),
-            ("activations", "float (weights only)"),
+            ("activations", quantize == .weights ? "float (weights only)"
+                : "the layer's input per-tensor at the bit width, min-max clip of the calibration images"),
             ("activation cache", cacheActivations ? "on (runs start at the layer)" : "off (runs start at the image)"),
         ]
         let include = try hooks?.begin(settings, inputs.model.convolutions.map(\.name))

@@ -84,7 +84,9 @@ enum SensitivityShards {
             }
             layers.append(LayerSensitivity(name: name, params: params, macs: macs, results: results))
         }
-        return SensitivityReport(layers: layers, mapFP32: mapFP32 ?? 0)
+        // What the runs quantized (the job's "quantized" settings line; journals from before it: weights).
+        let quantize = header.setting("quantized").flatMap(SensitivityOperand.init(rawValue:)) ?? .weights
+        return SensitivityReport(layers: layers, mapFP32: mapFP32 ?? 0, quantize: quantize)
     }
 
     /// Writes the report files of the run into `folder`: the one writer of one-process runs and merges.

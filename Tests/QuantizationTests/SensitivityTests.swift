@@ -67,7 +67,8 @@ final class SensitivityTests: XCTestCase {
         XCTAssertEqual(report.layers[0].macs, 150 * 150 * stem.conv.outChannels * 27)
 
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: SensitivityReportFiles.json(report)) as? [String: Any])
-        XCTAssertEqual(Set(json.keys), ["layers", "map_fp32"])
+        XCTAssertEqual(Set(json.keys), ["layers", "map_fp32", "quantize"])
+        XCTAssertEqual(json["quantize"] as? String, "weights")
         let first = try XCTUnwrap((json["layers"] as? [[String: Any]])?.first)
         XCTAssertEqual(Set(first.keys), ["name", "params", "macs", "results"])
         let result = try XCTUnwrap((first["results"] as? [[String: Any]])?.first)
@@ -103,6 +104,54 @@ final class SensitivityTests: XCTestCase {
             XCTAssertGreaterThan(two.mapDrop, 0.1, layer.name)
             XCTAssertLessThan(eight.mapDrop, 0.01, layer.name)
         }
+    }
+
+    /// `--quantize activations`: only the layer's input goes on a per-tensor min-max grid of the calibration
+    /// images at each width (weights float). Oracle: the whole model run from the image with that one grid as
+    /// data (`InputQuantization`, the oneDNN program's fake quantization), no cache — same SQNR and mAP, for the
+    /// stem (resumed from the image) and a class head (re-run alone over cached outputs). 8 bits beat 2 bits by
+    /// far more than 10 dB; `both` quantizes weights too, so at 2 bits it is never better than either alone.
+    func testActivationSensitivityMatchesAWholeModelOracle() throws {
+        let model = try SSDModel.load(contentsOf: Self.fixture).model
+        let eval = Self.images(2, seed: 41), calib = Self.images(2, seed: 42)
+        let truth = Self.groundTruth(model, images: eval, classes: (1..<model.classes).map { "class\($0)" })
+        let stats = try CalibrationStatistics.collect(model: model, images: calib, collectGrams: false)
+        let layers = ["base_net.0.0", "classification_headers.0.3"]
+        func report(_ what: SensitivityOperand) throws -> SensitivityReport {
+            try SensitivityRunner(model: model, evaluationImages: eval, groundTruth: truth, calibrationImages: calib,
+                                  ranges: stats.ranges, options: .init(bits: [2, 8], method: .rtn, threads: 2,
+                                                                       quantize: what)).run(layers: layers)
+        }
+        let activations = try report(.activations)
+        XCTAssertEqual(activations.quantize, .activations)
+        let floatCalib = ModelScoring.headOutputs(model, images: calib)
+        for layer in activations.layers {
+            for r in layer.results {
+                let quantizer = try XCTUnwrap(stats.ranges[layer.name]).quantizer(.minMax, bits: r.bits)
+                let grid = InputQuantization([layer.name: quantizer.grid])
+                let sqnr = ModelScoring.sqnr(reference: floatCalib,
+                                             quantized: ModelScoring.headOutputs(model, images: calib, quantization: grid))
+                XCTAssertEqual(try XCTUnwrap(r.sqnrDB), sqnr, accuracy: 0.01, "\(layer.name) @\(r.bits)")
+                let map = ModelScoring.meanAP(ModelScoring.detections(model, images: eval, quantization: grid),
+                                              groundTruth: truth)
+                XCTAssertEqual(r.map, map, accuracy: 1e-6, "\(layer.name) @\(r.bits)")
+            }
+            XCTAssertGreaterThan(try XCTUnwrap(layer.results[1].sqnrDB), try XCTUnwrap(layer.results[0].sqnrDB) + 10)
+        }
+        let weights = try report(.weights), both = try report(.both)
+        XCTAssertEqual(both.quantize, .both)
+        for k in layers.indices {
+            let b = try XCTUnwrap(both.layers[k].results[0].sqnrDB)
+            XCTAssertLessThan(b, try XCTUnwrap(weights.layers[k].results[0].sqnrDB), layers[k])
+            XCTAssertLessThan(b, try XCTUnwrap(activations.layers[k].results[0].sqnrDB), layers[k])
+        }
+        // Activations need the calibration ranges.
+        XCTAssertThrowsError(try SensitivityRunner(model: model, evaluationImages: eval, groundTruth: truth,
+                                                   calibrationImages: calib,
+                                                   options: .init(bits: [8], quantize: .activations)).run(layers: layers))
+        // A report from before the key existed reads as weights.
+        let old = try JSONDecoder().decode(SensitivityReport.self, from: Data(#"{"layers":[],"map_fp32":0.5}"#.utf8))
+        XCTAssertEqual(old.quantize, .weights)
     }
 
     /// SQNR by hand: y = (3, 4) (energy 25), ŷ = (3, 3.5) (noise 0.25): 10·log10(100) = 20 dB.

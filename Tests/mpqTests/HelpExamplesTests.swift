@@ -4,10 +4,9 @@ import XCTest
 /// Every command's `--help`: examples that paste (each line a command or the continuation of one ending in a
 /// single backslash, nothing wrapped, no doubled backslash), and `mpq --help` in workflow order.
 final class HelpExamplesTests: XCTestCase {
-    static let commands = [["demo"], ["quantize"], ["evaluate"], ["compare"], ["sensitivity"], ["detect"],
+    static let commands = [["demo"], ["quantize"], ["evaluate"], ["compare"], ["sensitivity"], ["diagnose"], ["detect"],
                            ["evaluate-detections"], ["merge"], ["dataset", "stats"], ["dataset", "check"], ["inspect"],
-                           ["export"],
-                           ["bench"], ["image-bench"]]
+                           ["export"], ["bench"], ["image-bench"]]
 
     func testExamplesPaste() throws {
         for command in Self.commands {
@@ -42,7 +41,8 @@ final class HelpExamplesTests: XCTestCase {
                   !first.hasPrefix("-"), !first.hasPrefix("mpq") else { return nil }
             return String(first)
         }
-        XCTAssertEqual(Array(names.prefix(6)), ["demo", "quantize", "evaluate", "compare", "sensitivity", "detect"])
+        XCTAssertEqual(Array(names.prefix(7)), ["demo", "quantize", "evaluate", "compare", "sensitivity", "diagnose",
+                                              "detect"])
         XCTAssertTrue(run.stdout.contains("Start with `mpq demo`"), run.stdout)
     }
 }

@@ -196,7 +196,7 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertTrue(weightsOnly.stdout.contains(#""engine" : "simulated""#), weightsOnly.stdout)
         let limitAlone = try quantize(root, ["--method", "rtn", "--limit", "2"])
         XCTAssertEqual(limitAlone.status, 64, limitAlone.stderr)
-        XCTAssertTrue(limitAlone.stderr.contains("--limit sets how many images --evaluate scores"), limitAlone.stderr)
+        XCTAssertTrue(limitAlone.stderr.contains("--limit sets how many images --evaluate or --diagnose score"), limitAlone.stderr)
         let reloaded = try runMPQ(["evaluate", "--model", out32.path, "--voc-root", root.path, "--split", "test",
                                    "--results", try temporaryFolder().path, "--json", "-", "--threads", "1"])
         XCTAssertExit(reloaded, 0)
