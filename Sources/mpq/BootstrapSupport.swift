@@ -10,7 +10,7 @@ struct BootstrapOptions: ParsableArguments {
     var bootstrap: Int = MAPBootstrap.defaultResamples
 
     @Option(help: ArgumentHelp("The seed of the bootstrap's SplitMix64 generator (same seed, same resamples, same "
-        + "intervals).", valueName: "s"))
+        + "intervals); in quantize and compare also of multipoint-random's channel draw.", valueName: "s"))
     var seed: UInt64 = MAPBootstrap.defaultSeed
 
     func validate() throws {
