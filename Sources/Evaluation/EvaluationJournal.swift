@@ -1,5 +1,6 @@
 import VOC
 import Foundation
+import SafeIO
 
 /// The crash-safe record of finished images in a results folder (`progress.journal`), what makes `mpq evaluate`
 /// resumable.
@@ -21,7 +22,7 @@ public final class EvaluationJournal {
     public let settings: String
     /// Detections of every finished image, by image id.
     public private(set) var finished: [String: [Detection]] = [:]
-    private let handle: FileHandle
+    private let file: AppendOnlyFile
 
     /// Opens (or creates) the journal in `folder`.
     /// - Parameter settings: one line describing the run; tabs and newlines are replaced by spaces.
@@ -45,25 +46,16 @@ public final class EvaluationJournal {
             }
             keepBytes = try Self.load(data, header: header, file: url.path, into: &finished)
         }
-        if keepBytes == 0 {
-            // New (or only a torn header): start the file with the settings line.
-            guard fm.createFile(atPath: url.path, contents: Data(header.utf8)) else {
-                throw ResultFileError(file: url.path, line: nil, problem: "cannot create the journal")
-            }
-            keepBytes = header.utf8.count
-        }
         do {
-            handle = try FileHandle(forUpdating: url)
-            try handle.truncate(atOffset: UInt64(keepBytes))
-            try handle.seekToEnd()
-            try handle.synchronize()
-        } catch {
+            // New (or only a torn header): the file starts with the settings line.
+            file = try AppendOnlyFile(url: url, keep: keepBytes, header: Data(header.utf8))
+        } catch .create {
+            throw ResultFileError(file: url.path, line: nil, problem: "cannot create the journal")
+        } catch .open(let error) {
             throw ResultFileError(file: url.path, line: nil, problem: "cannot open for appending "
                 + "(\(error.localizedDescription))")
         }
     }
-
-    deinit { try? handle.close() }
 
     /// Records one finished image durably (write + fsync).
     public func append(imageID: String, detections: [Detection]) throws {
@@ -72,13 +64,10 @@ public final class EvaluationJournal {
             line += " \(d.classIndex) \(d.score) \(d.x1) \(d.y1) \(d.x2) \(d.y2)"
         }
         line += "\n"
-        let end = try? handle.offset()
         do {
-            try handle.write(contentsOf: Data(line.utf8))
-            try handle.synchronize()
+            try file.append(Data(line.utf8))
         } catch {
-            // A full disk may leave part of the line: cut it, so the journal keeps only complete records.
-            if let end { try? handle.truncate(atOffset: end) }
+            // A full disk may have left part of the line: AppendOnlyFile cut it.
             throw ResultFileError(file: url.path, line: nil, problem: "cannot append (\(Self.reason(error)))")
         }
         finished[imageID] = detections

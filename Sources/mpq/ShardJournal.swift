@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SafeIO
 import Evaluation
 import VOC
 
@@ -73,7 +74,7 @@ final class ShardJournal {
     let header: ShardRunHeader
     /// Finished units by index.
     private(set) var finished: [Int: ShardUnitRecord] = [:]
-    private let handle: FileHandle
+    private let file: AppendOnlyFile
 
     /// Opens (or creates) the journal of `folder` for `header`'s run and shard.
     /// - Throws: `ShardJournalError` when the folder holds another run's or shard's journal, or a complete line
@@ -95,23 +96,14 @@ final class ShardJournal {
                 keep = loaded.completeBytes
             }
         }
-        if keep == 0 {
-            guard fm.createFile(atPath: url.path, contents: Data(headerLine.utf8)) else {
-                throw ShardJournalError(file: url.path, problem: "cannot create the journal")
-            }
-            keep = headerLine.utf8.count
-        }
         do {
-            handle = try FileHandle(forUpdating: url)
-            try handle.truncate(atOffset: UInt64(keep))
-            try handle.seekToEnd()
-            try handle.synchronize()
-        } catch {
+            file = try AppendOnlyFile(url: url, keep: keep, header: Data(headerLine.utf8))
+        } catch .create {
+            throw ShardJournalError(file: url.path, problem: "cannot create the journal")
+        } catch .open(let error) {
             throw ShardJournalError(file: url.path, problem: "cannot open for appending (\(error.localizedDescription))")
         }
     }
-
-    deinit { try? handle.close() }
 
     /// Records one finished unit durably (write + fsync). A write that fails (a full disk, a file-size limit)
     /// cuts what it wrote, so the journal keeps complete lines only.
@@ -120,12 +112,9 @@ final class ShardJournal {
         precondition(record.fields.allSatisfy { !$0.isEmpty && !$0.contains(where: \.isWhitespace) },
                      "journal fields are single tokens")
         let line = ([String(record.unit), String(record.seconds)] + record.fields).joined(separator: " ") + "\n"
-        let end = try? handle.offset()
         do {
-            try handle.write(contentsOf: Data(line.utf8))
-            try handle.synchronize()
+            try file.append(Data(line.utf8))
         } catch {
-            if let end { try? handle.truncate(atOffset: end) }
             throw ShardJournalError(file: url.path, problem: "cannot append (\(error.localizedDescription))")
         }
         finished[record.unit] = record
