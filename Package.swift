@@ -1,8 +1,9 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Data flows Imaging + VOC -> Evaluation -> SSD (Tensors, Checkpoints) -> Quantization -> reports; `mpq` only
-// parses, calls and prints. docs/architecture.md draws the graph.
+// Data flows Imaging + VOC -> Evaluation -> SSD (Tensors, Checkpoints) -> Quantization -> Workflows (the jobs:
+// calibrate, quantize, score, journal, write reports) -> `mpq`, which only parses, calls and prints.
+// docs/architecture.md draws the graph.
 let package = Package(
     name: "mpq",
     platforms: [.macOS(.v13)],
@@ -17,6 +18,7 @@ let package = Package(
         .library(name: "Quantization", targets: ["Quantization"]),
         .library(name: "ONNXExport", targets: ["ONNXExport"]),
         .library(name: "SafeIO", targets: ["SafeIO"]),
+        .library(name: "Workflows", targets: ["Workflows"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,7 +57,13 @@ let package = Package(
         // ONNX export: a hand-written protobuf encoder (ProtoWriter) and the ONNX messages it writes (ONNXProto);
         // Proto/onnx_subset.proto documents their field numbers and is not compiled.
         .target(name: "ONNXExport", dependencies: ["SSD", "Tensors"], exclude: ["Proto/onnx_subset.proto"]),
+        // The jobs behind the commands (demo, quantize, compare, sensitivity, diagnose, shards and merges, reports):
+        // plain options structs in, results and files out; no ArgumentParser.
+        .target(name: "Workflows", dependencies: [
+            "Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "SSD", "Quantization", "Parallelism", "SafeIO",
+        ]),
         .executableTarget(name: "mpq", dependencies: [
+            "Workflows",
             "Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "SSD", "Quantization", "Parallelism", "SafeIO",
             "ONNXExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -70,7 +78,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "ONNXExportTests", dependencies: ["ONNXExport"]),
         .testTarget(name: "mpqTests", dependencies: [
-            "mpq", "Imaging", "VOC", "Evaluation", "Checkpoints", "SafeIO", "Quantization", "SSD",
+            "mpq", "Workflows", "Imaging", "VOC", "Evaluation", "Checkpoints", "SafeIO", "Quantization", "SSD",
         ], resources: [.copy("Fixtures")]),
     ]
 )

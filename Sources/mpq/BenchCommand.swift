@@ -6,6 +6,7 @@ import Imaging
 import VOC
 #if canImport(Glibc)
 import Glibc
+import Workflows
 #endif
 
 /// `mpq bench`: latency of the inference runtime on a model, or of its kernels.

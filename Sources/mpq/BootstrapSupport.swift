@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Evaluation
 import VOC
+import Workflows
 
 /// `--bootstrap N --seed S`, the same two options in evaluate, evaluate-detections, compare, quantize and demo.
 struct BootstrapOptions: ParsableArguments {
@@ -19,86 +20,14 @@ struct BootstrapOptions: ParsableArguments {
         }
     }
 
+    /// The plain settings the jobs take (Workflows.BootstrapPlan).
+    var plan: BootstrapPlan { BootstrapPlan(resamples: bootstrap, seed: seed) }
+
     /// The paired bootstrap of `models` on `truth`, or nil with `--bootstrap 0`.
     func run(_ truth: GroundTruth, _ models: [[[ScoredBox]]], metric: APMetric = .voc07,
              protocol evaluationProtocol: EvaluationProtocol = .devkit) -> MAPBootstrap? {
-        guard bootstrap > 0 else { return nil }
-        return MAPBootstrap.run(groundTruth: truth, models: models, metric: metric, protocol: evaluationProtocol,
-                                resamples: bootstrap, seed: seed)
+        plan.run(truth, models, metric: metric, protocol: evaluationProtocol)
     }
 
-    func settings(images: Int) -> EvaluationReport.JSON.BootstrapSettings? {
-        bootstrap > 0 ? .init(resamples: bootstrap, seed: seed, images: images) : nil
-    }
-}
-
-/// How intervals read in tables.
-enum IntervalText {
-    /// `[0.6123, 0.7012]` (values times `scale`).
-    static func bracket(_ i: MAPBootstrap.Interval?, scale: Double = 1, digits: Int = 4) -> String {
-        guard let i else { return "-" }
-        return "[" + String(format: "%.\(digits)f", i.lo * scale) + ", " + String(format: "%.\(digits)f", i.hi * scale)
-            + "]"
-    }
-
-    /// `±0.0312`: half the interval's width.
-    static func plusMinus(_ i: MAPBootstrap.Interval?, scale: Double = 1, digits: Int = 4) -> String {
-        guard let i else { return "" }
-        return "±" + String(format: "%.\(digits)f", i.halfWidth * scale)
-    }
-
-    /// For a difference: "significant" when the interval excludes 0, else "not significant".
-    static func significance(_ i: MAPBootstrap.Interval?) -> String {
-        guard let i else { return "" }
-        return i.containsZero ? "not significant" : "significant"
-    }
-
-    /// The footnote under a table with intervals.
-    static func footnote(_ boot: MAPBootstrap?) -> String {
-        guard let boot else { return "" }
-        return "95% intervals: paired bootstrap, \(boot.resamples) resamples of the \(boot.imageCount) scored images "
-            + "(seed \(boot.seed)); a difference is not significant when its interval contains 0.\n"
-    }
-}
-
-/// `evaluate --baseline`: the baseline's detections on the images this run scored.
-enum Baseline {
-    /// Why a baseline results folder cannot be paired with this run.
-    struct Mismatch: LocalizedError, CustomStringConvertible {
-        let description: String
-        var errorDescription: String? { description }
-    }
-
-    /// Checks that `folder` (written by `mpq evaluate`) scored the same split, classes and images as this run,
-    /// then reads its result files. Every refusal is one line that says why.
-    static func load(folder: URL, split: String, truth: GroundTruth) throws -> [[ScoredBox]] {
-        let name = folder.path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: name, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw Mismatch(description: "--baseline \(name): no such results folder or model file")
-        }
-        guard let recorded = EvaluationJournal.recordedRun(in: folder) else {
-            throw Mismatch(description: "--baseline \(name): no \(EvaluationJournal.fileName) (not a results folder "
-                + "written by mpq evaluate), so the images it scored cannot be checked")
-        }
-        if let other = recorded.split, other != split {
-            throw Mismatch(description: "--baseline \(name) holds results for split '\(other)', this run scores "
-                + "'\(split)'")
-        }
-        if let names = recorded.classNames, names != truth.classNames {
-            throw Mismatch(description: "--baseline \(name) was scored with the classes "
-                + "\(names.joined(separator: ",")), this run with \(truth.classNames.joined(separator: ","))")
-        }
-        let mine = Set(truth.imageIDs), theirs = Set(recorded.imageIDs)
-        if mine != theirs {
-            let missing = truth.imageIDs.first { !theirs.contains($0) }
-            let extra = recorded.imageIDs.first { !mine.contains($0) }
-            let example = missing.map { "e.g. \($0) is missing from it" } ?? extra.map { "e.g. it has \($0)" } ?? ""
-            throw Mismatch(description: "--baseline \(name) covers \(theirs.count) images, this run \(mine.count), "
-                + "not the same image set (\(example)); run both with the same --split, --limit and --shard")
-        }
-        let loaded = try ResultFolders.load([folder], split: split, groundTruth: truth)
-        for note in loaded.notes { Output.note("baseline: " + note) }
-        return loaded.detections
-    }
+    func settings(images: Int) -> EvaluationReport.JSON.BootstrapSettings? { plan.settings(images: images) }
 }

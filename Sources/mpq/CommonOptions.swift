@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SSD
+import Workflows
 
 // The options every command spells the same way, declared once. A command embeds a group with `@OptionGroup`
 // and reads it through a computed property of the old name, so its body does not change.
@@ -74,3 +75,19 @@ enum BenchEngine: String, CaseIterable, ExpressibleByArgument {
 }
 
 extension Architecture: ExpressibleByArgument {}
+
+extension QuantizedEngine: ExpressibleByArgument {
+    /// The `--engine` help every command shares.
+    static var help: ArgumentHelp {
+        ArgumentHelp("How a quantized model runs: int8 (integer convolutions on oneDNN, the default) or simulated "
+            + "(float convolutions over the reconstructed weights on fake-quantized inputs, the reference).",
+            valueName: "engine")
+    }
+}
+
+/// Runs `body`, reporting a job's `OptionsError` as ArgumentParser reports a `ValidationError`: the same message,
+/// then the usage, exit status 64.
+@discardableResult
+func asUsageError<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as OptionsError { throw ValidationError(error.message) }
+}

@@ -7,6 +7,7 @@ import Evaluation
 import Imaging
 import SafeIO
 import VOC
+import Workflows
 
 /// `mpq compare`: every method × budget quantized from one shared calibration, scored on one split.
 struct Compare: ParsableCommand {
@@ -139,119 +140,42 @@ struct Compare: ParsableCommand {
             throw ValidationError("--abits must be between 2 and 8, or 32 for float activations; got \(abits).")
         }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit).") }
-        _ = try UnitShard.parse(shard)
+        _ = try asUsageError { try UnitShard.parse(shard) }
+    }
+
+    /// The job's settings from the flags.
+    var jobOptions: CompareJob.Options {
+        var o = CompareJob.Options()
+        o.model = model
+        o.vocRoot = vocRoot
+        o.methods = methodList
+        o.budgets = budgetList
+        o.abits = abits
+        o.calibSplit = calibSplit
+        o.calibImages = calibImages
+        o.split = split
+        o.limit = limit
+        o.sensitivity = sensitivity
+        o.engine = engine
+        o.report = report
+        o.cost = cost
+        o.shard = shard
+        o.bootstrap = bootstrapOptions.plan
+        o.cle = dfqOptions.cle
+        o.biasCorrection = dfqOptions.biasCorrection
+        o.adaround = dfqOptions.adaroundOptions
+        o.threads = threads
+        return o
     }
 
     func run() throws {
         Runtime.setThreads(threads)
-        let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
-        let table = try sensitivity.map { try SensitivityTable.load(URL(fileURLWithPath: $0)) }
-        let dataset = try VOCDataset(root: inputs.root, split: split, classes: inputs.classes)
-        let truth = try EvaluationInputs.groundTruth(dataset: dataset, threads: threads)
-        let scored = Array(truth.imageIDs.prefix(limit ?? Int.max))
-        let start = Date()
-        let calib = try SensitivityJob.calibrationSet(inputs, split: calibSplit, count: calibImages,
-                                                      excluding: Set(scored), preferCalibFile: false, threads: threads)
-        let stats = try CalibrationStatistics.collect(model: inputs.model, images: calib.images, collectGrams: true)
-        Output.note("calibrated \(inputs.model.convolutions.count) convs on \(calib.source) in "
-            + String(format: "%.1f s", Date().timeIntervalSince(start)))
-        let folder = URL(fileURLWithPath: report)
-        let shardSpec = try UnitShard.parse(shard)
-        let units = CompareShards.Units(methods: methodList, budgets: budgetList)
-        let journal = try ShardJournal(folder: folder, header: CompareShards.header(
-            self, inputs: inputs, calibImages: calib.images.count, shard: shardSpec, units: units.count))
-        let pending = UnitShard.units(shardSpec, of: units.count).filter { journal.finished[$0] == nil }
-        Output.note("compare: shard \(shardSpec): \(UnitShard.units(shardSpec, of: units.count).count) of "
-            + "\(units.count) units, \(UnitShard.units(shardSpec, of: units.count).count - pending.count) already in "
-            + journal.url.path)
-        // Mixed precision's proxy costs do not depend on the budget: computed once for all of them.
-        let costs = try table
-            ?? (methodList.contains("mixed") && budgetList.count > 1 && pending.contains { units.method($0) == "mixed" }
-                ? ModelQuantizer.proxySensitivities(model: inputs.model, statistics: stats, threads: threads) : nil)
-
-        // Each unit's detections go to runs/<unit>, a resumable evaluation folder of this run.
-        func score(_ m: SSDModel, quantization: InputQuantization?, tag: String) throws -> Double {
-            let runner = EvaluationRunner(
-                groundTruth: truth, detector: SSDImageDetector(Detector(model: m, quantization: quantization)),
-                loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },
-                options: .init(split: split, resultsFolder: folder.appendingPathComponent("runs/\(tag)"), limit: limit,
-                               detectorIdentity: "\(inputs.modelPath) \(tag) \(journal.header.run)"))
-            return try runner.run().result?.mAP ?? 0
-        }
-        // The equalized model and its calibration, made once if a row needs them.
-        var equalized: (model: SSDModel, stats: CalibrationStatistics)?
-        func prepared(_ steps: DFQSteps) throws -> (model: SSDModel, stats: CalibrationStatistics) {
-            guard steps.cle else { return (inputs.model, stats) }
-            if let equalized { return equalized }
-            let m = try steps.equalize(inputs.model, note: { Output.note("compare: " + $0) })
-            let made = (m, try CalibrationStatistics.collect(model: m, images: calib.images, collectGrams: true))
-            equalized = made
-            return made
-        }
-        var figureModels: [(label: String, model: QuantizedModel)] = []
-        var rows: [CompareRow] = []
-        var noticed = false
-        func record(_ unit: Int, _ row: CompareRow) throws {
-            try journal.append(CompareShards.record(unit, row))
-            rows.append(row)
-        }
-        if pending.contains(0) {
-            let t0 = Date()
-            let fp = try score(inputs.model, quantization: nil, tag: units.tag(0))
-            let floatParameters = inputs.model.quantizableLayers.reduce(0) { $0 + $1.conv.weight.count + $1.biasCount }
-            try record(0, CompareRow(method: "fp32", budget: nil, pointBits: 32, map: fp, averageBits: 32, extraMACs: 0,
-                                     modelBytes: 4 * floatParameters, seconds: Date().timeIntervalSince(t0)))
-        }
-        for budget in budgetList {
-            let b = Int(budget.rounded(.down))
-            for name in methodList {
-                guard let method = WeightQuantizationMethod(rawValue: name) else { continue }
-                let unit = units.index(method: name, budget: budget)
-                guard pending.contains(unit) else { continue }
-                let t = Date()
-                let steps = dfqOptions.steps(for: method)
-                let (floatModel, floatStats) = try prepared(steps)
-                var q = try ModelQuantizer.quantize(model: floatModel, statistics: floatStats, options: .init(
-                    method: method, weightBits: b, activationBits: abits,
-                    // Mixed precision's widths stop at 8 bits: above 8 it is all-8-bit.
-                    budget: method.spendsBudget ? .averageBits(method == .mixed ? min(budget, 8) : budget) : nil,
-                    sensitivities: costs, cost: method.allocatesPoints ? cost ?? .weights : .weights,
-                    adaround: dfqOptions.adaroundOptions, seed: bootstrapOptions.seed, threads: threads))
-                q = try steps.correctBiases(q, float: floatModel, images: calib.images, note: { _ in })
-                let label = steps.label(method)
-                if method == .multipoint || method == .multipointRandom {
-                    figureModels.append((label + String(format: "-%.2f", budget), q))
-                }
-                let (quantization, notice) = q.execution(engine)
-                if let notice, !noticed { Output.note("compare: \(notice)") }
-                noticed = true
-                let map = try score(q.model, quantization: quantization, tag: units.tag(unit))
-                try record(unit, CompareRow(method: label, budget: budget, pointBits: b, map: map,
-                                            averageBits: q.accounting.averageWeightBits,
-                                            extraMACs: q.accounting.extraMACs, modelBytes: q.accounting.modelBytes,
-                                            seconds: Date().timeIntervalSince(t)))
-                Output.note(String(format: "%@ @ %.2f: mAP %.4f, %.3f bits", label, budget, map,
-                                   q.accounting.averageWeightBits))
-            }
-        }
-        if shardSpec.count > 1 {
-            print("compare: shard \(shardSpec) has its units in \(report) (\(rows.count) run now); combine the shards "
+        switch try asUsageError({ try CompareJob(jobOptions).run() }) {
+        case .shard(let shard, let rows):
+            print("compare: shard \(shard) has its units in \(report) (\(rows) run now); combine the shards "
                 + "with mpq merge")
-            return
+        case .report(let summary):
+            print(CompareReport.markdownTable(summary.rows) + CompareReport.intervalNote(summary), terminator: "")
         }
-        // The figures need the quantized models: drawn for the rows this process quantized.
-        var figures = ""
-        if !figureModels.isEmpty {
-            let svgs = try FigureReport.figures(
-                model: inputs.model, statistics: stats, bits: Array(Set(budgetList.map { Int($0.rounded(.down)) })),
-                skip: [], quantized: figureModels, threads: threads)
-            for (file, svg) in svgs {
-                try AtomicFile.write(svg, to: folder.appendingPathComponent(file))
-            }
-            figures = FigureReport.section(svgs)
-        }
-        let summary = try CompareShards.write(MergedUnits.load([folder], kind: CompareShards.kind), to: folder,
-                                              threads: threads, figures: figures)
-        print(CompareReport.markdownTable(summary.rows) + CompareReport.intervalNote(summary), terminator: "")
     }
 }

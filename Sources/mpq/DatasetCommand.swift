@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VOC
+import Workflows
 
 /// `mpq dataset`: look at a PASCAL VOC dataset before using it (counts, and a full health check).
 struct Dataset: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import SSD
 import Quantization
 import Tensors
+import Workflows
 
 /// `mpq demo`: the whole toolkit on the data that ships in the repository.
 struct Demo: ParsableCommand {
@@ -60,7 +61,7 @@ struct Demo: ParsableCommand {
         let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
         let folder = URL(fileURLWithPath: out)
         let result = try DemoJob(inputs: inputs, out: folder, limit: limit, threads: threads,
-                                 bootstrap: bootstrapOptions, engine: engine).run()
+                                 bootstrap: bootstrapOptions.plan, engine: engine).run()
         try SensitivityReportFiles.write(result.sensitivity, settings: result.settings,
                                          to: folder.appendingPathComponent("sensitivity"), html: false)
         try Output.writeJSON(result.summary, to: folder.appendingPathComponent("summary.json").path)

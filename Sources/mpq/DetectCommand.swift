@@ -6,6 +6,7 @@ import SSD
 import Tensors
 import Imaging
 import VOC
+import Workflows
 
 
 /// `mpq detect`: run a detector on images and print, save or draw its detections.

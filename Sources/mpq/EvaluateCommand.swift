@@ -6,6 +6,7 @@ import Tensors
 import Evaluation
 import Imaging
 import VOC
+import Workflows
 
 /// `mpq evaluate`: run an SSD checkpoint over a split and score it (resumable, shardable).
 struct Evaluate: ParsableCommand {
@@ -227,31 +228,5 @@ struct Evaluate: ParsableCommand {
         let base = "runs/\(stem)/\(split)" + (limit.map { "-first\($0)" } ?? "")
             + (engine == .simulated ? "-simulated" : "")
         return shard.count > 1 ? "\(base)/shard-\(shard.index)-of-\(shard.count)" : base
-    }
-}
-
-/// The checkpoint and the class list disagree: the detections could not be named.
-struct ClassCountMismatch: LocalizedError, CustomStringConvertible {
-    let model: String
-    let modelClasses: Int
-    let list: String
-    let listClasses: Int
-    var description: String {
-        "\(model): the model detects \(modelClasses) classes (plus background) but \(list) has \(listClasses); "
-            + "pass the matching --classes file"
-    }
-    var errorDescription: String? { description }
-}
-
-/// The SSD `Detector` (a struct with reusable buffers, mutated per image) behind the runner's `ImageDetector`.
-/// The runner calls it from one thread at a time; the lock makes that a guarantee rather than an assumption.
-final class SSDImageDetector: ImageDetector, @unchecked Sendable {
-    private var detector: Detector
-    private let lock = NSLock()
-
-    init(_ detector: Detector) { self.detector = detector }
-
-    func detect(_ image: RGBImage) throws -> [Detection] {
-        lock.withLock { detector.detect(image, scoreThreshold: 0.01) }
     }
 }

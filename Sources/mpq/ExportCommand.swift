@@ -3,6 +3,7 @@ import Foundation
 import ONNXExport
 import SafeIO
 import SSD
+import Workflows
 
 /// `mpq export`: write a float checkpoint or a quantized model file as an ONNX model.
 struct Export: ParsableCommand {

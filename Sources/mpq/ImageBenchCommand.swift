@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import Tensors
 import VOC
+import Workflows
 
 /// `mpq image-bench`: decode + resize throughput on a folder of JPEGs (a benchmark, not a test).
 struct ImageBench: ParsableCommand {

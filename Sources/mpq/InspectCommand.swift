@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoints
 import Foundation
 import SSD
+import Workflows
 
 /// `mpq inspect`: what a checkpoint file holds, without running anything from it.
 struct Inspect: ParsableCommand {

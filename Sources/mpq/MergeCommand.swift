@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Workflows
 
 /// `mpq merge`: the report of a sharded sensitivity or compare run, from its shard folders.
 struct Merge: ParsableCommand {

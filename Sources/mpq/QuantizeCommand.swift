@@ -5,6 +5,7 @@ import SSD
 import Tensors
 import Checkpoints
 import VOC
+import Workflows
 
 extension WeightQuantizationMethod: ExpressibleByArgument {}
 extension MultipointFirstPoint: ExpressibleByArgument {}
@@ -228,103 +229,43 @@ struct Quantize: ParsableCommand {
         }
     }
 
-    func run() throws {
-        Runtime.setThreads(threads)
-        let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
-        let costs = try sensitivity.map { try SensitivityTable.load(URL(fileURLWithPath: $0)) }
-        let evalIDs = try evaluationIDs(inputs)
-        if !allowOverlap {
-            if calibSplit == split {
-                throw ValidationError("--calib-split and --split are both '\(split)': calibration images must not "
-                    + "come from the evaluation split (pass --allow-overlap to do it anyway).")
-            }
-            let calibIDs = try VOCDataset(root: inputs.root, split: calibSplit, classes: inputs.classes).imageIDs
-            let shared = Set(calibIDs).intersection(evalIDs)
-            if let example = shared.sorted().first {
-                throw ValidationError("splits '\(calibSplit)' and '\(split)' share \(shared.count) images (e.g. "
-                    + "\(example)): calibration images must not come from the evaluation split (pass --allow-overlap "
-                    + "to do it anyway).")
-            }
-        }
-        let calib = try SensitivityJob.calibrationSet(inputs, split: calibSplit, count: calibImages, excluding: [],
-                                                      preferCalibFile: false, threads: threads)
-        Output.note("quantize: \(inputs.modelPath), \(method.rawValue) w\(wbits)a\(abits); calibration on "
-            + calib.source)
-        var bar = StepProgress("calibration")
-        let chosen = effectiveMethod
-        let steps = dfqOptions.steps(for: chosen)
-        let floatModel = try steps.equalize(inputs.model, note: { Output.note("quantize: " + $0) })
-        let stats = try CalibrationStatistics.collect(model: floatModel, images: calib.images, collectGrams: true) {
-            bar.update($0, of: calib.images.count)
-        }
-        let skip = skipLayers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
-        let options = ModelQuantizationOptions(
-            method: chosen, weightBits: wbits, activationBits: abits,
-            activationCalibration: activationCalibration ?? .minMax, budget: budget,
-            sensitivities: costs, firstPoint: firstPoint ?? .minMax, cost: cost ?? .weights,
-            adaround: dfqOptions.adaroundOptions, seed: bootstrapOptions.seed, threads: threads)
-        let (wallStart, cpuStart) = (Date(), ProcessClock.cpuSeconds())
-        var q = try ModelQuantizer.quantize(model: floatModel, statistics: stats, skip: skip, options: options)
-        q = try steps.correctBiases(q, float: floatModel, images: calib.images, note: { Output.note("quantize: " + $0) })
-        // The quantization alone (calibration excluded): the figure docs/quantizer.md reports.
-        Output.note(String(format: "quantize: weights quantized in %.1f s wall, %.1f s CPU (%d threads)",
-                           Date().timeIntervalSince(wallStart), ProcessClock.cpuSeconds() - cpuStart, threads))
-
-        var report = QuantizeReport(q, method: steps.label(chosen), wbits: wbits, abits: abits)
-        if evaluate {
-            let eval = try SensitivityJob.evaluationSet(inputs, split: split, count: limit ?? Int.max, threads: threads)
-            bar = StepProgress("float model")
-            // Both models' detections are kept for the paired bootstrap over the evaluation images.
-            let before = ModelScoring.detections(inputs.model, images: eval.images, progress: {
-                bar.update($0, of: eval.images.count)
-            })
-            report.mapBefore = ModelScoring.meanAP(before, groundTruth: eval.truth)
-            bar = StepProgress("quantized")
-            let (quantization, notice) = q.execution(engine)
-            if let notice { Output.note("quantize: \(notice)") }
-            let after = ModelScoring.detections(q.model, images: eval.images, quantization: quantization,
-                                                progress: { bar.update($0, of: eval.images.count) })
-            report.mapAfter = ModelScoring.meanAP(after, groundTruth: eval.truth)
-            report.deltaVsFP32 = report.mapAfter.flatMap { a in report.mapBefore.map { a - $0 } }
-            let classCount = eval.truth.classNames.count
-            if let boot = bootstrapOptions.run(eval.truth, [ModelScoring.scoredBoxes(before, classCount: classCount),
-                                                            ModelScoring.scoredBoxes(after, classCount: classCount)]) {
-                report.mapBeforeCI95 = boot.interval(0)
-                report.mapAfterCI95 = boot.interval(1)
-                report.deltaCI95 = boot.differenceInterval(1, minus: 0)
-                report.bootstrap = bootstrapOptions.settings(images: eval.truth.imageIDs.count)
-            }
-        }
-        let table = report.table()
-        if json == "-" { Output.note(table) } else { print(table, terminator: "") }
-        if out != nil || diagnose != nil {
-            let source = try Data(contentsOf: URL(fileURLWithPath: inputs.modelPath))
-            let file = q.file(method: steps.label(chosen), wbits: wbits, abits: abits, sourceSHA256: SHA256.hex(source),
-                              version: MPQ.configuration.version, classNames: inputs.classes.names)
-            if let out {
-                try SafeTensors.write(file.stateDict(), to: URL(fileURLWithPath: out))
-                Output.note("wrote \(out) (\(q.layers.count) quantized layers, \(q.floatLayers.count) float)")
-            }
-            if let diagnose {
-                try DiagnoseJob(inputs: inputs, quantizedPath: out ?? "the quantized model (not saved)", file: file,
-                                quantizedModel: q.model, split: split, limit: limit, sqnrImages: 16, top: 10,
-                                engine: engine, threads: threads, bootstrap: bootstrapOptions,
-                                summaryToStandardError: json == "-").run(report: URL(fileURLWithPath: diagnose))
-            }
-        }
-        if let json { try Output.writeJSON(report, to: json) }
-        if let folder = self.report {
-            try FigureReport.save(in: URL(fileURLWithPath: folder), title: "mpq quantize: \(steps.label(chosen)) "
-                + "w\(wbits)a\(abits)", model: floatModel, statistics: stats, bits: wbits, skip: skip,
-                quantized: [(steps.label(chosen), q)], threads: threads)
-            Output.note("wrote \(folder)/report.html")
-        }
+    /// The job's settings from the flags.
+    var jobOptions: QuantizeJob.Options {
+        var o = QuantizeJob.Options()
+        o.model = model
+        o.vocRoot = vocRoot
+        o.calibSplit = calibSplit
+        o.calibImages = calibImages
+        o.method = method
+        o.allocation = allocation
+        o.wbits = wbits
+        o.abits = abits
+        o.activationCalibration = activationCalibration ?? .minMax
+        o.budget = budget
+        o.sensitivity = sensitivity
+        o.firstPoint = firstPoint ?? .minMax
+        o.cost = cost ?? .weights
+        o.skipLayers = skipLayers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        o.cle = dfqOptions.cle
+        o.biasCorrection = dfqOptions.biasCorrection
+        o.adaround = dfqOptions.adaroundOptions
+        o.out = out
+        o.evaluate = evaluate
+        o.split = split
+        o.limit = limit
+        o.diagnose = diagnose
+        o.json = json
+        o.report = report
+        o.allowOverlap = allowOverlap
+        o.engine = engine
+        o.bootstrap = bootstrapOptions.plan
+        o.threads = threads
+        o.version = MPQ.configuration.version
+        return o
     }
 
-    /// The ids of the evaluation split (empty when it does not exist and nothing is evaluated).
-    func evaluationIDs(_ inputs: JobInputs) throws -> Set<String> {
-        let file = inputs.root.appendingPathComponent("ImageSets/Main/\(split).txt")
-        guard evaluate || diagnose != nil || FileManager.default.fileExists(atPath: file.path) else { return [] }
-        return Set(try VOCDataset(root: inputs.root, split: split, classes: inputs.classes).imageIDs)
+    func run() throws {
+        Runtime.setThreads(threads)
+        try asUsageError { try QuantizeJob(jobOptions).run() }
     }
 }

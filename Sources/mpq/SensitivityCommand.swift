@@ -4,6 +4,7 @@ import Quantization
 import SSD
 import Tensors
 import VOC
+import Workflows
 
 extension LayerwiseQuantizer.Method: ExpressibleByArgument {}
 extension SensitivityOperand: ExpressibleByArgument {}
@@ -116,7 +117,7 @@ struct Sensitivity: ParsableCommand {
         }
         guard evalImages >= 1 else { throw ValidationError("--limit must be at least 1, got \(evalImages).") }
         guard !report.isEmpty else { throw ValidationError("--report needs a folder.") }
-        _ = try UnitShard.parse(shard)
+        _ = try asUsageError { try UnitShard.parse(shard) }
         for (flag, value) in [("--split", split), ("--calib-split", calibSplit)] where value.isEmpty || value.contains("/") {
             throw ValidationError("\(flag) takes a split name such as test or trainval, not '\(value)'.")
         }
@@ -129,7 +130,7 @@ struct Sensitivity: ParsableCommand {
                                           evalImages: evalImages, calibImages: calibImages, calibSplit: calibSplit,
                                           preferCalibFile: false, threads: threads,
                                           cacheActivations: !noActivationCache, quantize: quantize)
-        let shardSpec = try UnitShard.parse(shard)
+        let shardSpec = try asUsageError { try UnitShard.parse(shard) }
         let folder = URL(fileURLWithPath: report)
         let run = try SensitivityShards.run(settings, shard: shardSpec, folder: folder)
         if shardSpec.count > 1 {
@@ -144,28 +145,5 @@ struct Sensitivity: ParsableCommand {
         print(SensitivityJob.terminalTable(written, top: 10), terminator: "")
         print(String(format: "sensitivity: %d layers x %d bit widths in %.1f s; report in %@",
                      written.layers.count, try Self.parseBits(bits).count, run.result.seconds, report))
-    }
-}
-
-/// The model and dataset of a job, falling back to the embedded demo data (said in one line).
-struct JobInputs {
-    let model: SSDModel
-    let modelPath: String
-    let root: URL
-    let classes: ClassList
-
-    static func resolve(model: String?, vocRoot: String?) throws -> JobInputs {
-        let (modelURL, resolvedRoot) = try EmbeddedDemo.resolve(model: model, vocRoot: vocRoot)
-        guard let root = resolvedRoot else { throw DemoDataError(message: "no dataset given") }
-        guard FileManager.default.fileExists(atPath: modelURL.path) else {
-            throw DemoDataError(message: "\(modelURL.path): model file does not exist")
-        }
-        let loaded = try SSDModel.load(contentsOf: modelURL)
-        let classes = try ClassList.forDataset(root: root)
-        guard loaded.model.classes == classes.count + 1 else {
-            throw DemoDataError(message: "\(modelURL.path): the model has \(loaded.model.classes - 1) classes but "
-                + "\(classes.sourceDescription) has \(classes.count)")
-        }
-        return JobInputs(model: loaded.model, modelPath: modelURL.path, root: root, classes: classes)
     }
 }

@@ -3,6 +3,7 @@ import XCTest
 import Evaluation
 import VOC
 @testable import mpq
+@testable import Workflows
 
 /// How the commands turn a paired bootstrap into report fields and text: which rows are differenced against
 /// which, and when "n.s." / "not significant" is printed.

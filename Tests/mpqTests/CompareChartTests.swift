@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import XCTest
 @testable import mpq
+@testable import Workflows
 
 /// The compare chart's geometry: axes fitted to the data, float as a reference line, legend outside the plot,
 /// the model's file name as the title.

@@ -6,6 +6,7 @@ import SafeIO
 import VOC
 import XCTest
 @testable import mpq
+@testable import Workflows
 
 /// Full disks and unwritable outputs, made real with a file-size limit (`RLIMIT_FSIZE`, SIGXFSZ ignored): a write
 /// past the limit fails with EFBIG exactly as one on a full disk fails with ENOSPC, and root's permissions do not

@@ -4,6 +4,7 @@ import Quantization
 import Evaluation
 import VOC
 @testable import mpq
+@testable import Workflows
 
 /// The unit journal of sharded sensitivity / compare runs and `mpq merge`'s checks, on journals written here
 /// (no model): round-robin shard arithmetic, durability and torn lines, refusals with their reasons.

@@ -7,7 +7,7 @@ import VOC
 import SafeIO
 
 /// One line of the comparison: a method at a budget (fp32: `budget == nil`).
-struct CompareRow: Codable {
+public struct CompareRow: Codable {
     let method: String
     /// The requested `--avg-bits` (nil for the float model).
     let budget: Double?
@@ -45,7 +45,7 @@ struct CompareRow: Codable {
     /// of older reports.
     private enum AliasKeys: String, CodingKey { case avgBits = "avg_bits" }
 
-    func encode(to encoder: Encoder) throws {
+    public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(method, forKey: .method)
         try c.encodeIfPresent(budget, forKey: .budget)
@@ -68,7 +68,7 @@ struct CompareRow: Codable {
 }
 
 /// `compare.json`.
-struct CompareSummary: Codable {
+public struct CompareSummary: Codable {
     let model: String
     let split: String
     let limit: Int?
@@ -76,7 +76,7 @@ struct CompareSummary: Codable {
     let calibSplit: String
     /// Activation bits of every quantized row (32 = float).
     let abits: Int
-    let rows: [CompareRow]
+    public let rows: [CompareRow]
     /// How the intervals were drawn (nil with --bootstrap 0).
     var bootstrap: EvaluationReport.JSON.BootstrapSettings? = nil
 
@@ -87,7 +87,7 @@ struct CompareSummary: Codable {
 }
 
 /// compare.md / compare.svg / compare.html writers.
-enum CompareReport {
+public enum CompareReport {
     /// Fills the interval and difference fields; `boot` holds the rows' models in row order (fp32 first).
     static func addDifferences(_ rows: inout [CompareRow], _ boot: MAPBootstrap?) {
         guard let fp = rows.firstIndex(where: { $0.method == "fp32" }) else { return }
@@ -121,7 +121,7 @@ enum CompareReport {
         return s
     }
 
-    static func markdownTable(_ rows: [CompareRow]) -> String {
+    public static func markdownTable(_ rows: [CompareRow]) -> String {
         var s = "| method | budget | point bits | mAP | avg bits | extra MACs | model bytes | time (s) | mAP 95% CI | "
             + "Δ vs fp32 [95% CI] | Δ vs rtn [95% CI] |\n"
         s += "|---|---|---|---|---|---|---|---|---|---|---|\n"
@@ -136,7 +136,7 @@ enum CompareReport {
     }
 
     /// The line under the table saying how the intervals were drawn and what "n.s." means.
-    static func intervalNote(_ summary: CompareSummary) -> String {
+    public static func intervalNote(_ summary: CompareSummary) -> String {
         var ablation = ""
         for r in summary.rows {
             guard let delta = r.deltaVsAdaptive, let budget = r.budget else { continue }

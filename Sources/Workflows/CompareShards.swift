@@ -9,8 +9,8 @@ import VOC
 /// shard 0/1. The report is always written from journals, by `write(_:to:threads:)`, whether they come from one
 /// folder (one process) or from shards (`mpq merge`): the bootstrap reads every unit's detections back from its
 /// `runs/<tag>` folder, in unit order, so it resamples exactly what one process resamples.
-enum CompareShards {
-    static let kind = "compare"
+public enum CompareShards {
+    public static let kind = "compare"
 
     struct Units {
         let methods: [String]
@@ -29,7 +29,7 @@ enum CompareShards {
     }
 
     /// The journal header of a compare run: everything that changes a row, the bootstrap's settings included.
-    static func header(_ c: Compare, inputs: JobInputs, calibImages: Int, shard: Shard, units: Int) -> ShardRunHeader {
+    static func header(_ c: CompareJob.Options, inputs: JobInputs, calibImages: Int, shard: Shard, units: Int) -> ShardRunHeader {
         func identity(_ path: String) -> String {
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
             return URL(fileURLWithPath: path).standardizedFileURL.path + ":" + (size.map(String.init) ?? "?")
@@ -39,11 +39,11 @@ enum CompareShards {
         let settings: [[String]] = [
             ["model", inputs.modelPath], ["voc-root", inputs.root.path], ["split", c.split],
             ["limit", c.limit.map(String.init) ?? "all"], ["calib-images", String(calibImages)],
-            ["calib-split", c.calibSplit], ["abits", String(c.abits)], ["methods", c.methodList.joined(separator: ",")],
-            ["avg-bits", c.budgetList.map { String($0) }.joined(separator: ",")],
-            ["bootstrap", String(c.bootstrapOptions.bootstrap)], ["seed", String(c.bootstrapOptions.seed)],
-            ["cle", String(c.dfqOptions.cle)], ["bias-correction", String(c.dfqOptions.biasCorrection)],
-            ["adaround-iterations", String(c.dfqOptions.adaroundIterations)],
+            ["calib-split", c.calibSplit], ["abits", String(c.abits)], ["methods", c.methods.joined(separator: ",")],
+            ["avg-bits", c.budgets.map { String($0) }.joined(separator: ",")],
+            ["bootstrap", String(c.bootstrap.resamples)], ["seed", String(c.bootstrap.seed)],
+            ["cle", String(c.cle)], ["bias-correction", String(c.biasCorrection)],
+            ["adaround-iterations", String(c.adaround.iterations)],
         ]
         return ShardRunHeader(kind: kind, run: run, settings: settings, shard: shard.description, units: units)
     }
@@ -61,7 +61,7 @@ enum CompareShards {
     ///   detections (the bootstrap needs both).
     @discardableResult
     /// - Parameter figures: the HTML section of the allocation figures (`FigureReport.section`; unsharded runs).
-    static func write(_ merged: MergedUnits, to folder: URL, threads: Int,
+    public static func write(_ merged: MergedUnits, to folder: URL, threads: Int,
                       figures: String = "") throws -> CompareSummary {
         let header = merged.header
         let journal = merged.folders.first?.appendingPathComponent(ShardJournal.fileName).path ?? ""
@@ -84,7 +84,7 @@ enum CompareShards {
             throw ShardJournalError(file: journal, line: 1, problem: "\(header.units) units, but the methods and "
                 + "budgets make \(units.count)")
         }
-        // A row's name is its method with the DFQ steps it does not imply (`rtn+cle+bc`, DFQOptions.steps);
+        // A row's name is its method with the DFQ steps it does not imply (`rtn+cle+bc`, DFQSteps.label);
         // headers without these settings (older runs) had neither step.
         let cle = header.setting("cle") == "true", biasCorrection = header.setting("bias-correction") == "true"
         func label(_ u: Int) -> String {

@@ -6,14 +6,24 @@ import VOC
 
 /// The steps of `mpq demo`: float mAP, four quantized runs (rtn and multipoint at 4 and 3 bits, activations
 /// 8 bits), a small sensitivity report, then `summary.json` and `report.html`.
-struct DemoJob {
+public struct DemoJob {
     let inputs: JobInputs
     let out: URL
     let limit: Int?
     let threads: Int
-    /// The parsed `--bootstrap` / `--seed` options.
-    let bootstrap: BootstrapOptions
+    /// The `--bootstrap` / `--seed` settings.
+    let bootstrap: BootstrapPlan
     var engine: QuantizedEngine = .int8
+
+    public init(inputs: JobInputs, out: URL, limit: Int?, threads: Int, bootstrap: BootstrapPlan,
+                engine: QuantizedEngine = .int8) {
+        self.inputs = inputs
+        self.out = out
+        self.limit = limit
+        self.threads = threads
+        self.bootstrap = bootstrap
+        self.engine = engine
+    }
 
     /// One quantized configuration: rtn at `wbits` (average bits = wbits) or multipoint on the `wbits` grid
     /// with a budget of `wbits + 0.25` average bits (about one extra point for every 16 channels' worth of weights).
@@ -27,13 +37,13 @@ struct DemoJob {
                           Config(method: .rtn, wbits: 3), Config(method: .multipoint, wbits: 3)]
     static let activationBits = 8
 
-    struct Result {
-        let summary: DemoSummary
-        let sensitivity: SensitivityReport
-        let settings: [(String, String)]
+    public struct Result {
+        public let summary: DemoSummary
+        public let sensitivity: SensitivityReport
+        public let settings: [(String, String)]
     }
 
-    func run() throws -> Result {
+    public func run() throws -> Result {
         let start = Date()
         let eval = try SensitivityJob.evaluationSet(inputs, split: "test", count: limit ?? Int.max, threads: threads)
         let calibCount = limit.map { max(2, min(4, $0)) } ?? 64
@@ -55,7 +65,7 @@ struct DemoJob {
             bar.update($0, of: eval.images.count)
         })
         let floatMAP = ModelScoring.meanAP(floatDetections, groundTruth: eval.truth)
-        if bootstrap.bootstrap > 0 { paired.add(ModelScoring.scoredBoxes(floatDetections, classCount: classCount)) }
+        if bootstrap.resamples > 0 { paired.add(ModelScoring.scoredBoxes(floatDetections, classCount: classCount)) }
 
         var runs: [DemoSummary.Run] = []
         for config in Self.configs {
@@ -68,13 +78,13 @@ struct DemoJob {
                                                      quantization: q.execution(engine).quantization,
                                                      progress: { bar.update($0, of: eval.images.count) })
             let map = ModelScoring.meanAP(detections, groundTruth: eval.truth)
-            if bootstrap.bootstrap > 0 { paired.add(ModelScoring.scoredBoxes(detections, classCount: classCount)) }
+            if bootstrap.resamples > 0 { paired.add(ModelScoring.scoredBoxes(detections, classCount: classCount)) }
             runs.append(.init(method: config.method.rawValue, wbits: config.wbits, abits: Self.activationBits,
                               avgBits: q.accounting.averageWeightBits, map: map, deltaVsFP32: map - floatMAP))
         }
         var floatCI: MAPBootstrap.Interval?
-        if bootstrap.bootstrap > 0 {
-            let boot = paired.run(metric: .voc07, resamples: bootstrap.bootstrap, seed: bootstrap.seed)
+        if bootstrap.resamples > 0 {
+            let boot = paired.run(metric: .voc07, resamples: bootstrap.resamples, seed: bootstrap.seed)
             floatCI = boot.interval(0)
             for r in runs.indices {
                 runs[r].mapCI95 = boot.interval(r + 1)
@@ -128,7 +138,7 @@ struct DemoJob {
     }
 
     /// `report.html`: settings, the run table and chart, then the sensitivity sections.
-    static func html(_ result: Result) -> String {
+    public static func html(_ result: Result) -> String {
         let s = result.summary
         let rows = [["float", "32", "32", "32.00", String(format: "%.2f", s.mapFP32 * 100),
                      IntervalText.bracket(s.mapFP32CI95, scale: 100, digits: 2), "-", "-"]] + s.runs.map { r in

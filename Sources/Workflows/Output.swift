@@ -1,12 +1,10 @@
-import ArgumentParser
 import Foundation
-import SSD
 import SafeIO
 
 /// Where a command's JSON goes: `-` is standard output, anything else a file written atomically.
-enum Output {
+public enum Output {
     /// Encodes `value` as pretty, key-sorted JSON and writes it to `path` ("-" = stdout).
-    static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    public static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(value)
@@ -15,7 +13,7 @@ enum Output {
     }
 
     /// Writes bytes to `path` ("-" = stdout) atomically (temporary file + rename), creating parent folders.
-    static func write(_ data: Data, to path: String) throws {
+    public static func write(_ data: Data, to path: String) throws {
         if path == "-" {
             FileHandle.standardOutput.write(data)
             return
@@ -24,16 +22,7 @@ enum Output {
     }
 
     /// A line on standard error (progress, notes), so stdout stays clean for `--json -`.
-    static func note(_ line: String) {
+    public static func note(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-}
-
-extension QuantizedEngine: ExpressibleByArgument {
-    /// The `--engine` help every command shares.
-    static var help: ArgumentHelp {
-        ArgumentHelp("How a quantized model runs: int8 (integer convolutions on oneDNN, the default) or simulated "
-            + "(float convolutions over the reconstructed weights on fake-quantized inputs, the reference).",
-            valueName: "engine")
     }
 }

@@ -7,12 +7,12 @@ import VOC
 /// `--bits` value (B of them). A run records each finished unit in its folder's `units.journal`; `--shard I/N`
 /// runs units I, I+N, ...; one process is the shard 0/1. The report is always written from journals, by
 /// `write(_:to:wallTime:)`, whether they come from one folder (one process) or from shards (`mpq merge`).
-enum SensitivityShards {
-    static let kind = "sensitivity"
+public enum SensitivityShards {
+    public static let kind = "sensitivity"
 
     /// Runs `shard`'s units of `job` that `folder`'s journal lacks.
     /// - Returns: the job's result, and how many of the shard's units were already in the journal.
-    static func run(_ job: SensitivityJob, shard: Shard, folder: URL) throws
+    public static func run(_ job: SensitivityJob, shard: Shard, folder: URL) throws
         -> (result: SensitivityJob.Result, resumed: Int, units: Int) {
         var journal: ShardJournal?
         var index: [String: Int] = [:]
@@ -92,7 +92,7 @@ enum SensitivityShards {
     /// Writes the report files of the run into `folder`: the one writer of one-process runs and merges.
     /// - Parameter wallTime: the `wall time` settings line.
     @discardableResult
-    static func write(_ merged: MergedUnits, to folder: URL, wallTime: String) throws -> SensitivityReport {
+    public static func write(_ merged: MergedUnits, to folder: URL, wallTime: String) throws -> SensitivityReport {
         let report = try report(merged)
         let settings = merged.header.settings.map { ($0.first ?? "", $0.last ?? "") } + [("wall time", wallTime)]
         try SensitivityReportFiles.write(report, settings: settings, to: folder)

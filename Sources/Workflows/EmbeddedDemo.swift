@@ -7,7 +7,7 @@ import VOC
 /// Candidates, first match wins: `$MPQ_HOME` (the repository root), the source tree this binary was built from
 /// (`#filePath`), the folders above the executable (`.build/<config>/mpq` sits inside the repository), then the
 /// current directory and its parents.
-enum EmbeddedDemo {
+public enum EmbeddedDemo {
     static let datasetPath = "VOCdevkit/MPQDemo"
     static let modelPath = "VOCdevkit/MPQDemo/model/mb2-ssd-lite-demo.pth"
 
@@ -36,7 +36,7 @@ enum EmbeddedDemo {
     }
 
     /// The repository root holding the demo data.
-    /// - Throws: `ValidationError`-style `DemoDataError` listing where it looked.
+    /// - Throws: `DemoDataError` listing where it looked.
     static func locate(filePath: String = #filePath) throws -> Location {
         let env = ProcessInfo.processInfo.environment
         if let home = env["MPQ_HOME"], !home.isEmpty {
@@ -47,7 +47,7 @@ enum EmbeddedDemo {
             return Location(root: url, via: "$MPQ_HOME")
         }
         var candidates: [(URL, String)] = []
-        // Sources/mpq/EmbeddedDemo.swift -> repository root.
+        // Sources/Workflows/EmbeddedDemo.swift -> repository root.
         let source = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         candidates.append((source, "the source tree the binary was built from"))
@@ -68,7 +68,7 @@ enum EmbeddedDemo {
     ///   - datasetNeeded: false for commands without a dataset (`detect`): only the model falls back.
     /// - Returns: the model file and the dataset folder (nil when not needed and not given).
     /// - Throws: `DemoDataError` when the embedded data is needed but cannot be found.
-    static func resolve(model: String?, vocRoot: String?, datasetNeeded: Bool = true) throws
+    public static func resolve(model: String?, vocRoot: String?, datasetNeeded: Bool = true) throws
         -> (model: URL, root: URL?) {
         let missing = [model == nil ? "model" : nil, datasetNeeded && vocRoot == nil ? "dataset" : nil]
             .compactMap { $0 }
@@ -113,15 +113,15 @@ enum EmbeddedDemo {
     }
 }
 
-struct DemoDataError: LocalizedError, CustomStringConvertible {
-    let message: String
-    var errorDescription: String? { message }
-    var description: String { message }
+public struct DemoDataError: LocalizedError, CustomStringConvertible {
+    public let message: String
+    public var errorDescription: String? { message }
+    public var description: String { message }
 }
 
 /// A one-line progress bar on standard error when it is a terminal (redrawn at most 10 times a second),
 /// otherwise a plain line every 10%.
-final class StepProgress {
+public final class StepProgress {
     private let label: String
     private let isTerminal = isatty(STDERR_FILENO) != 0
     private let start = Date()

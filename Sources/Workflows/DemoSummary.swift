@@ -6,7 +6,7 @@ import VOC
 /// `summary.json` of `mpq demo`: `{"map_fp32": x, "map_fp32_ci95": [lo, hi], "runs": [{"method", "wbits", "abits",
 /// "avg_bits", "map", "map_ci95", "delta_vs_fp32", "delta_ci95"}], "bootstrap": {"resamples", "seed", "images"},
 /// "seconds": x}` (the interval fields and bootstrap are left out with --bootstrap 0).
-struct DemoSummary: Codable, Equatable {
+public struct DemoSummary: Codable, Equatable {
     struct Run: Codable, Equatable {
         let method: String
         let wbits: Int
@@ -27,7 +27,7 @@ struct DemoSummary: Codable, Equatable {
 
     let mapFP32: Double
     var runs: [Run]
-    let seconds: Double
+    public let seconds: Double
     var mapFP32CI95: MAPBootstrap.Interval? = nil
     var bootstrap: EvaluationReport.JSON.BootstrapSettings? = nil
 
@@ -44,7 +44,7 @@ struct DemoSummary: Codable, Equatable {
 
     /// The terminal table: one line per run, mAP in points, its change against float and (with the bootstrap)
     /// both intervals, "n.s." when the change's interval contains 0.
-    func table() -> String {
+    public func table() -> String {
         let ci = bootstrap != nil
         var s = "method        wbits  abits  avg bits    mAP   vs float"
             + (ci ? "   mAP 95%           vs float 95%" : "") + "\n"

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import SafeIO
 import Evaluation
@@ -8,17 +7,17 @@ import VOC
 ///
 /// `run` identifies the run (model file, dataset, every setting that changes a result) and is the same in every
 /// shard of one run; `settings` are the run's report settings (ordered key/value pairs) the merged report prints.
-struct ShardRunHeader: Codable, Equatable {
+public struct ShardRunHeader: Codable, Equatable {
     /// `sensitivity` or `compare`.
-    let kind: String
-    let run: String
-    let settings: [[String]]
+    public let kind: String
+    public let run: String
+    public let settings: [[String]]
     /// `I/N`.
-    let shard: String
+    public let shard: String
     /// Units of the whole run (every shard).
-    let units: Int
+    public let units: Int
 
-    func setting(_ key: String) -> String? { settings.first { $0.first == key }?.last }
+    public func setting(_ key: String) -> String? { settings.first { $0.first == key }?.last }
 
     /// Whether `other` is another shard of the same run (same job, run, settings and unit count).
     func sameRun(_ other: ShardRunHeader) -> Bool {
@@ -48,7 +47,7 @@ struct ShardRunHeader: Codable, Equatable {
 
 /// One finished unit: its index in the run (`0 ..< units`), its compute time and its result fields (tokens
 /// without spaces, e.g. a layer name and numbers in shortest round-trip form).
-struct ShardUnitRecord: Equatable {
+public struct ShardUnitRecord: Equatable {
     let unit: Int
     let seconds: Double
     let fields: [String]
@@ -66,7 +65,7 @@ struct ShardUnitRecord: Equatable {
 /// A process killed mid-write leaves at most one line without its newline: it is dropped (and cut from the file)
 /// when the journal is reopened, so only that unit is redone. Reopening with another header (another run, or
 /// another shard of it) is refused with both headers in the message, never mixed.
-final class ShardJournal {
+public final class ShardJournal {
     static let fileName = "units.journal"
     static let magic = "# mpq units journal v1 "
 
@@ -183,23 +182,29 @@ final class ShardJournal {
 }
 
 /// A unit journal that cannot be used, or shard folders that cannot be merged: one line naming the file.
-struct ShardJournalError: LocalizedError, CustomStringConvertible {
+public struct ShardJournalError: LocalizedError, CustomStringConvertible {
     let file: String
     var line: Int? = nil
     let problem: String
-    var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(problem)" }
-    var errorDescription: String? { description }
+    public var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(problem)" }
+    public var errorDescription: String? { description }
+
+    public init(file: String, line: Int? = nil, problem: String) {
+        self.file = file
+        self.line = line
+        self.problem = problem
+    }
 }
 
 /// The units of a run as the shards found them: every unit exactly once, all of one run.
-struct MergedUnits {
-    let header: ShardRunHeader
+public struct MergedUnits {
+    public let header: ShardRunHeader
     /// Every unit's record, by unit index (`0 ..< header.units`).
     let records: [ShardUnitRecord]
     /// The folder each unit was read from.
-    let folders: [URL]
+    public let folders: [URL]
     /// How many shard folders were merged, and the sum and the largest per-folder total of the unit times.
-    let shardCount: Int
+    public let shardCount: Int
     let totalSeconds: Double
     let longestShardSeconds: Double
 
@@ -208,7 +213,7 @@ struct MergedUnits {
     /// - Parameter kind: the job the merge expects (nil: whatever the first folder holds).
     /// - Throws: `ShardJournalError` naming the folder: no journal, another kind or run, a unit in two folders, or
     ///   the missing units.
-    static func load(_ folders: [URL], kind: String? = nil) throws -> MergedUnits {
+    public static func load(_ folders: [URL], kind: String? = nil) throws -> MergedUnits {
         precondition(!folders.isEmpty)
         var first: (url: URL, header: ShardRunHeader)?
         var byUnit: [Int: (ShardUnitRecord, URL)] = [:]
@@ -263,7 +268,7 @@ struct MergedUnits {
     }
 
     /// The `wall time` line of a merged report (a one-process report gives its run's wall time there).
-    var timeDescription: String {
+    public var timeDescription: String {
         String(format: "merged from %d shards: %.1f s of unit time in total, %.1f s in the longest shard", shardCount,
                totalSeconds, longestShardSeconds)
     }
@@ -271,11 +276,12 @@ struct MergedUnits {
 
 /// `--shard I/N` of sensitivity and compare: which of a run's units this process runs (round-robin, like
 /// evaluate's images: units I, I+N, I+2N, ...).
-enum UnitShard {
-    static func parse(_ text: String?) throws -> Shard {
+public enum UnitShard {
+    /// - Throws: `OptionsError` when `text` is not I/N.
+    public static func parse(_ text: String?) throws -> Shard {
         guard let text else { return .all }
         guard let shard = Shard(text) else {
-            throw ValidationError("--shard takes I/N with 0 <= I < N, e.g. 0/4; got '\(text)'.")
+            throw OptionsError("--shard takes I/N with 0 <= I < N, e.g. 0/4; got '\(text)'.")
         }
         return shard
     }

@@ -5,7 +5,7 @@ import Evaluation
 import VOC
 
 /// Everything `mpq sensitivity` (and the demo's sensitivity step) does between parsing and writing files.
-struct SensitivityJob {
+public struct SensitivityJob {
     let inputs: JobInputs
     let split: String
     let bits: [Int]
@@ -21,10 +21,26 @@ struct SensitivityJob {
     /// What each run quantizes in its layer.
     var quantize: SensitivityOperand = .weights
 
-    struct Result {
-        let report: SensitivityReport
-        let settings: [(String, String)]
-        let seconds: Double
+    public init(inputs: JobInputs, split: String, bits: [Int], method: LayerwiseQuantizer.Method, evalImages: Int,
+                calibImages: Int, calibSplit: String, preferCalibFile: Bool, threads: Int,
+                cacheActivations: Bool = true, quantize: SensitivityOperand = .weights) {
+        self.inputs = inputs
+        self.split = split
+        self.bits = bits
+        self.method = method
+        self.evalImages = evalImages
+        self.calibImages = calibImages
+        self.calibSplit = calibSplit
+        self.preferCalibFile = preferCalibFile
+        self.threads = threads
+        self.cacheActivations = cacheActivations
+        self.quantize = quantize
+    }
+
+    public struct Result {
+        public let report: SensitivityReport
+        public let settings: [(String, String)]
+        public let seconds: Double
     }
 
     /// The first `count` images of `split` with their ground truth.
@@ -103,7 +119,7 @@ struct SensitivityJob {
     }
 
     /// The most sensitive layers as a fixed-width table.
-    static func terminalTable(_ report: SensitivityReport, top: Int) -> String {
+    public static func terminalTable(_ report: SensitivityReport, top: Int) -> String {
         let bits = report.layers.first?.results.map(\.bits) ?? []
         var s = String(format: "most sensitive layers (mAP drop in points / SQNR dB; float mAP on the sensitivity "
                            + "images %.2f):\n", report.mapFP32 * 100)

@@ -4,7 +4,7 @@ import Evaluation
 import VOC
 
 /// What `mpq quantize` prints and writes as JSON (keys as below; the mAP fields only after --evaluate).
-struct QuantizeReport: Encodable {
+public struct QuantizeReport: Encodable {
     struct Layer: Encodable {
         let name: String
         let channels: Int
