@@ -85,102 +85,33 @@ struct Detect: ParsableCommand {
         }
     }
 
-    /// The names to print: `--classes`, else those a quantized file keeps, else the demo dataset's for the
-    /// embedded detector (it sits in <dataset>/model/), else VOC's when the count matches, else "class N".
-    func classNames(for model: SSDModel, file: QuantizedFile?, modelURL: URL) throws -> [String] {
-        try Self.classNames(for: model, file: file, modelURL: modelURL, classesFile: classes,
-                            embedded: self.model == nil)
-    }
-
-    /// `classNames(for:file:modelURL:)` for any command: `classesFile` is its `--classes`, `embedded` whether
-    /// the model is the embedded demo detector.
-    static func classNames(for model: SSDModel, file: QuantizedFile?, modelURL: URL, classesFile classes: String?,
-                           embedded: Bool) throws -> [String] {
-        let count = model.classes - 1
-        if let classes {
-            let list = try ClassList(contentsOf: URL(fileURLWithPath: classes))
-            guard list.count == count else {
-                throw ValidationError("\(classes): \(list.count) classes, but the model has \(count) (background excluded).")
-            }
-            return list.names
-        }
-        if let kept = file?.info.classNames, kept.count == count { return kept }
-        let demoClasses = embedded
-            ? try? ClassList.forDataset(root: modelURL.deletingLastPathComponent().deletingLastPathComponent()) : nil
-        if let demo = demoClasses, demo.count == count { return demo.names }
-        return count == ClassList.voc.count ? ClassList.voc.names : (1...max(count, 1)).map { "class \($0)" }
-    }
-
-    struct ImageResult: Encodable {
-        struct Item: Encodable {
-            let `class`: String
-            let classIndex: Int
-            let score: Float
-            let box: [Float]
-            enum CodingKeys: String, CodingKey { case `class`, classIndex = "class_index", score, box }
-        }
-        let image: String
-        let width: Int
-        let height: Int
-        let detections: [Item]
+    /// The job's settings from the flags.
+    var jobOptions: DetectJob.Options {
+        var o = DetectJob.Options()
+        o.model = model
+        o.architecture = arch
+        o.images = images
+        o.scoreThreshold = scoreThreshold
+        o.classes = classes
+        o.engine = engine
+        o.draw = draw
+        o.dumpRaw = dumpRaw
+        return o
     }
 
     func run() throws {
         Runtime.setThreads(threads)
-        let modelURL = try EmbeddedDemo.resolve(model: model, vocRoot: nil, datasetNeeded: false).model
-        let model = modelURL.path
-        let file = try QuantizedFile.load(modelURL, architecture: arch)
-        let loaded = file.model
-        let (quantization, notice) = file.quantized?.execution(engine) ?? (nil, nil)
-        if let notice { Output.note("\(model): \(notice)") }
-        Output.note("\(model): \(loaded.architecture.rawValue), \(loaded.classes) classes (background included), "
-                    + "\(file.format.rawValue)")
-        let names = try classNames(for: loaded, file: file.quantized, modelURL: modelURL)
-        var detector = Detector(model: loaded, quantization: quantization)
-        var results: [ImageResult] = []
-        var usedNames = Set<String>()
-        for (n, path) in images.enumerated() {
-            var image = try JPEGDecoder.decode(fileAt: URL(fileURLWithPath: path))
-            let detections: [Detection]
-            if n == 0, let dumpRaw {
-                let (scores, boxes) = detector.scoresAndBoxes(image)
-                try writeRaw(scores: scores, boxes: boxes, model: loaded, image: path, to: dumpRaw)
-                detections = loaded.detections(scores: scores, boxes: boxes, width: image.width, height: image.height,
-                                               scoreThreshold: scoreThreshold)
-            } else {
-                detections = detector.detect(image, scoreThreshold: scoreThreshold)
-            }
-            let items = detections.map {
-                ImageResult.Item(class: names[$0.classIndex], classIndex: $0.classIndex, score: $0.score,
-                                 box: [$0.x1, $0.y1, $0.x2, $0.y2])
-            }
-            results.append(ImageResult(image: path, width: image.width, height: image.height, detections: items))
-            if json != "-" {
-                print("\(path): \(items.count) detection\(items.count == 1 ? "" : "s")")
-                for item in items {
+        let results = try asUsageError {
+            try DetectJob(jobOptions).run { result in
+                guard json != "-" else { return }
+                let count = result.detections.count
+                print("\(result.image): \(count) detection\(count == 1 ? "" : "s")")
+                for item in result.detections {
                     let box = item.box.map { String(format: "%.1f", $0) }.joined(separator: ", ")
                     print("  \(item.class) \(String(format: "%.3f", item.score)) [\(box)]")
                 }
             }
-            if let draw {
-                DetectionOverlay.draw(detections, names: names, on: &image)
-                var stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-                if usedNames.contains(stem) { stem += "-\(n)" }
-                usedNames.insert(stem)
-                let out = URL(fileURLWithPath: draw).appendingPathComponent(stem + ".png")
-                try Output.write(PNGEncoder.encode(image), to: out.path)
-            }
         }
         if let json { try Output.writeJSON(results, to: json) }
-    }
-
-    private func writeRaw(scores: [Float], boxes: [Float], model: SSDModel, image: String, to path: String) throws {
-        let priors = model.priors.count
-        try SafeTensors.write(tensors: [
-            ("scores", StoredTensor(floats: scores, shape: [priors, model.classes])),
-            ("boxes", StoredTensor(floats: boxes, shape: [priors, 4])),
-        ], metadata: ["architecture": model.architecture.rawValue, "image": image,
-                      "boxes": "x1,y1,x2,y2 normalised, unclipped", "scores": "softmax"],
-        to: URL(fileURLWithPath: path))
     }
 }

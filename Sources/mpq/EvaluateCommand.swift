@@ -113,120 +113,31 @@ struct Evaluate: ParsableCommand {
 
     @OptionGroup var bootstrapOptions: BootstrapOptions
 
+    /// The job's settings from the flags.
+    var jobOptions: EvaluateJob.Options {
+        var o = EvaluateJob.Options()
+        o.model = model
+        o.architecture = arch
+        o.vocRoot = vocRoot
+        o.split = split
+        o.results = results
+        o.limit = limit
+        o.engine = engine
+        o.shard = shard.flatMap(Shard.init) ?? .all
+        o.metric = metric
+        o.evaluationProtocol = evaluationProtocol
+        o.classes = classes
+        o.baseline = baseline
+        o.bootstrap = bootstrapOptions.plan
+        o.threads = threads
+        return o
+    }
+
     func run() throws {
         Runtime.setThreads(threads)
-        let shardSpec = shard.flatMap(Shard.init) ?? .all
-        let (modelURL, root) = try EmbeddedDemo.resolve(model: model, vocRoot: vocRoot)
-        let dataset = try EvaluationInputs.open(vocRoot: root?.path ?? "", split: split, classes: classes)
-        let truth = try EvaluationInputs.groundTruth(dataset: dataset, threads: threads)
-        let folder = URL(fileURLWithPath: results ?? defaultResults(model: modelURL.path, shard: shardSpec))
-        // A baseline that cannot be paired is refused before the long run, when that can be known.
-        let baselineIsFolder = try baseline.map { try Self.isFolder($0) }
-        if let baseline, baselineIsFolder == true {
-            let selection = shardSpec.positions(total: truth.imageIDs.count, limit: limit)
-            _ = try Baseline.load(folder: URL(fileURLWithPath: baseline), split: split, truth: truth.subset(selection))
-        }
-        guard let outcome = try evaluate(modelURL, architecture: arch, truth: truth, dataset: dataset, folder: folder,
-                                         shard: shardSpec),
-              let result = outcome.result, let scoredTruth = outcome.scoredGroundTruth,
-              let detections = outcome.detections else { return }
-        for note in outcome.notes { Output.note(note) }
-
-        var baselineDetections: [[ScoredBox]]?
-        var baselineName = ""
-        if let baseline {
-            if baselineIsFolder == true {
-                baselineName = baseline
-                baselineDetections = try Baseline.load(folder: URL(fileURLWithPath: baseline), split: split,
-                                                       truth: scoredTruth)
-            } else {
-                let baselineFolder = folder.appendingPathComponent("baseline")
-                baselineName = baselineFolder.path
-                Output.note("baseline: \(baseline), results in \(baselineFolder.path)")
-                let run = try evaluate(URL(fileURLWithPath: baseline), architecture: nil, truth: truth,
-                                       dataset: dataset, folder: baselineFolder, shard: shardSpec)
-                for note in run?.notes ?? [] { Output.note("baseline: " + note) }
-                baselineDetections = run?.detections
-            }
-        }
-        let models = [detections] + (baselineDetections.map { [$0] } ?? [])
-        let boot = bootstrapOptions.run(scoredTruth, models, metric: metric, protocol: evaluationProtocol)
-        var document = EvaluationReport.JSON(result)
-        document.model = modelURL.path
-        document.split = split
-        document.images = scoredTruth.imageIDs.count
-        document.mapCI95 = boot?.interval(0)
-        document.bootstrap = bootstrapOptions.settings(images: scoredTruth.imageIDs.count)
-        var table = EvaluationReport.table(result)
-        if let boot {
-            table += "mAP 95% interval " + IntervalText.bracket(boot.interval(0)) + " ("
-                + IntervalText.plusMinus(boot.interval(0)) + ")\n"
-        }
-        if let baselineDetections {
-            let base = DetectionEvaluator.evaluate(groundTruth: scoredTruth, detections: baselineDetections,
-                                                   metric: metric, protocol: evaluationProtocol)
-            let delta = result.mAP.flatMap { m in base.mAP.map { m - $0 } }
-            document.baseline = .init(results: baselineName, mAP: base.mAP, mapCI95: boot?.interval(1))
-            document.deltaVsBaseline = delta
-            document.deltaCI95 = boot?.differenceInterval(0, minus: 1)
-            table += "baseline mAP " + EvaluationReport.format(base.mAP)
-                + (boot.map { " " + IntervalText.bracket($0.interval(1)) } ?? "") + " (\(baselineName))\n"
-            table += "mAP - baseline mAP " + (delta.map { String(format: "%+.4f", $0) } ?? "n/a")
-            if let d = document.deltaCI95 {
-                table += " " + IntervalText.bracket(d) + " " + IntervalText.significance(d)
-                    + (d.containsZero ? " (the interval contains 0)" : " (the interval excludes 0)")
-            }
-            table += "\n"
-        }
-        table += IntervalText.footnote(boot)
-        if json == "-" { Output.note(table) } else { print(table, terminator: "") }
-        Output.note("wrote \(folder.path)/\(EvaluationRunner.summaryFileName), curves/ and the comp4 result files")
-        if let json { try Output.writeJSON(document, to: json) }
-    }
-
-    /// Whether `path` is a folder (a results folder) rather than a model file; one clear line if it is neither.
-    static func isFolder(_ path: String) throws -> Bool {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw Baseline.Mismatch(description: "--baseline \(path): no such results folder or model file")
-        }
-        return isDirectory.boolValue
-    }
-
-    /// Runs one model over the split into `folder` (resumable) and scores it; nil if the run stopped early.
-    func evaluate(_ modelURL: URL, architecture: Architecture?, truth: GroundTruth, dataset: VOCDataset, folder: URL,
-                  shard shardSpec: Shard) throws -> EvaluationRunner.Outcome? {
-        let model = modelURL.path
-        let file = try QuantizedFile.load(modelURL, architecture: architecture)
-        let loaded = file.model, format = file.format
-        let (quantization, notice) = file.quantized?.execution(engine) ?? (nil, nil)
-        if let notice { Output.note("\(model): \(notice)") }
-        guard loaded.classes == dataset.classes.count + 1 else {
-            throw ClassCountMismatch(model: model, modelClasses: loaded.classes - 1,
-                                     list: dataset.classes.sourceDescription, listClasses: dataset.classes.count)
-        }
-        Output.note("\(model): \(loaded.architecture.rawValue), \(format.rawValue); \(truth.imageIDs.count) images "
-            + "in \(split); results in \(folder.path)")
-        let size = (try? FileManager.default.attributesOfItem(atPath: modelURL.path)[.size] as? Int) ?? nil
-        let identity = "\(modelURL.standardizedFileURL.path) size=\(size.map(String.init) ?? "?") "
-            + "arch=\(loaded.architecture.rawValue) score>0.01"
-            + (quantization?.integer != nil ? " engine=int8" : "")
-        let runner = EvaluationRunner(
-            groundTruth: truth, detector: SSDImageDetector(Detector(model: loaded, quantization: quantization)),
-            loadImage: { id in try JPEGDecoder.decode(fileAt: dataset.imageURL(id)) },
-            options: .init(split: split, resultsFolder: folder, limit: limit, shard: shardSpec, metric: metric,
-                           evaluationProtocol: evaluationProtocol, detectorIdentity: identity))
-        let reporter = ProgressReporter(label: "evaluate")
-        let outcome = try runner.run(progress: reporter.update)
-        return outcome.result == nil ? nil : outcome
-    }
-
-    /// `runs/<model>/<split>[-first<N>][-simulated][/shard-I-of-N]`: keyed by everything that changes the
-    /// detections, so another --limit, engine or shard never meets this run's journal.
-    func defaultResults(model: String, shard: Shard) -> String {
-        let stem = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-        let base = "runs/\(stem)/\(split)" + (limit.map { "-first\($0)" } ?? "")
-            + (engine == .simulated ? "-simulated" : "")
-        return shard.count > 1 ? "\(base)/shard-\(shard.index)-of-\(shard.count)" : base
+        guard let scored = try EvaluateJob(jobOptions).run() else { return }
+        if json == "-" { Output.note(scored.table) } else { print(scored.table, terminator: "") }
+        Output.note("wrote \(scored.folder.path)/\(EvaluationRunner.summaryFileName), curves/ and the comp4 result files")
+        if let json { try Output.writeJSON(scored.document, to: json) }
     }
 }

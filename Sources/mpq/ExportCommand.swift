@@ -62,8 +62,10 @@ struct Export: ParsableCommand {
     func run() throws {
         let modelURL = try EmbeddedDemo.resolve(model: model, vocRoot: nil, datasetNeeded: false).model
         let loaded = try QuantizedFile.load(modelURL, architecture: arch)
-        let names = try Detect.classNames(for: loaded.model, file: loaded.quantized, modelURL: modelURL,
-                                          classesFile: classes, embedded: model == nil)
+        let names = try asUsageError {
+            try DetectJob.classNames(for: loaded.model, file: loaded.quantized, modelURL: modelURL,
+                                     classesFile: classes, embedded: model == nil)
+        }
         let (data, summary) = try ONNXExporter.export(
             loaded.model, quantized: loaded.quantized, classNames: names,
             options: .init(postprocess: postprocess, opset: opset, producerVersion: MPQ.configuration.version))
