@@ -60,12 +60,11 @@ let package = Package(
         // The jobs behind the commands (demo, quantize, compare, sensitivity, diagnose, shards and merges, reports):
         // plain options structs in, results and files out; no ArgumentParser.
         .target(name: "Workflows", dependencies: [
-            "Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "SSD", "Quantization", "Parallelism", "SafeIO",
+            "Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "SSD", "Quantization", "SafeIO",
         ]),
+        // The CLI: ArgumentParser commands that parse and validate flags, call Workflows (or a module), print.
         .executableTarget(name: "mpq", dependencies: [
-            "Workflows",
-            "Imaging", "VOC", "Evaluation", "Tensors", "Checkpoints", "SSD", "Quantization", "Parallelism", "SafeIO",
-            "ONNXExport",
+            "Workflows", "VOC", "Evaluation", "Tensors", "SSD", "Quantization", "SafeIO", "ONNXExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

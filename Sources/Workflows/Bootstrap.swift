@@ -56,7 +56,7 @@ public enum IntervalText {
 }
 
 /// `evaluate --baseline`: the baseline's detections on the images this run scored.
-public enum Baseline {
+enum Baseline {
     /// Why a baseline results folder cannot be paired with this run.
     public struct Mismatch: LocalizedError, CustomStringConvertible {
         public let description: String
@@ -66,7 +66,7 @@ public enum Baseline {
 
     /// Checks that `folder` (written by `mpq evaluate`) scored the same split, classes and images as this run,
     /// then reads its result files. Every refusal is one line that says why.
-    public static func load(folder: URL, split: String, truth: GroundTruth) throws -> [[ScoredBox]] {
+    static func load(folder: URL, split: String, truth: GroundTruth) throws -> [[ScoredBox]] {
         let name = folder.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: name, isDirectory: &isDirectory), isDirectory.boolValue else {

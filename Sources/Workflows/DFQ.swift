@@ -14,7 +14,7 @@ public enum ErrorScope: String, CaseIterable {
 }
 
 /// Which DFQ steps run around one quantization.
-public struct DFQSteps {
+struct DFQSteps {
     let cle: Bool
     let biasCorrection: Bool
 
@@ -53,7 +53,7 @@ public struct DFQSteps {
 
 /// The figures of multipoint's argument as files: `errors_vs_points.svg`, `points_per_channel_<label>.svg` and a
 /// `report.html` showing them (quantize --report; compare embeds the same SVGs in compare.html).
-public enum FigureReport {
+enum FigureReport {
     /// The SVGs (file name, content) for `quantized` models (only those with more than one point somewhere get a
     /// histogram).
     static func figures(model: SSDModel, statistics: CalibrationStatistics, bits: [Int], skip: [String],

@@ -131,6 +131,15 @@ public struct DemoJob {
                       settings: settings)
     }
 
+    /// Writes the files of `result` into `out`: sensitivity/ (without its own report.html), summary.json and
+    /// report.html.
+    public func write(_ result: Result) throws {
+        try SensitivityReportFiles.write(result.sensitivity, settings: result.settings,
+                                         to: out.appendingPathComponent("sensitivity"), html: false)
+        try Output.writeJSON(result.summary, to: out.appendingPathComponent("summary.json").path)
+        try Output.write(Data(Self.html(result).utf8), to: out.appendingPathComponent("report.html").path)
+    }
+
     /// `count` names spread evenly over `names` (first and last included).
     static func spread(_ names: [String], count: Int) -> [String] {
         guard count < names.count, count >= 2 else { return names }
@@ -138,7 +147,7 @@ public struct DemoJob {
     }
 
     /// `report.html`: settings, the run table and chart, then the sensitivity sections.
-    public static func html(_ result: Result) -> String {
+    static func html(_ result: Result) -> String {
         let s = result.summary
         let rows = [["float", "32", "32", "32.00", String(format: "%.2f", s.mapFP32 * 100),
                      IntervalText.bracket(s.mapFP32CI95, scale: 100, digits: 2), "-", "-"]] + s.runs.map { r in

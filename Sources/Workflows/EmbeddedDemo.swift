@@ -113,15 +113,15 @@ public enum EmbeddedDemo {
     }
 }
 
-public struct DemoDataError: LocalizedError, CustomStringConvertible {
-    public let message: String
-    public var errorDescription: String? { message }
-    public var description: String { message }
+struct DemoDataError: LocalizedError, CustomStringConvertible {
+    let message: String
+    var errorDescription: String? { message }
+    var description: String { message }
 }
 
 /// A one-line progress bar on standard error when it is a terminal (redrawn at most 10 times a second),
 /// otherwise a plain line every 10%.
-public final class StepProgress {
+final class StepProgress {
     private let label: String
     private let isTerminal = isatty(STDERR_FILENO) != 0
     private let start = Date()

@@ -5,18 +5,18 @@ import VOC
 import SSD
 
 /// The checkpoint and the class list disagree: the detections could not be named.
-public struct ClassCountMismatch: LocalizedError, CustomStringConvertible {
+struct ClassCountMismatch: LocalizedError, CustomStringConvertible {
     let model: String
     let modelClasses: Int
     let list: String
     let listClasses: Int
-    public var description: String {
+    var description: String {
         "\(model): the model detects \(modelClasses) classes (plus background) but \(list) has \(listClasses); "
             + "pass the matching --classes file"
     }
-    public var errorDescription: String? { description }
+    var errorDescription: String? { description }
 
-    public init(model: String, modelClasses: Int, list: String, listClasses: Int) {
+    init(model: String, modelClasses: Int, list: String, listClasses: Int) {
         self.model = model
         self.modelClasses = modelClasses
         self.list = list
@@ -26,13 +26,13 @@ public struct ClassCountMismatch: LocalizedError, CustomStringConvertible {
 
 /// The SSD `Detector` (a struct with reusable buffers, mutated per image) behind the runner's `ImageDetector`.
 /// The runner calls it from one thread at a time; the lock makes that a guarantee rather than an assumption.
-public final class SSDImageDetector: ImageDetector, @unchecked Sendable {
+final class SSDImageDetector: ImageDetector, @unchecked Sendable {
     private var detector: Detector
     private let lock = NSLock()
 
-    public init(_ detector: Detector) { self.detector = detector }
+    init(_ detector: Detector) { self.detector = detector }
 
-    public func detect(_ image: RGBImage) throws -> [Detection] {
+    func detect(_ image: RGBImage) throws -> [Detection] {
         lock.withLock { detector.detect(image, scoreThreshold: 0.01) }
     }
 }

@@ -12,7 +12,7 @@ public enum SensitivityShards {
 
     /// Runs `shard`'s units of `job` that `folder`'s journal lacks.
     /// - Returns: the job's result, and how many of the shard's units were already in the journal.
-    public static func run(_ job: SensitivityJob, shard: Shard, folder: URL) throws
+    static func run(_ job: SensitivityJob, shard: Shard, folder: URL) throws
         -> (result: SensitivityJob.Result, resumed: Int, units: Int) {
         var journal: ShardJournal?
         var index: [String: Int] = [:]
@@ -47,6 +47,25 @@ public enum SensitivityShards {
         })
         let result = try job.run(hooks: hooks)
         return (result, resumed, mine.count)
+    }
+
+    /// What `runAndReport` did: a shard's units (how many were already in the journal; the run's seconds), or the
+    /// report of a one-process run, written into its folder.
+    public enum Outcome {
+        case shard(units: Int, resumed: Int, seconds: Double)
+        case report(SensitivityReport, seconds: Double)
+    }
+
+    /// `mpq sensitivity`: runs `shard`'s missing units of `job` into `folder`; the whole run (shard 0/1) then
+    /// writes its report files there, from its journal.
+    public static func runAndReport(_ job: SensitivityJob, shard: Shard, folder: URL) throws -> Outcome {
+        let run = try run(job, shard: shard, folder: folder)
+        guard shard.count == 1 else {
+            return .shard(units: run.units, resumed: run.resumed, seconds: run.result.seconds)
+        }
+        let merged = try MergedUnits.load([folder], kind: kind)
+        let written = try write(merged, to: folder, wallTime: String(format: "%.1f s", run.result.seconds))
+        return .report(written, seconds: run.result.seconds)
     }
 
     /// The report of a whole run from its units (one folder's or the merged shards').

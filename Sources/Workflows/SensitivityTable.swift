@@ -2,7 +2,7 @@ import Foundation
 import Quantization
 
 /// Reads the `map_drop` table of a `sensitivity.json` (`{"layers": [{"name", "results": [{"bits", "map_drop"}]}]}`).
-public enum SensitivityTable {
+enum SensitivityTable {
     struct FileError: LocalizedError, CustomStringConvertible {
         let description: String
         var errorDescription: String? { description }

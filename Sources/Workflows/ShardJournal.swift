@@ -47,7 +47,7 @@ public struct ShardRunHeader: Codable, Equatable {
 
 /// One finished unit: its index in the run (`0 ..< units`), its compute time and its result fields (tokens
 /// without spaces, e.g. a layer name and numbers in shortest round-trip form).
-public struct ShardUnitRecord: Equatable {
+struct ShardUnitRecord: Equatable {
     let unit: Int
     let seconds: Double
     let fields: [String]
@@ -65,7 +65,7 @@ public struct ShardUnitRecord: Equatable {
 /// A process killed mid-write leaves at most one line without its newline: it is dropped (and cut from the file)
 /// when the journal is reopened, so only that unit is redone. Reopening with another header (another run, or
 /// another shard of it) is refused with both headers in the message, never mixed.
-public final class ShardJournal {
+final class ShardJournal {
     static let fileName = "units.journal"
     static let magic = "# mpq units journal v1 "
 

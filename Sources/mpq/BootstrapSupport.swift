@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Evaluation
-import VOC
 import Workflows
 
 /// `--bootstrap N --seed S`, the same two options in evaluate, evaluate-detections, compare, quantize and demo.

@@ -3,10 +3,6 @@ import Foundation
 import Quantization
 import SSD
 import Tensors
-import Evaluation
-import Imaging
-import SafeIO
-import VOC
 import Workflows
 
 /// `mpq compare`: every method × budget quantized from one shared calibration, scored on one split.

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import Quantization
-import SafeIO
-import SSD
 import Workflows
 
 extension PointAllocation: ExpressibleByArgument {}

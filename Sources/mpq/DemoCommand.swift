@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import SSD
-import Quantization
 import Tensors
 import Workflows
 
@@ -60,12 +59,10 @@ struct Demo: ParsableCommand {
         Runtime.setThreads(threads)
         let inputs = try JobInputs.resolve(model: model, vocRoot: vocRoot)
         let folder = URL(fileURLWithPath: out)
-        let result = try DemoJob(inputs: inputs, out: folder, limit: limit, threads: threads,
-                                 bootstrap: bootstrapOptions.plan, engine: engine).run()
-        try SensitivityReportFiles.write(result.sensitivity, settings: result.settings,
-                                         to: folder.appendingPathComponent("sensitivity"), html: false)
-        try Output.writeJSON(result.summary, to: folder.appendingPathComponent("summary.json").path)
-        try Output.write(Data(DemoJob.html(result).utf8), to: folder.appendingPathComponent("report.html").path)
+        let job = DemoJob(inputs: inputs, out: folder, limit: limit, threads: threads,
+                          bootstrap: bootstrapOptions.plan, engine: engine)
+        let result = try job.run()
+        try job.write(result)
         print(result.summary.table(), terminator: "")
         print(SensitivityJob.terminalTable(result.sensitivity, top: 5), terminator: "")
         print(String(format: "demo finished in %.1f s; open %@", result.summary.seconds,

@@ -1,11 +1,7 @@
 import ArgumentParser
-import Checkpoints
 import Foundation
-import Quantization
 import SSD
 import Tensors
-import Imaging
-import VOC
 import Workflows
 
 

@@ -1,10 +1,7 @@
 import ArgumentParser
-import Checkpoints
 import Foundation
-import Quantization
 import SSD
 import Tensors
-import VOC
 import Workflows
 
 /// `mpq diagnose`: where a quantized model loses accuracy against its float model, and what to change.

@@ -1,11 +1,8 @@
 import ArgumentParser
 import Foundation
-import Quantization
 import SSD
 import Tensors
 import Evaluation
-import Imaging
-import VOC
 import Workflows
 
 /// `mpq evaluate`: run an SSD checkpoint over a split and score it (resumable, shardable).

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Evaluation
-import VOC
 import Workflows
 
 extension APMetric: ExpressibleByArgument {}

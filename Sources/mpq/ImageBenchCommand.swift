@@ -1,9 +1,6 @@
 import ArgumentParser
 import Dispatch
 import Foundation
-import Imaging
-import Tensors
-import VOC
 import Workflows
 
 /// `mpq image-bench`: decode + resize throughput on a folder of JPEGs (a benchmark, not a test).

@@ -1,7 +1,5 @@
 import ArgumentParser
-import Checkpoints
 import Foundation
-import SSD
 import Workflows
 
 /// `mpq inspect`: what a checkpoint file holds, without running anything from it.

@@ -3,8 +3,6 @@ import Foundation
 import Quantization
 import SSD
 import Tensors
-import Checkpoints
-import VOC
 import Workflows
 
 extension WeightQuantizationMethod: ExpressibleByArgument {}

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
 import Quantization
-import SSD
 import Tensors
-import VOC
 import Workflows
 
 extension LayerwiseQuantizer.Method: ExpressibleByArgument {}
@@ -131,19 +129,14 @@ struct Sensitivity: ParsableCommand {
                                           preferCalibFile: false, threads: threads,
                                           cacheActivations: !noActivationCache, quantize: quantize)
         let shardSpec = try asUsageError { try UnitShard.parse(shard) }
-        let folder = URL(fileURLWithPath: report)
-        let run = try SensitivityShards.run(settings, shard: shardSpec, folder: folder)
-        if shardSpec.count > 1 {
+        switch try SensitivityShards.runAndReport(settings, shard: shardSpec, folder: URL(fileURLWithPath: report)) {
+        case .shard(let units, let resumed, let seconds):
             print(String(format: "sensitivity: shard %@ has its %d units in %@ (%d run now, %.1f s); combine the "
-                + "shards with mpq merge", shardSpec.description, run.units, report, run.units - run.resumed,
-                run.result.seconds))
-            return
+                + "shards with mpq merge", shardSpec.description, units, report, units - resumed, seconds))
+        case .report(let written, let seconds):
+            print(SensitivityJob.terminalTable(written, top: 10), terminator: "")
+            print(String(format: "sensitivity: %d layers x %d bit widths in %.1f s; report in %@",
+                         written.layers.count, try Self.parseBits(bits).count, seconds, report))
         }
-        let merged = try MergedUnits.load([folder], kind: SensitivityShards.kind)
-        let written = try SensitivityShards.write(merged, to: folder,
-                                                  wallTime: String(format: "%.1f s", run.result.seconds))
-        print(SensitivityJob.terminalTable(written, top: 10), terminator: "")
-        print(String(format: "sensitivity: %d layers x %d bit widths in %.1f s; report in %@",
-                     written.layers.count, try Self.parseBits(bits).count, run.result.seconds, report))
     }
 }
