@@ -21,7 +21,11 @@ public struct QuantizeJob {
         public var wbits = 4
         public var abits = 8
         public var activationCalibration: ActivationCalibration = .minMax
-        public var budget: AllocationBudget?
+        /// multipoint, ocs, mixed: the average weight bits budget.
+        public var avgBits: Double?
+        /// multipoint: the bound on each layer's (or with scope channel, each channel's) relative output error.
+        public var maxError: Double?
+        public var maxErrorScope: ErrorScope = .layer
         /// mixed: a sensitivity.json whose mAP drops choose the widths.
         public var sensitivity: String?
         public var firstPoint: MultipointFirstPoint = .minMax
@@ -50,6 +54,12 @@ public struct QuantizeJob {
         public var version = ""
 
         public init() {}
+
+        /// What the allocation spends: `avgBits`, else `maxError` in its scope, else nothing.
+        var budget: AllocationBudget? {
+            if let avgBits { return .averageBits(avgBits) }
+            return maxError.map { maxErrorScope == .layer ? .maxLayerError($0) : .maxRelativeError($0) }
+        }
 
         /// The method run: multipoint with allocation random is multipoint-random.
         public var effectiveMethod: WeightQuantizationMethod {

@@ -163,11 +163,6 @@ struct Quantize: ParsableCommand {
         + "to this folder.", valueName: "dir"))
     var report: String?
 
-    /// The method run: multipoint with --allocation random is multipoint-random.
-    var effectiveMethod: WeightQuantizationMethod {
-        method == .multipoint && allocation == .random ? .multipointRandom : method
-    }
-
     var activationCalibration: ActivationCalibration? {
         switch actCalibration {
         case "minmax": return .minMax
@@ -175,11 +170,6 @@ struct Quantize: ParsableCommand {
         case "mse": return .mse
         default: return nil
         }
-    }
-
-    var budget: AllocationBudget? {
-        if let avgBits { return .averageBits(avgBits) }
-        return maxError.map { maxErrorScope == .layer ? .maxLayerError($0) : .maxRelativeError($0) }
     }
 
     func validate() throws {
@@ -239,7 +229,9 @@ struct Quantize: ParsableCommand {
         o.wbits = wbits
         o.abits = abits
         o.activationCalibration = activationCalibration ?? .minMax
-        o.budget = budget
+        o.avgBits = avgBits
+        o.maxError = maxError
+        o.maxErrorScope = maxErrorScope
         o.sensitivity = sensitivity
         o.firstPoint = firstPoint ?? .minMax
         o.cost = cost ?? .weights
