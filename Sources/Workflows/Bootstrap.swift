@@ -42,7 +42,7 @@ public enum IntervalText {
     }
 
     /// For a difference: "significant" when the interval excludes 0, else "not significant".
-    public static func significance(_ i: MAPBootstrap.Interval?) -> String {
+    static func significance(_ i: MAPBootstrap.Interval?) -> String {
         guard let i else { return "" }
         return i.containsZero ? "not significant" : "significant"
     }

@@ -40,7 +40,7 @@ public struct DemoJob {
     public struct Result {
         public let summary: DemoSummary
         public let sensitivity: SensitivityReport
-        public let settings: [(String, String)]
+        let settings: [(String, String)]
     }
 
     public func run() throws -> Result {

@@ -27,7 +27,7 @@ public struct DetectJob {
     public struct ImageResult: Encodable {
         public struct Item: Encodable {
             public let `class`: String
-            public let classIndex: Int
+            let classIndex: Int
             public let score: Float
             public let box: [Float]
             enum CodingKeys: String, CodingKey { case `class`, classIndex = "class_index", score, box }

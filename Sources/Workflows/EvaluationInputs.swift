@@ -10,13 +10,13 @@ public enum EvaluationInputs {
         try groundTruth(dataset: open(vocRoot: vocRoot, split: split, classes: classes), threads: threads)
     }
 
-    public static func groundTruth(dataset: VOCDataset, threads: Int) throws -> GroundTruth {
+    static func groundTruth(dataset: VOCDataset, threads: Int) throws -> GroundTruth {
         let annotations = try dataset.loadAnnotations(threads: threads, checkClasses: false)
         return GroundTruth(classNames: dataset.classes.names,
                            annotations: Array(zip(dataset.imageIDs, annotations)).map { (id: $0.0, annotation: $0.1) })
     }
 
-    public static func open(vocRoot: String, split: String, classes: String?) throws -> VOCDataset {
+    static func open(vocRoot: String, split: String, classes: String?) throws -> VOCDataset {
         let root = URL(fileURLWithPath: vocRoot)
         let classList = try ClassList.forDataset(root: root, explicit: classes.map { URL(fileURLWithPath: $0) })
         return try VOCDataset(root: root, split: split, classes: classList)

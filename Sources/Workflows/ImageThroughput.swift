@@ -11,12 +11,12 @@ public final class ImageThroughput: Sendable {
         public var images: Int
         public var threads: Int
         public var size: Int
-        public var imagesPerSecond: [Double]
+        var imagesPerSecond: [Double]
         public var best: Double
         public var median: Double
         /// Process CPU time (all threads) per image in milliseconds, per run: robust to other load on the machine,
         /// unlike the wall-clock rates.
-        public var cpuMillisecondsPerImage: [Double]
+        var cpuMillisecondsPerImage: [Double]
         public var bestCPUMillisecondsPerImage: Double
         public var checksum: UInt64
     }

@@ -62,7 +62,7 @@ public struct QuantizeJob {
         }
 
         /// The method run: multipoint with allocation random is multipoint-random.
-        public var effectiveMethod: WeightQuantizationMethod {
+        var effectiveMethod: WeightQuantizationMethod {
             method == .multipoint && allocation == .random ? .multipointRandom : method
         }
     }

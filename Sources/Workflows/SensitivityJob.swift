@@ -37,10 +37,10 @@ public struct SensitivityJob {
         self.quantize = quantize
     }
 
-    public struct Result {
-        public let report: SensitivityReport
-        public let settings: [(String, String)]
-        public let seconds: Double
+    struct Result {
+        let report: SensitivityReport
+        let settings: [(String, String)]
+        let seconds: Double
     }
 
     /// The first `count` images of `split` with their ground truth.

@@ -10,14 +10,14 @@ import VOC
 public struct ShardRunHeader: Codable, Equatable {
     /// `sensitivity` or `compare`.
     public let kind: String
-    public let run: String
-    public let settings: [[String]]
+    let run: String
+    let settings: [[String]]
     /// `I/N`.
-    public let shard: String
+    let shard: String
     /// Units of the whole run (every shard).
     public let units: Int
 
-    public func setting(_ key: String) -> String? { settings.first { $0.first == key }?.last }
+    func setting(_ key: String) -> String? { settings.first { $0.first == key }?.last }
 
     /// Whether `other` is another shard of the same run (same job, run, settings and unit count).
     func sameRun(_ other: ShardRunHeader) -> Bool {
