@@ -282,7 +282,9 @@ static int conv_descriptors(mpq_dnnl_program *p, int src, int dst, int groups, i
         snprintf(err, errlen, "bad conv arguments");
         return -1;
     }
-    if (accumulate && activation != MPQ_DNNL_IDENTITY) {
+    /* The int8 conv's point levels accumulate before the activation (sum post-op, then eltwise); a float conv's
+       accumulation is a residual add, which has none. */
+    if (accumulate && activation != MPQ_DNNL_IDENTITY && wtype != dnnl_s8) {
         snprintf(err, errlen, "an accumulating conv must have no activation");
         return -1;
     }
@@ -627,8 +629,25 @@ void mpq_quantize_gather_u8(const float *x, uint8_t *y, size_t pixels, int chann
     par_for(pixels, pixels * (size_t)count, gather_body, &g);
 }
 
-typedef struct { const float *rows; float *y; int o, r; const int32_t *extra; const float *bias; int activation, accumulate; }
-    sum_ctx;
+/* One value's fake quantization (see mpq_fake_quantize): shared by the fake-quantize pass and the row sum. */
+static inline float fake_quant_value(float x, float scale, int lo, int hi, int signed_grid) {
+    float v = x / scale;
+    float w = v < -256.0f ? -256.0f : v;
+    w = w > 256.0f ? 256.0f : w;
+    int t = (int)w;
+    float d = w - (float)t;
+    t += (d >= 0.5f) - (d <= -0.5f);
+    t = t < lo ? lo : t;
+    t = t > hi ? hi : t;
+    float q = (float)t;
+    if (signed_grid && t == 0 && __builtin_signbit(v)) q = -0.0f;
+    return scale * q;
+}
+
+typedef struct {
+    const float *rows; float *y; int o, r, stride; const int32_t *extra; const float *bias; int activation, accumulate;
+    float fq_scale; int fq_lo, fq_hi, fq_signed;
+} sum_ctx;
 
 static void sum_body(void *c, size_t lo, size_t hi) {
     const sum_ctx s = *(const sum_ctx *)c;
@@ -636,7 +655,7 @@ static void sum_body(void *c, size_t lo, size_t hi) {
     const float *restrict bias = s.bias;
     const int32_t *restrict extra = s.extra;
     for (size_t p = lo; p < hi; p++) {
-        const float *restrict src = s.rows + p * (size_t)r;
+        const float *restrict src = s.rows + p * (size_t)s.stride;
         float *restrict dst = s.y + p * (size_t)o;
         if (s.accumulate) for (int c = 0; c < o; c++) dst[c] += src[c] + bias[c];
         else for (int c = 0; c < o; c++) dst[c] = src[c] + bias[c];
@@ -644,15 +663,19 @@ static void sum_body(void *c, size_t lo, size_t hi) {
         if (s.activation == MPQ_DNNL_RELU) for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? dst[c] : 0;
         else if (s.activation == MPQ_DNNL_RELU6)
             for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? (dst[c] < 6 ? dst[c] : 6) : 0;
+        if (s.fq_scale > 0)
+            for (int c = 0; c < o; c++) dst[c] = fake_quant_value(dst[c], s.fq_scale, s.fq_lo, s.fq_hi, s.fq_signed);
     }
 }
 
 /* A multipoint integer conv's rows back to channels. Rows are point-major: rows 0..o-1 are one row of each
-   channel in channel order, row o+j adds to channel extra[j]. y[p, c] = act(rows[p, c] + bias[c] (+ y[p, c])
+   channel in channel order, row o+j (j < r - o) adds to channel extra[j]; a pixel's rows are `stride` floats
+   apart (stride >= r: the conv's zero rows that round its row count up sit at the end, unread). y[p, c] = act(rows[p, c] + bias[c] (+ y[p, c])
    + Σ_{j: extra[j] = c} rows[p, o + j]). */
-void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, const int32_t *extra, const float *bias,
-                  int activation, int accumulate) {
-    sum_ctx c = {rows, y, o, r, extra, bias, activation, accumulate};
+void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, int stride, const int32_t *extra,
+                  const float *bias, int activation, int accumulate, float fq_scale, float fq_qmin, float fq_qmax) {
+    sum_ctx c = {rows, y, o, r, stride, extra, bias, activation, accumulate, fq_scale > 0 ? fq_scale : 0,
+                 (int)fq_qmin, (int)fq_qmax, fq_qmin < 0};
     par_for(pixels, pixels * (size_t)r, sum_body, &c);
 }
 
@@ -660,22 +683,9 @@ typedef struct { const float *x; float *y; float scale; int lo, hi, signed_grid;
 
 static void fq_body(void *c, size_t lo, size_t hi) {
     const fq_ctx fc = *(const fq_ctx *)c;
-    const fq_ctx *f = &fc;
     const float *x = fc.x;   /* x and y may be the same buffer */
     float *y = fc.y;
-    for (size_t i = lo; i < hi; i++) {
-        float v = x[i] / f->scale;
-        float w = v < -256.0f ? -256.0f : v;
-        w = w > 256.0f ? 256.0f : w;
-        int t = (int)w;
-        float d = w - (float)t;
-        t += (d >= 0.5f) - (d <= -0.5f);
-        t = t < f->lo ? f->lo : t;
-        t = t > f->hi ? f->hi : t;
-        float q = (float)t;
-        if (f->signed_grid && t == 0 && __builtin_signbit(v)) q = -0.0f;
-        y[i] = f->scale * q;
-    }
+    for (size_t i = lo; i < hi; i++) y[i] = fake_quant_value(x[i], fc.scale, fc.lo, fc.hi, fc.signed_grid);
 }
 
 /* The float engines' fake quantization, x̂ = scale · clamp(round(x / scale), qmin, qmax) with ties away from

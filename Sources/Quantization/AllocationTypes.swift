@@ -58,6 +58,15 @@ public enum AllocationCost: String, Sendable, CaseIterable, Codable {
     /// engine pays) is `avg/b − 1` of the one-point model's. Points move from early high-resolution layers to
     /// deep ones.
     case macs
+    /// Multiply-adds as the int8 engine executes them: like `macs`, but a layer's rows (one per point) are run in
+    /// blocks of `AllocationOptions.rowBlock` (16: oneDNN's int8 convs on AVX-512 and AVX2 time a row count like
+    /// the next multiple of 16, measured), so the extra point that opens a block pays for the whole block and the
+    /// next ones in it are free. The allocator then fills blocks instead of leaving ragged row counts whose
+    /// padding the engine computes anyway: the budget bounds the executed extra compute.
+    case int8MACs = "int8-macs"
+
+    /// Whether each point's cost is weighted by its layer's output positions.
+    public var countsMACs: Bool { self != .weights }
 }
 
 /// Settings of `MultipointAllocator.allocate`.
@@ -73,12 +82,15 @@ public struct AllocationOptions: Sendable {
     public var firstPoint: MultipointFirstPoint
     /// What a point costs: weight bits (default) or multiply-adds (`AllocationLayer.outputPositions`).
     public var cost: AllocationCost
+    /// The int8 engine's row granularity that `AllocationCost.int8MACs` charges (16).
+    public var rowBlock: Int
     public var threads: Int
 
     public init(grid: QuantGrid, budget: AllocationBudget, maxPointsPerChannel: Int = 16,
                 countScaleBits: Bool = false, firstPoint: MultipointFirstPoint = .minMax,
-                cost: AllocationCost = .weights, threads: Int = defaultQuantizationThreads) {
+                cost: AllocationCost = .weights, rowBlock: Int = 16, threads: Int = defaultQuantizationThreads) {
         self.cost = cost
+        self.rowBlock = Swift.max(1, rowBlock)
         self.grid = grid
         self.budget = budget
         self.firstPoint = firstPoint

@@ -12,7 +12,11 @@
 ///
 /// With `AllocationCost.macs` every bit count above (costs, budget `B · Σ_l P_l Σ_c d_c`, the minimum) is
 /// weighted by the layer's output positions `P_l`, so the budget bounds the extra multiply-adds instead of the
-/// extra storage.
+/// extra storage. With `AllocationCost.int8MACs` (budget mode) a layer's rows count in blocks of
+/// `AllocationOptions.rowBlock`: the point that makes a layer's row count `C + e` cross into a new block costs the
+/// whole block (`rowBlock` points of that layer), the following points of that layer are free until the block is
+/// full. Priorities stay gain per point cost, so a block is opened by the layer's best next point and then filled
+/// with that layer's best remaining points; `usedBits` counts the blocks, the result's points are the real ones.
 ///
 /// - `averageBits(B)`: a max-heap holds, for every channel, the gain per bit of its next point; the best
 ///   one is popped and accepted if it still fits the bit budget `floor(B · Σ_c d_c)`, otherwise the channel is
@@ -35,7 +39,7 @@ public enum MultipointAllocator {
         let b = options.grid.bits
         let scaleBits = options.countScaleBits ? 32 : 0
         // Every count is weighted by the layer's factor: 1 (weight bits) or its output positions (MACs).
-        let factors = layers.map { options.cost == .macs ? Swift.max(1, $0.outputPositions) : 1 }
+        let factors = layers.map { options.cost.countsMACs ? Swift.max(1, $0.outputPositions) : 1 }
         let totalD = zip(layers, factors).reduce(0) { $0 + $1.0.channels * $1.0.dimension * $1.1 }
         let minimumBits = zip(layers, factors).reduce(0) { $0 + $1.0.channels * ($1.0.dimension * b + scaleBits) * $1.1 }
         var budgetBits: Int?
@@ -75,7 +79,7 @@ public enum MultipointAllocator {
                             continue
                         }
                         state.accepted[c] += 1
-                        usedBits += (state.layer.dimension * b + scaleBits) * (options.cost == .macs
+                        usedBits += (state.layer.dimension * b + scaleBits) * (options.cost.countsMACs
                             ? Swift.max(1, state.layer.outputPositions) : 1)
                     }
                     active = state.channelsAbove(threshold, maxPoints: options.maxPointsPerChannel)
@@ -115,11 +119,16 @@ public enum MultipointAllocator {
         }
         for l in states.indices { for c in 0..<states[l].layer.channels { pushNext(l, c) } }
         var used = start
+        // Blocks (int8-macs): a layer's rows so far; a point is free while they are not a multiple of the block.
+        let block = options.cost == .int8MACs ? options.rowBlock : 1
+        var rows = states.map { $0.layer.channels }
         while let best = heap.pop() {
             let state = states[best.layer]
-            let cost = (state.layer.dimension * b + scaleBits) * factors[best.layer]
+            let unit = (state.layer.dimension * b + scaleBits) * factors[best.layer]
+            let cost = rows[best.layer] % block == 0 ? unit * block : 0
             guard used + cost <= budget else { continue }
             used += cost
+            rows[best.layer] += 1
             state.accepted[best.channel] += 1
             if state.accepted[best.channel] < options.maxPointsPerChannel {
                 state.addLookaheadPoint(to: best.channel)

@@ -13,9 +13,13 @@ public final class IntegerConvolutions: @unchecked Sendable, Equatable {
     /// Layers with codes beyond ±64 (8-bit weights): exact without VNNI only when split (see `IntegerConvPlan`).
     public let wide: Set<String>
 
-    public init(_ convs: [QuantizedConv], policy: IntegerPolicy = .default) {
+    /// How dense layers with several points per channel run (see `MultipointForm`).
+    public let multipoint: MultipointForm
+
+    public init(_ convs: [QuantizedConv], policy: IntegerPolicy = .default, multipoint: MultipointForm = .default) {
         self.convs = Dictionary(convs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.policy = policy
+        self.multipoint = multipoint
         wide = Set(convs.filter { $0.codes.contains { abs(Int($0)) > 64 } }.map(\.name))
     }
 
@@ -49,12 +53,34 @@ public enum IntegerPolicy: String, Sendable, CaseIterable {
     }()
 }
 
+/// How a dense conv with several points per channel (R = Σ n_c rows for O channels) runs on the int8 engine.
+public enum MultipointForm: String, Sendable, CaseIterable {
+    /// One int8 conv over all R rows into a rows tensor, then a pass that sums each channel's rows and adds the bias,
+    /// the residual and the activation (and its float reader's fake quantization). Costs R rows of MACs and the
+    /// rows' round trip through memory.
+    case rows
+    /// One int8 conv per point level k = 1…L (L = the most points of a channel), each over all O channels (a
+    /// channel without a k-th point has a zero row): levels L…2 write and accumulate the output, level 1 adds
+    /// itself, the bias and the activation in oneDNN's post-ops (sum post-op), the reader's fake quantization
+    /// included. Costs L·O rows of MACs but no separate pass: cheaper where the MACs per row are few (a first
+    /// layer over 3 input channels) and most channels have a second point.
+    case levels
+    /// Per layer, the form with the smaller estimated cost (`IntegerConvPlan.prefersLevels`).
+    case auto
+
+    /// `MPQ_INT8_MULTIPOINT=rows|levels|auto` when set (for measurements), else `auto`.
+    public static let `default`: MultipointForm = {
+        ProcessInfo.processInfo.environment["MPQ_INT8_MULTIPOINT"].flatMap(MultipointForm.init(rawValue:)) ?? .auto
+    }()
+}
+
 extension InputQuantization {
     /// The same quantized model run by the int8 engine: `integer` set (the native engine and layers kept float
     /// ignore it; they run the fake quantization as before).
-    public func integer(_ convs: [QuantizedConv], policy: IntegerPolicy = .default) -> InputQuantization {
+    public func integer(_ convs: [QuantizedConv], policy: IntegerPolicy = .default,
+                        multipoint: MultipointForm = .default) -> InputQuantization {
         var q = self
-        q.integer = IntegerConvolutions(convs, policy: policy)
+        q.integer = IntegerConvolutions(convs, policy: policy, multipoint: multipoint)
         return q
     }
 }
@@ -86,10 +112,13 @@ struct IntegerConvPlan {
     let gather: [Int]?
     private let gather32: [Int32]?
     let groups: Int
-    /// `[R', C'/groups, kh, kw]` s8 codes.
-    let weights: [Int8]
+    /// `[R', C'/groups, kh, kw]` s8 codes (the rows form's conv: `paddedRows` rows).
+    var weights: [Int8]
     /// `scales[r] · s_x` per row (0 for padding rows).
-    let rowScales: [Float]
+    var rowScales: [Float]
+    /// The rows form of a point-major plan: the rows conv's row count, the `R` rows rounded up (zero rows at the
+    /// end); nil otherwise.
+    let paddedRows: Int?
     /// Output channel of each row, or -1 for a padding row.
     let rowChannel: [Int]
     let bias: [Float]
@@ -103,9 +132,23 @@ struct IntegerConvPlan {
     let splitForSaturation: Bool
     /// One row per channel, in order, nonzero scales: the conv's output is the layer's output.
     let fused: Bool
+    /// `MultipointForm.levels`: per point level, `[O, C'/groups, kh, kw]` codes (zero rows where a channel has
+    /// fewer points) and their scales (0 there); level 0 holds each channel's first row. Nil: the rows form.
+    let levels: [(weights: [Int8], scales: [Float])]?
+
+    /// Whether the levels form is estimated cheaper than the rows form for a dense conv of `o` channels, `r` rows,
+    /// at most `l` points per channel and `k` MACs per output value: levels cost `l·o·k` MACs per pixel and
+    /// `(l − 1)` round trips of `o` floats (8 bytes each); rows cost `r·k` MACs and a round trip of `r` floats
+    /// (write, then the sum pass reads). A byte is counted as `beta` MACs: 24 with VNNI (one core's int8 MAC rate
+    /// over its memory bandwidth, measured on Zen 5: ~490 GMAC/s in vgg16-ssd's convs, ~20 GB/s), 8 without.
+    static func prefersLevels(outputs o: Int, rows r: Int, levels l: Int, rowLength k: Int, vnni: Bool) -> Bool {
+        guard l > 1 else { return false }
+        let beta = vnni ? 24.0 : 8.0
+        return Double(l * o - r) * Double(k) < 8 * beta * Double(r - (l - 1) * o)
+    }
 
     init(unit: ConvUnit, conv q: QuantizedConv, activation a: QuantizedConv.ActivationGrid,
-         vnni: Bool = OneDNNProgram.hasVNNI) throws {
+         vnni: Bool = OneDNNProgram.hasVNNI, multipoint: MultipointForm = .auto) throws {
         let g = unit.conv.groups, o = q.outputChannels
         guard q.weightShape == [o, unit.conv.inChannels / g, unit.conv.kernelH, unit.conv.kernelW],
               o == unit.conv.outChannels, q.bias.count == o else {
@@ -175,8 +218,6 @@ struct IntegerConvPlan {
             groups = g
         }
         gather32 = gather.map { $0.map(Int32.init) }
-        weights = codes
-        rowScales = scales
         rowChannel = channel
         var first = [Int](repeating: 0, count: o), count = [Int](repeating: 0, count: o)
         for (i, c) in channel.enumerated().reversed() where c >= 0 {
@@ -185,7 +226,44 @@ struct IntegerConvPlan {
         }
         rowFirst = first
         rowCount = count
-        fused = channel == Array(0..<o) && scales.allSatisfy { $0 != 0 } && (groups == g)
+        let fused = channel == Array(0..<o) && scales.allSatisfy { $0 != 0 } && (groups == g)
+        self.fused = fused
+        weights = codes
+        rowScales = scales
+        let most = count.max() ?? 1
+        let useLevels: Bool
+        switch multipoint {
+        case .rows: useLevels = false
+        case .levels: useLevels = most > 1
+        case .auto:
+            useLevels = Self.prefersLevels(outputs: o, rows: channel.count, levels: most, rowLength: length, vnni: vnni)
+        }
+        if g == 1, !fused, useLevels {
+            var seen = [Int](repeating: 0, count: o)
+            var lw = [[Int8]](repeating: [Int8](repeating: 0, count: o * length), count: most)
+            var ls = [[Float]](repeating: [Float](repeating: 0, count: o), count: most)
+            for (r, c) in channel.enumerated() where c >= 0 {
+                let k = seen[c]
+                seen[c] += 1
+                for i in 0..<length { lw[k][c * length + i] = codes[r * length + i] }
+                ls[k][c] = scales[r]
+            }
+            levels = (0..<most).map { (lw[$0], ls[$0]) }
+            paddedRows = nil
+        } else {
+            levels = nil
+            // oneDNN's brgconv runs a row count that is not a multiple of 16 slower than the next multiple (measured
+            // on Zen 5: 131 rows of a 3x3 conv 3.87 ms, 144 rows 3.55 ms): zero rows (scale 0) round it up; the
+            // sum pass skips them.
+            if g == 1, !fused, extraChannel != nil {
+                let rounded = (channel.count + 15) / 16 * 16
+                weights = codes + [Int8](repeating: 0, count: (rounded - channel.count) * length)
+                rowScales = scales + [Float](repeating: 0, count: rounded - channel.count)
+                paddedRows = rounded
+            } else {
+                paddedRows = extraChannel == nil ? nil : channel.count
+            }
+        }
     }
 
     /// u8 codes of the float NHWC input into `y` (`code + zeroPoint`; the rounding of
@@ -202,10 +280,12 @@ struct IntegerConvPlan {
         }
     }
 
-    /// `y[p, c] = act(Σ_{rows r of c} rows[p, r] + bias[c] (+ y[p, c]))`.
+    /// `y[p, c] = act(Σ_{rows r of c} rows[p, r] + bias[c] (+ y[p, c]))`, fake-quantized on `readerGrid` when given
+    /// (the reader's quantization fused into the sum).
     func sumRows(_ rows: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pixels: Int, activation: Activation,
-                 accumulate: Bool) {
-        if let extraChannel {
+                 accumulate: Bool, readerGrid: InputQuantization.Grid? = nil) {
+        let o = bias.count
+        if let extraChannel, let stride = paddedRows {
             let act: Int32
             switch activation {
             case .identity: act = Int32(MPQ_DNNL_IDENTITY)
@@ -214,13 +294,15 @@ struct IntegerConvPlan {
             }
             extraChannel.withUnsafeBufferPointer { extra in
                 bias.withUnsafeBufferPointer { b in
-                    mpq_sum_rows(rows, y, pixels, Int32(bias.count), Int32(rowChannel.count), extra.baseAddress,
-                                 b.baseAddress, act, accumulate ? 1 : 0)
+                    mpq_sum_rows(rows, y, pixels, Int32(bias.count), Int32(o + extra.count), Int32(stride),
+                                 extra.baseAddress,
+                                 b.baseAddress, act, accumulate ? 1 : 0, readerGrid?.scale ?? 0, readerGrid?.qmin ?? 0,
+                                 readerGrid?.qmax ?? 0)
                 }
             }
             return
         }
-        let o = bias.count, r = rowChannel.count
+        let r = rowChannel.count
         rowFirst.withUnsafeBufferPointer { first in
             rowCount.withUnsafeBufferPointer { count in
                 bias.withUnsafeBufferPointer { bias in
@@ -237,7 +319,7 @@ struct IntegerConvPlan {
                             case .relu: v = Swift.max(v, 0)
                             case .relu6: v = Swift.min(Swift.max(v, 0), 6)
                             }
-                            dst[c] = v
+                            dst[c] = readerGrid?.apply(v) ?? v
                         }
                     }
                 }

@@ -34,7 +34,7 @@ final class CompiledForward: @unchecked Sendable {
         case quantize(from: OneDNNTensor, to: OneDNNTensor, plan: IntegerConvPlan)
         /// A multipoint integer conv's rows summed per channel, with bias, residual and activation.
         case sumRows(from: OneDNNTensor, to: OneDNNTensor, plan: IntegerConvPlan, activation: Activation,
-                     accumulate: Bool)
+                     accumulate: Bool, readerGrid: InputQuantization.Grid?)
     }
 
     /// A head's output tensor, written in place into the output rows from float `offset` on.
@@ -108,11 +108,12 @@ final class CompiledForward: @unchecked Sendable {
                             throw OneDNNError(description: "\(labels[k]): a tensor without storage")
                         }
                         plan.quantize(a, b, channels: from.channels, pixels: from.height * from.width)
-                    case let .sumRows(from, to, plan, activation, accumulate):
+                    case let .sumRows(from, to, plan, activation, accumulate, readerGrid):
                         guard let a = program.data(from), let b = program.data(to) else {
                             throw OneDNNError(description: "\(labels[k]): a tensor without storage")
                         }
-                        plan.sumRows(a, b, pixels: to.height * to.width, activation: activation, accumulate: accumulate)
+                        plan.sumRows(a, b, pixels: to.height * to.width, activation: activation, accumulate: accumulate,
+                                     readerGrid: readerGrid)
                     }
                     if let timed { timed(k, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
                 }
@@ -199,8 +200,8 @@ final class OneDNNBuilder {
             // A float reader's fake quantization fuses into this conv's post-ops.
             let readerGrid = Self.fuseReaderQuantization
                 ? onlyReader.flatMap { r in runsAsInteger(r) ? nil : quantization[r.name] } : nil
-            try integerConv(unit, plan, x, into: y, accumulate: accumulate, outputGrid: plan.fused ? readerGrid : nil)
-            if plan.fused, readerGrid != nil { fakeQuantized.insert(y.id) }
+            try integerConv(unit, plan, x, into: y, accumulate: accumulate, outputGrid: readerGrid)
+            if readerGrid != nil { fakeQuantized.insert(y.id) }
             return
         }
         try check(unit, x)
@@ -225,11 +226,12 @@ final class OneDNNBuilder {
     private func integerPlan(_ unit: ConvUnit, _ x: OneDNNTensor) throws -> IntegerConvPlan? {
         guard runsAsInteger(unit), let q = integer?.convs[unit.name], let a = q.activation else { return nil }
         try check(unit, x)
-        return try IntegerConvPlan(unit: unit, conv: q, activation: a)
+        return try IntegerConvPlan(unit: unit, conv: q, activation: a, multipoint: integer?.multipoint ?? .auto)
     }
 
-    /// The quantize step, then the int8 conv (fused when each channel has one point; else into the rows tensor,
-    /// then the row sum).
+    /// The quantize step, then the int8 conv (fused when each channel has one point; else one conv per point level
+    /// accumulating into `y`, or one conv into the rows tensor and the row sum; see `MultipointForm`). `outputGrid`:
+    /// the float reader's fake quantization, applied by the last step.
     private func integerConv(_ unit: ConvUnit, _ plan: IntegerConvPlan, _ x: OneDNNTensor, into y: OneDNNTensor,
                              accumulate: Bool, outputGrid: InputQuantization.Grid? = nil) throws {
         let c = unit.conv
@@ -247,16 +249,31 @@ final class OneDNNBuilder {
                 stride: c.stride, padding: c.padding, dilation: c.dilation, activation: c.activation, from: codes,
                 to: y, accumulate: accumulate, outputGrid: outputGrid.map { ($0.scale, $0.qmin, $0.qmax) },
                 name: unit.name)), unit.name + (outputGrid == nil ? "" : " (+ its reader's fake quantization)"))
+        } else if let levels = plan.levels {
+            for k in stride(from: levels.count - 1, through: 1, by: -1) {
+                append(.primitive(try program.int8Convolution(
+                    weight: levels[k].weights, scales: levels[k].scales, bias: nil, sourceZeroPoint: plan.zeroPoint,
+                    groups: 1, kernel: c.kernelH, stride: c.stride, padding: c.padding, dilation: c.dilation,
+                    activation: .identity, from: codes, to: y, accumulate: accumulate || k < levels.count - 1,
+                    name: unit.name)), "\(unit.name) (point \(k + 1))")
+            }
+            append(.primitive(try program.int8Convolution(
+                weight: levels[0].weights, scales: levels[0].scales, bias: plan.bias, sourceZeroPoint: plan.zeroPoint,
+                groups: 1, kernel: c.kernelH, stride: c.stride, padding: c.padding, dilation: c.dilation,
+                activation: c.activation, from: codes, to: y, accumulate: true,
+                outputGrid: outputGrid.map { ($0.scale, $0.qmin, $0.qmax) }, name: unit.name)),
+                   unit.name + " (point 1, + the other points" + (outputGrid == nil ? ")" : ", + its reader's fake quantization)"))
         } else {
-            let rows = try program.tensor(slot: Slot.rows, channels: plan.rowChannel.count, height: y.height,
+            let rows = try program.tensor(slot: Slot.rows, channels: plan.paddedRows ?? plan.rowChannel.count, height: y.height,
                                           width: y.width)
             append(.primitive(try program.int8Convolution(
                 weight: plan.weights, scales: plan.rowScales, bias: nil, sourceZeroPoint: plan.zeroPoint,
                 groups: plan.groups, kernel: c.kernelH,
                 stride: c.stride, padding: c.padding, dilation: c.dilation, activation: .identity, from: codes,
                 to: rows, name: unit.name)), unit.name)
-            append(.sumRows(from: rows, to: y, plan: plan, activation: c.activation, accumulate: accumulate),
-                   "sum rows of \(unit.name)")
+            append(.sumRows(from: rows, to: y, plan: plan, activation: c.activation, accumulate: accumulate,
+                            readerGrid: outputGrid),
+                   "sum rows of \(unit.name)" + (outputGrid == nil ? "" : " (+ its reader's fake quantization)"))
         }
     }
 

@@ -79,6 +79,37 @@ final class AllocationTests: XCTestCase {
         XCTAssertEqual(report.averageWeightBits, 3.0, accuracy: 1e-12)
     }
 
+    /// `--cost int8-macs`: rows in blocks (here 2). A has two equal channels (1, 0.34) and 3 output positions, B is
+    /// as above with one. Weighted sizes: A 2·2·3 = 12, B 4, Σ = 16; one point each: 2·2·(2·3) + 2·4 = 32.
+    /// Gain per unit cost: B 0.140625/1.75/8 = 0.01004, each A channel 0.1156/2.2312/12 = 0.00432: B first.
+    /// Budget avgBits 3.5 → floor(56) = 56.
+    /// - int8-macs: B has 1 row, so its second row fills the block it already occupies: free (32 used). A's 2 rows
+    ///   fill a block: A0's point opens one, 2·12 = 24 (56 used), and A1's point is then free. A [2, 2], B [2].
+    /// - macs: B 8 (40), A0 12 (52), A1 would make 64 > 56. A [2, 1], B [2]: a ragged row count.
+    func testInt8MACCostFillsRowBlocksOnHandCountedExample() throws {
+        let grid = try QuantGrid(bits: 2)
+        var layers = [try AllocationLayer(name: "A", weights: [1, 0.34, 1, 0.34], channels: 2, dimension: 2,
+                                          grams: [identity(2)]),
+                      try AllocationLayer(name: "B", weights: [1, 0.5, 0.5, 0.5], channels: 1, dimension: 4,
+                                          grams: [identity(4)])]
+        layers[0].outputPositions = 3
+        func run(_ cost: AllocationCost) throws -> AllocationResult {
+            try MultipointAllocator.allocate(layers, options: AllocationOptions(
+                grid: grid, budget: .averageBits(3.5), maxPointsPerChannel: 2, firstPoint: .mse, cost: cost,
+                rowBlock: 2, threads: 1))
+        }
+        let blocks = try run(.int8MACs)
+        XCTAssertEqual(blocks.layers[0].weights.pointCounts, [2, 2])
+        XCTAssertEqual(blocks.layers[1].weights.pointCounts, [2])
+        XCTAssertEqual(blocks.budgetBits, 56)
+        XCTAssertEqual(blocks.usedBits, 56)
+        let macs = try run(.macs)
+        XCTAssertEqual(macs.layers[0].weights.pointCounts, [2, 1])
+        XCTAssertEqual(macs.layers[1].weights.pointCounts, [2])
+        XCTAssertEqual(macs.usedBits, 52)
+        XCTAssertEqual(AllocationCost(rawValue: "int8-macs"), .int8MACs)
+    }
+
     /// Threshold mode on the same layers, ε = 0.05: A0 1 point leaves 0.1156/1.1156 = 0.104 > ε → 2 points;
     /// A1 exact; B leaves 0.1875/1.75 = 0.107 → 2 points leave 0.046875/1.75 = 0.027 ≤ ε.
     func testThresholdModeOnHandCountedExample() throws {

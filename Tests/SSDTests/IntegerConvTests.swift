@@ -244,14 +244,20 @@ final class IntegerConvPlanTests: XCTestCase {
                     want[c * o * o + i] = v
                 }
             }
-            for threads in [1, 2] {
-                let quantization = InputQuantization(["layer": grid.grid]).integer([q], policy: .all)
+            for (threads, form) in [(1, MultipointForm.rows), (2, .rows), (1, .levels), (2, .levels)] {
+                let quantization = InputQuantization(["layer": grid.grid]).integer([q], policy: .all, multipoint: form)
                 let builder = try OneDNNBuilder(priors: 0, classes: 1, threads: threads, quantization: quantization,
                                                 input: [1, t.channels, t.size, t.size], nchw: true)
                 builder.current = try builder.conv(unit, builder.current, slot: 0)
                 let compiled = try CompiledForward(revision: 0, stages: 0..<0, quantization: quantization,
                                                    builder: builder)
                 XCTAssertTrue(compiled.labels.contains { $0.hasPrefix("quantize input of layer (u8") }, t.name)
+                // Dense multipoint layers run as one conv per point level in the levels form, else as rows + sum.
+                let dense = t.groups == 1 && points.contains { $0 > 1 }
+                XCTAssertEqual(compiled.labels.contains { $0.hasSuffix("(point 2)") }, dense && form == .levels,
+                               "\(t.name) \(form): \(compiled.labels)")
+                XCTAssertEqual(compiled.labels.contains { $0.hasPrefix("sum rows of layer") },
+                               points.contains { $0 > 1 } && !(dense && form == .levels), "\(t.name) \(form)")
                 // A grouped (not depthwise) conv with uneven rows per group runs oneDNN's reference int8 kernel: exact
                 // but slow; none of the four networks has such a layer.
                 if t.groups == 1 || t.groups == t.channels {
@@ -267,9 +273,24 @@ final class IntegerConvPlanTests: XCTestCase {
                 var got = [Float](repeating: 0, count: nhwc.count)
                 nhwcToNCHW(nhwc, &got, channels: t.outputs, pixels: o * o)
                 let worst = zip(got, want).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 1
-                XCTAssertLessThan(worst, 1e-5, "\(t.name), \(threads) threads")
+                XCTAssertLessThan(worst, 1e-5, "\(t.name), \(threads) threads, \(form)")
             }
         }
+    }
+
+    /// The per-layer choice of `MultipointForm.auto`, hand-computed from `prefersLevels`'s formula
+    /// `(l·o − r)·k < 8·beta·(r − (l − 1)·o)`, beta 24 with VNNI and 8 without.
+    func testAutoPicksLevelsOnlyWhereRowsCostMoreMemoryThanLevelsCostMACs() {
+        // vgg16-ssd's first conv, 114 rows of 64 channels over 3·3·3 inputs: (128 − 114)·27 = 378 < 8·24·50 = 9600.
+        XCTAssertTrue(IntegerConvPlan.prefersLevels(outputs: 64, rows: 114, levels: 2, rowLength: 27, vnni: true))
+        XCTAssertTrue(IntegerConvPlan.prefersLevels(outputs: 64, rows: 114, levels: 2, rowLength: 27, vnni: false))
+        // A deep 3x3 conv with 117 of 512 channels doubled: 395·4608 ≫ 8·24·117.
+        XCTAssertFalse(IntegerConvPlan.prefersLevels(outputs: 512, rows: 629, levels: 2, rowLength: 4608, vnni: true))
+        // A 1x1 expansion with 16 of 192 channels doubled: (384 − 208)·32 = 5632 > 8·24·16 = 3072.
+        XCTAssertFalse(IntegerConvPlan.prefersLevels(outputs: 192, rows: 208, levels: 2, rowLength: 32, vnni: true))
+        // One point everywhere: nothing to choose. Three levels for one channel of 64: 128 + 64 − 66 rows of MACs.
+        XCTAssertFalse(IntegerConvPlan.prefersLevels(outputs: 64, rows: 64, levels: 1, rowLength: 27, vnni: true))
+        XCTAssertFalse(IntegerConvPlan.prefersLevels(outputs: 64, rows: 66, levels: 3, rowLength: 27, vnni: true))
     }
 
     /// Without VNNI an 8-bit layer is split into halves within ±64; with VNNI (or 4-bit codes) it is not.

@@ -32,7 +32,7 @@ int mpq_dnnl_tensor(mpq_dnnl_program *p, int slot, int c, int h, int w, char *er
 int mpq_dnnl_tensor_typed(mpq_dnnl_program *p, int slot, int c, int h, int w, int dtype, char *err, size_t errlen);
 
 /// The integer conv: `dst <- act(scales[o] · Σ src·weight + bias[o])` (s32 accumulation), or with `accumulate`
-/// `+ dst` before the (identity) activation. `src` is a u8 tensor, `dst` float; `weight` is s8
+/// `+ dst` before the activation. `src` is a u8 tensor, `dst` float; `weight` is s8
 /// `[oc, ic / groups, kh, kw]`, `scales` `[oc]`, `bias` `[oc]` or NULL; `src_zero_point` is subtracted from every
 /// source code (padding included). With `out_scale > 0` the output is also fake-quantized for its reader,
 /// `out_scale · clip(round(y / out_scale), out_qmin, out_qmax)` (ties to even). Returns the step index.
@@ -82,9 +82,11 @@ void mpq_quantize_u8(const float *x, uint8_t *y, size_t n, float scale, float qm
 void mpq_quantize_gather_u8(const float *x, uint8_t *y, size_t pixels, int channels, const int32_t *map, int count,
                             float scale, float qmin, float qmax, int zp);
 /// A multipoint integer conv's rows summed per channel (rows point-major: rows `0..<o` one per channel, row
-/// `o + j` adds to channel `extra[j]`), plus bias, plus `y` with `accumulate`, then the activation, into `y`.
-void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, const int32_t *extra, const float *bias,
-                  int activation, int accumulate);
+/// `o + j` adds to channel `extra[j]`), plus bias, plus `y` with `accumulate`, then the activation, into `y`; with
+/// `fq_scale > 0` the result is then fake-quantized for its (float) reader, as `mpq_fake_quantize` does.
+/// A pixel's rows are `stride >= r` floats apart (zero rows padding the conv's row count sit after the `r` rows).
+void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, int stride, const int32_t *extra,
+                  const float *bias, int activation, int accumulate, float fq_scale, float fq_qmin, float fq_qmax);
 /// Fake quantization `y = scale · clamp(round(x / scale), qmin, qmax)` (ties away from zero), bit for bit the
 /// scalar Swift `InputQuantization.Grid.apply`; `x` and `y` may be the same buffer.
 void mpq_fake_quantize(const float *x, float *y, size_t n, float scale, float qmin, float qmax);
