@@ -98,8 +98,9 @@ struct Compare: ParsableCommand {
                                valueName: "dir"))
     var report: String
 
-    @Option(help: ArgumentHelp("Multipoint rows: what the budget counts, weights (stored bits, the default) or macs "
-        + "(multiply-adds per image).", valueName: "kind"))
+    @Option(help: ArgumentHelp("Multipoint rows: what the budget counts, weights (stored bits, the default), macs "
+        + "(multiply-adds per image) or int8-macs (multiply-adds with rows in blocks of 16, as the int8 engine runs "
+        + "them).", valueName: "kind"))
     var cost: AllocationCost?
 
     @Option(help: ArgumentHelp("Run one shard of the units (fp32, then each budget x method): I/N runs units I, "

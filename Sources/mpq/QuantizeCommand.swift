@@ -48,8 +48,8 @@ struct Quantize: ParsableCommand {
           mpq quantize --model model.pth --voc-root VOCdevkit/VOC2007 \\
               --calib-split trainval --calib-images 64 --method rtn --wbits 4 \\
               --abits 8 --evaluate --split test --json -
-          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --cost macs \\
-              --out runs/q-macs.safetensors
+          mpq quantize --method multipoint --wbits 4 --avg-bits 4.25 --cost int8-macs \\
+              --out runs/q-fast.safetensors
           mpq quantize --method multipoint --wbits 3 --max-error 0.01 \\
               --skip-layers first,last --evaluate
           mpq quantize --method mixed --avg-bits 3.5 \\
@@ -107,8 +107,9 @@ struct Quantize: ParsableCommand {
                 + "mse (the exact MSE-optimal clip, DESIGN's first greedy step).", valueName: "rule"))
     var firstPoint: MultipointFirstPoint?
     @Option(help: ArgumentHelp("Multipoint: what --avg-bits counts: weights (stored weight bits, what the file size "
-        + "follows; the default) or macs (multiply-adds per image, layers weighted by their output size: the int8 "
-        + "engine's extra compute is then at most avg-bits/wbits - 1).", valueName: "kind"))
+        + "follows; the default), macs (multiply-adds per image, layers weighted by their output size: the int8 "
+        + "engine's extra compute is then at most avg-bits/wbits - 1) or int8-macs (macs with each layer's rows "
+        + "counted in blocks of 16, as the int8 engine runs them: the fastest multipoint files).", valueName: "kind"))
     var cost: AllocationCost?
 
     @Option(name: .customLong("act-calibration"),
