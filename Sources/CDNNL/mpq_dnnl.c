@@ -289,9 +289,10 @@ static int conv_descriptors(mpq_dnnl_program *p, int src, int dst, int groups, i
         return -1;
     }
     tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
-    if (y->dtype != MPQ_DNNL_F32 || (wtype == dnnl_f32) != (x->dtype == MPQ_DNNL_F32)) {
+    int dst_ok = y->dtype == MPQ_DNNL_F32 || (wtype == dnnl_s8 && y->dtype == MPQ_DNNL_U8 && !accumulate);
+    if (!dst_ok || (wtype == dnnl_f32) != (x->dtype == MPQ_DNNL_F32)) {
         snprintf(err, errlen, wtype == dnnl_f32 ? "a float conv reads and writes float tensors"
-                                                : "an int8 conv reads u8 or s8 and writes float");
+                                                : "an int8 conv reads u8 or s8 and writes float (or u8 codes)");
         return -1;
     }
     int ic = x->c, oc = y->c;
@@ -388,6 +389,12 @@ int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weig
     if (conv_descriptors(p, src, dst, groups, kh, kw, stride, padding, dilation, activation, accumulate, dnnl_s8,
                          &cd, &wmd_user, &bmd, err, errlen) < 0) return -1;
     int oc = p->tensors[dst].c;
+    /* A u8 destination holds its reader's codes: code = clamp(round(y / out_scale), qmin, qmax), qmin >= 0. */
+    int codes_out = p->tensors[dst].dtype == MPQ_DNNL_U8;
+    if (codes_out && !(out_scale > 0 && out_qmin >= 0 && out_qmax <= 255)) {
+        snprintf(err, errlen, "a u8 conv output needs its reader's unsigned grid");
+        return -1;
+    }
     dnnl_primitive_attr_t attr = base_attr();
     if (!attr) { snprintf(err, errlen, "oneDNN: attribute creation failed"); return -1; }
     step_t step = {0};
@@ -400,7 +407,8 @@ int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weig
         return -1;
     }
     for (int o = 0; o < oc; o++) {
-        step.scales[o] = scales[o];
+        /* oneDNN computes scale · (acc + bias'): bias' = bias / scales[o] in either case; codes divide by s. */
+        step.scales[o] = codes_out ? scales[o] / out_scale : scales[o];
         scaled_bias[o] = bias && scales[o] != 0 ? bias[o] / scales[o] : 0;
     }
     dnnl_status_t st = dnnl_primitive_attr_set_output_scales(attr, oc, 1 << 1, step.scales);
@@ -413,13 +421,20 @@ int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weig
         return fail(err, errlen, "output scales", st);
     }
     dnnl_post_ops_t ops = NULL;
-    if (accumulate || activation != MPQ_DNNL_IDENTITY) {
+    if (codes_out) {
+        /* In code units: the activation's bounds divide by s, then the grid's clamp; the conversion to u8 rounds
+           (ties to even). */
+        dnnl_post_ops_create(&ops);
+        float lo = out_qmin, hi = out_qmax;
+        if (activation == MPQ_DNNL_RELU6 && 6.0f / out_scale < hi) hi = 6.0f / out_scale;
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip, lo, hi);
+    } else if (accumulate || activation != MPQ_DNNL_IDENTITY) {
         dnnl_post_ops_create(&ops);
         if (accumulate) dnnl_post_ops_append_sum(ops, 1.0f);
         if (activation == MPQ_DNNL_RELU) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
         if (activation == MPQ_DNNL_RELU6) dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
     }
-    if (out_scale > 0) {
+    if (out_scale > 0 && !codes_out) {
         /* The reader's fake quantization fused: scale · clip(round(y / scale), qmin, qmax) (oneDNN rounds ties to
            even, the float engines away from zero: they differ only on exact ties). */
         if (!ops) dnnl_post_ops_create(&ops);

@@ -8,7 +8,7 @@ extension InvertedResidual {
     func compile(_ b: OneDNNBuilder) throws {
         let input = b.current
         let hidden = try expand.map { try b.conv($0, input, slot: b.otherSlot(input), onlyReader: depthwise) } ?? input
-        let dw = try b.conv(depthwise, hidden, slot: OneDNNBuilder.Slot.extra)
+        let dw = try b.conv(depthwise, hidden, slot: OneDNNBuilder.Slot.extra, onlyReader: project)
         if residual {
             try b.conv(project, dw, into: input, accumulate: true)
         } else {

@@ -184,10 +184,37 @@ final class OneDNNBuilder {
     /// Tensors already fake-quantized on their only reader's grid (by the int8 conv that wrote them).
     private var fakeQuantized: Set<Int32> = []
 
+    /// `MPQ_INT8_CHAIN=0` turns off int8 convs writing their int8 reader's u8 codes (for A/B measurements).
+    static let chainCodes = ProcessInfo.processInfo.environment["MPQ_INT8_CHAIN"] != "0"
+
+    /// Tensors holding u8 codes on their only reader's grid (written by the int8 conv that produced them).
+    private var codeTensors: Set<Int32> = []
+
+    /// The grid on which `reader` can take its input as u8 codes straight from an int8 producer: a dense or
+    /// depthwise conv with one point per channel, an unsigned input grid and no channel map (so its codes need no
+    /// gather and no zero point), exact on this CPU. Such a reader runs as an integer conv even where the policy
+    /// keeps its kind float (depthwise), because reading codes removes the float round trip that made it slower.
+    private func codesGrid(for reader: ConvUnit) -> InputQuantization.Grid? {
+        guard Self.chainCodes, let integer, let q = integer.convs[reader.name], let a = q.activation, a.isUnsigned,
+              quantization[reader.name] != nil, reader.inputChannelMap == nil, q.inputChannelMap == nil,
+              q.pointCounts.allSatisfy({ $0 == 1 }), OneDNNProgram.hasVNNI || !integer.wide.contains(reader.name)
+        else { return nil }
+        let g = reader.conv.groups
+        guard g == 1 || (g == reader.conv.inChannels && g == reader.conv.outChannels) else { return nil }
+        return a.grid
+    }
+
     /// `unit(x)` into a new tensor of `slot`. `onlyReader`: the one conv that reads the output (the output may
-    /// then be written fake-quantized for it).
+    /// then be written fake-quantized for it, or as its u8 codes when both run as integer convs).
     func conv(_ unit: ConvUnit, _ x: OneDNNTensor, slot: Int, onlyReader: ConvUnit? = nil) throws -> OneDNNTensor {
         try check(unit, x)
+        if let reader = onlyReader, let grid = codesGrid(for: reader), let plan = try integerPlan(unit, x), plan.fused {
+            let s = unit.conv.outputShape(for: [1, x.channels, x.height, x.width])
+            let y = try program.tensor(slot: slot, channels: s[1], height: s[2], width: s[3], type: .u8)
+            try integerConv(unit, plan, x, into: y, accumulate: false, outputGrid: grid)
+            codeTensors.insert(y.id)
+            return y
+        }
         let y = try program.output(of: unit.conv, for: x, slot: slot)
         try conv(unit, x, into: y, onlyReader: onlyReader)
         return y
@@ -205,6 +232,9 @@ final class OneDNNBuilder {
             return
         }
         try check(unit, x)
+        guard !codeTensors.contains(x.id) else {
+            throw OneDNNError(description: "conv \(unit.name): its input holds another conv's u8 codes")
+        }
         var x = x
         if let grid = quantization[unit.name], !fakeQuantized.contains(x.id) {
             // The conv reads a fake-quantized copy; the original stays for other readers (the other head, the
@@ -224,7 +254,8 @@ final class OneDNNBuilder {
     }
 
     private func integerPlan(_ unit: ConvUnit, _ x: OneDNNTensor) throws -> IntegerConvPlan? {
-        guard runsAsInteger(unit), let q = integer?.convs[unit.name], let a = q.activation else { return nil }
+        guard runsAsInteger(unit) || (codeTensors.contains(x.id) && codesGrid(for: unit) != nil),
+              let q = integer?.convs[unit.name], let a = q.activation else { return nil }
         try check(unit, x)
         return try IntegerConvPlan(unit: unit, conv: q, activation: a, multipoint: integer?.multipoint ?? .auto)
     }
@@ -238,17 +269,27 @@ final class OneDNNBuilder {
         guard c.dilation * (c.kernelH - 1) < x.height + 2 * c.padding, c.kernelH == c.kernelW else {
             throw OneDNNError(description: "conv \(unit.name): kernel larger than its padded input or not square")
         }
-        let codes = try program.tensor(slot: Slot.quantizedInput, channels: plan.gather?.count ?? x.channels,
+        let codes: OneDNNTensor
+        if codeTensors.contains(x.id) {
+            // The producer wrote this conv's codes (see `codesGrid`).
+            guard plan.gather == nil, plan.zeroPoint == 0 else {
+                throw OneDNNError(description: "conv \(unit.name): codes input needs a gather or a zero point")
+            }
+            codes = x
+        } else {
+            codes = try program.tensor(slot: Slot.quantizedInput, channels: plan.gather?.count ?? x.channels,
                                        height: x.height, width: x.width, type: .u8)
-        append(.quantize(from: x, to: codes, plan: plan),
-               "quantize input of \(unit.name) (u8, zero point \(plan.zeroPoint))")
+            append(.quantize(from: x, to: codes, plan: plan),
+                   "quantize input of \(unit.name) (u8, zero point \(plan.zeroPoint))")
+        }
         if plan.fused {
             append(.primitive(try program.int8Convolution(
                 weight: plan.weights, scales: plan.rowScales, bias: plan.bias, sourceZeroPoint: plan.zeroPoint,
                 groups: plan.groups, kernel: c.kernelH,
                 stride: c.stride, padding: c.padding, dilation: c.dilation, activation: c.activation, from: codes,
                 to: y, accumulate: accumulate, outputGrid: outputGrid.map { ($0.scale, $0.qmin, $0.qmax) },
-                name: unit.name)), unit.name + (outputGrid == nil ? "" : " (+ its reader's fake quantization)"))
+                name: unit.name)), unit.name + (outputGrid == nil ? "" : y.elementType == .u8 ? " (writes its reader's u8 codes)"
+                                                 : " (+ its reader's fake quantization)"))
         } else if let levels = plan.levels {
             for k in stride(from: levels.count - 1, through: 1, by: -1) {
                 append(.primitive(try program.int8Convolution(

@@ -103,6 +103,57 @@ final class IntegerConvTests: XCTestCase {
         }
     }
 
+    /// A u8 destination receives the reader's codes `clip(round(y / s), qmin, qmax)` of `y = act(scale · acc +
+    /// bias)`: on an 8-bit grid and on a 4-bit one (clamped at 15), with ReLU6 and without activation.
+    func testU8OutputHoldsTheReadersCodes() throws {
+        for (l, activation) in [(Self.layers[0], Activation.relu6), (Self.layers[1], .identity)] {
+            let (input, codes) = randomLayer(l, seed: 12)
+            let scales = [Float](repeating: 1e-4, count: l.rows)
+            let bias = (0..<l.rows).map { Float($0) * 0.01 }
+            let (plain, _) = try run(l, input: input, codes: codes, scales: scales, bias: bias, activation: activation)
+            for grid in [InputQuantization.Grid(scale: 6.0 / 255, qmin: 0, qmax: 255),
+                         InputQuantization.Grid(scale: 0.1, qmin: 0, qmax: 15)] {
+                let p = try OneDNNProgram(threads: 2)
+                let x = try p.tensor(slot: 0, channels: l.channels, height: l.size, width: l.size, type: .u8)
+                let o = (l.size + 2 * l.padding - l.dilation * (l.kernel - 1) - 1) / l.stride + 1
+                let y = try p.tensor(slot: 1, channels: l.rows, height: o, width: o, type: .u8)
+                let step = try p.int8Convolution(weight: codes, scales: scales, bias: bias,
+                                                 sourceZeroPoint: l.unsigned ? 0 : 128, groups: l.groups,
+                                                 kernel: l.kernel, stride: l.stride, padding: l.padding,
+                                                 dilation: l.dilation, activation: activation, from: x, to: y,
+                                                 outputGrid: (grid.scale, grid.qmin, grid.qmax), name: l.name)
+                try p.finalize()
+                let raw = try XCTUnwrap(p.bytes(x))
+                let hw = l.size * l.size
+                for c in 0..<l.channels {
+                    for i in 0..<hw {
+                        raw.storeBytes(of: UInt8(input[c * hw + i] + (l.unsigned ? 0 : 128)),
+                                       toByteOffset: i * l.channels + c, as: UInt8.self)
+                    }
+                }
+                try p.execute(step)
+                let out = try XCTUnwrap(p.bytes(y)).assumingMemoryBound(to: UInt8.self)
+                // oneDNN divides the scale by s before the products are summed, the reference divides the sum: a
+                // value within float rounding of a half-code boundary may round the other way (by one code).
+                var off = 0, clamped = 0
+                for r in 0..<l.rows {
+                    for i in 0..<(o * o) {
+                        let v = plain[r * o * o + i], want = grid.code(v), got = Int32(out[i * l.rows + r])
+                        if got != want {
+                            let t = Double(v) / Double(grid.scale)
+                            let atBoundary = abs(abs(t - t.rounded(.down)) - 0.5) < 1e-4
+                            XCTAssertTrue(abs(got - want) == 1 && atBoundary, "\(l.name): \(v) -> \(got), want \(want)")
+                            off += 1
+                        }
+                        if want == Int32(grid.qmax) { clamped += 1 }
+                    }
+                }
+                XCTAssertLessThanOrEqual(off, 2, "\(l.name), qmax \(grid.qmax): \(off) of \(l.rows * o * o) codes differ")
+                if grid.qmax == 15 { XCTAssertGreaterThan(clamped, 0, "the 4-bit case reaches the clamp") }
+            }
+        }
+    }
+
     /// The reader's fake quantization fused into the int8 conv: `s · clip(round(y / s), qmin, qmax)` of the output.
     func testOutputGridFakeQuantizesTheOutput() throws {
         for l in [Self.layers[0], Self.layers[1]] {
@@ -276,6 +327,59 @@ final class IntegerConvPlanTests: XCTestCase {
                 XCTAssertLessThan(worst, 1e-5, "\(t.name), \(threads) threads, \(form)")
             }
         }
+    }
+
+    /// A pointwise conv whose only reader is a depthwise conv, both one point per channel, unsigned grids: the
+    /// pointwise conv writes the depthwise conv's u8 codes (no quantize step, no float round trip) and the depthwise
+    /// conv runs as an integer conv although the measured policy keeps depthwise float otherwise. Its output equals
+    /// the unchained program's (float output, quantize step) up to codes that land on the other side of a rounding
+    /// boundary (different float order): at most a few in a thousand, each moving an output by one code's worth.
+    func testPointwiseWritesItsDepthwiseReadersCodes() throws {
+        var r = IntegerConvTests.Random(state: 0xDEC0DE)
+        let c = 16, o = 32, size = 10
+        func quantized(_ name: String, shape: [Int], clip: Float) -> QuantizedConv {
+            let length = shape[1] * shape[2] * shape[3]
+            return QuantizedConv(name: name, bits: 4, weightShape: shape, pointCounts: [Int](repeating: 1, count: shape[0]),
+                                 scales: (0..<shape[0]).map { _ in Float(r.int(1...100)) * 1e-3 },
+                                 codes: (0..<(shape[0] * length)).map { _ in Int8(r.int(-7...7)) },
+                                 bias: (0..<shape[0]).map { _ in Float(r.int(-100...100)) * 1e-2 }, inputChannelMap: nil,
+                                 activation: QuantizedConv.ActivationGrid(bits: 8, clip: clip, unsigned: true))
+        }
+        let pw = quantized("pw", shape: [o, c, 1, 1], clip: 4), dw = quantized("dw", shape: [o, 1, 3, 3], clip: 6)
+        func unit(_ q: QuantizedConv, groups: Int, padding: Int) -> ConvUnit {
+            ConvUnit(name: q.name, foldedBatchNorm: nil, conv: Conv2D(
+                weight: Tensor(shape: q.weightShape, data: q.reconstructedWeight), bias: q.bias, stride: 1,
+                padding: padding, dilation: 1, groups: groups, activation: .relu6))
+        }
+        let a = unit(pw, groups: 1, padding: 0), b = unit(dw, groups: o, padding: 1)
+        let x = (0..<(c * size * size)).map { _ in pw.activation!.scale * Float(r.int(0...255)) }
+        var outputs: [[Float]] = []
+        for chained in [true, false] {
+            let quantization = InputQuantization(["pw": pw.activation!.grid, "dw": dw.activation!.grid])
+                .integer([pw, dw], policy: .measured)
+            let builder = try OneDNNBuilder(priors: 0, classes: 1, threads: 2, quantization: quantization,
+                                            input: [1, c, size, size], nchw: true)
+            let hidden = try builder.conv(a, builder.current, slot: 0, onlyReader: chained ? b : nil)
+            builder.current = try builder.conv(b, hidden, slot: 1)
+            let compiled = try CompiledForward(revision: 0, stages: 0..<0, quantization: quantization, builder: builder)
+            XCTAssertEqual(compiled.labels.contains("pw (writes its reader's u8 codes)"), chained, "\(compiled.labels)")
+            XCTAssertEqual(compiled.labels.contains { $0.hasPrefix("quantize input of dw") }, !chained)
+            XCTAssertEqual(compiled.implementations.last?.contains("int8") ?? false || compiled.implementations.last?
+                .contains("vnni") ?? false || !chained, true, "\(compiled.implementations)")
+            var out = HeadOutputs(priors: 0, classes: 1)
+            var nhwc = [Float](repeating: 0, count: o * size * size)
+            try x.withUnsafeBufferPointer { input in
+                try nhwc.withUnsafeMutableBufferPointer { y in
+                    try compiled.run(input.baseAddress!, into: &out, exposing: y.baseAddress!)
+                }
+            }
+            outputs.append(nhwc)
+        }
+        let step = (dw.scales.max() ?? 0) * 7 * dw.activation!.scale
+        let moved = zip(outputs[0], outputs[1]).filter { abs($0 - $1) > 1e-5 }
+        XCTAssertLessThanOrEqual(moved.count, outputs[0].count / 200, "\(moved.count) of \(outputs[0].count) moved")
+        XCTAssertLessThanOrEqual(moved.map { abs($0 - $1) }.max() ?? 0, 2 * step * 1.0001)
+        XCTAssertGreaterThan(outputs[0].filter { $0 > 0 }.count, outputs[0].count / 4, "a non-trivial output")
     }
 
     /// The per-layer choice of `MultipointForm.auto`, hand-computed from `prefersLevels`'s formula

@@ -35,7 +35,9 @@ int mpq_dnnl_tensor_typed(mpq_dnnl_program *p, int slot, int c, int h, int w, in
 /// `+ dst` before the activation. `src` is a u8 tensor, `dst` float; `weight` is s8
 /// `[oc, ic / groups, kh, kw]`, `scales` `[oc]`, `bias` `[oc]` or NULL; `src_zero_point` is subtracted from every
 /// source code (padding included). With `out_scale > 0` the output is also fake-quantized for its reader,
-/// `out_scale · clip(round(y / out_scale), out_qmin, out_qmax)` (ties to even). Returns the step index.
+/// `out_scale · clip(round(y / out_scale), out_qmin, out_qmax)` (ties to even). A u8 `dst` (no `accumulate`)
+/// receives its reader's codes instead, `clip(round(y / out_scale), out_qmin, out_qmax)` with `0 <= out_qmin`.
+/// Returns the step index.
 int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weight, const float *scales,
                        const float *bias, int src_zero_point, int groups, int kh, int kw, int stride, int padding,
                        int dilation, int activation, int accumulate, float out_scale, float out_qmin, float out_qmax,
