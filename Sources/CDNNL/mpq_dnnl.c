@@ -662,6 +662,7 @@ static inline float fake_quant_value(float x, float scale, int lo, int hi, int s
 typedef struct {
     const float *rows; float *y; int o, r, stride; const int32_t *extra; const float *bias; int activation, accumulate;
     float fq_scale; int fq_lo, fq_hi, fq_signed;
+    uint8_t *codes;   /* non-NULL: write the reader's codes on the fq grid instead of floats (y is scratch) */
 } sum_ctx;
 
 static void sum_body(void *c, size_t lo, size_t hi) {
@@ -683,6 +684,25 @@ static void sum_body(void *c, size_t lo, size_t hi) {
     }
 }
 
+/* The row sum of one pixel into a stack row, then its codes (`mpq_sum_rows_codes`). */
+static void sum_codes_body(void *c, size_t lo, size_t hi) {
+    const sum_ctx s = *(const sum_ctx *)c;
+    const int o = s.o, r = s.r;
+    const float *restrict bias = s.bias;
+    const int32_t *restrict extra = s.extra;
+    float dst[4096];
+    for (size_t p = lo; p < hi; p++) {
+        const float *restrict src = s.rows + p * (size_t)s.stride;
+        for (int c = 0; c < o; c++) dst[c] = src[c] + bias[c];
+        for (int j = 0; j < r - o; j++) dst[extra[j]] += src[o + j];
+        if (s.activation == MPQ_DNNL_RELU) for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? dst[c] : 0;
+        else if (s.activation == MPQ_DNNL_RELU6)
+            for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? (dst[c] < 6 ? dst[c] : 6) : 0;
+        uint8_t *restrict out = s.codes + p * (size_t)o;
+        for (int c = 0; c < o; c++) out[c] = code_of(dst[c], s.fq_scale, s.fq_lo, s.fq_hi, 0);
+    }
+}
+
 /* A multipoint integer conv's rows back to channels. Rows are point-major: rows 0..o-1 are one row of each
    channel in channel order, row o+j (j < r - o) adds to channel extra[j]; a pixel's rows are `stride` floats
    apart (stride >= r: the conv's zero rows that round its row count up sit at the end, unread). y[p, c] = act(rows[p, c] + bias[c] (+ y[p, c])
@@ -690,8 +710,15 @@ static void sum_body(void *c, size_t lo, size_t hi) {
 void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, int stride, const int32_t *extra,
                   const float *bias, int activation, int accumulate, float fq_scale, float fq_qmin, float fq_qmax) {
     sum_ctx c = {rows, y, o, r, stride, extra, bias, activation, accumulate, fq_scale > 0 ? fq_scale : 0,
-                 (int)fq_qmin, (int)fq_qmax, fq_qmin < 0};
+                 (int)fq_qmin, (int)fq_qmax, fq_qmin < 0, NULL};
     par_for(pixels, pixels * (size_t)r, sum_body, &c);
+}
+
+void mpq_sum_rows_codes(const float *rows, uint8_t *codes, size_t pixels, int o, int r, int stride,
+                        const int32_t *extra, const float *bias, int activation, float scale, float qmin, float qmax) {
+    /* Each pixel's sum is built in a per-thread scratch row before it becomes codes. */
+    sum_ctx c = {rows, NULL, o, r, stride, extra, bias, activation, 0, scale, (int)qmin, (int)qmax, 0, codes};
+    par_for(pixels, pixels * (size_t)r, sum_codes_body, &c);
 }
 
 typedef struct { const float *x; float *y; float scale; int lo, hi, signed_grid; } fq_ctx;

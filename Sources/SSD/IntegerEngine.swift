@@ -280,6 +280,28 @@ struct IntegerConvPlan {
         }
     }
 
+    /// Whether the row sum can write its reader's u8 codes (`sumRowsToCodes`): the point-major rows form.
+    var sumWritesCodes: Bool { extraChannel != nil && paddedRows != nil && levels == nil && bias.count <= 4096 }
+
+    /// The row sum (no accumulation) as its int8 reader's codes on `grid` (unsigned).
+    func sumRowsToCodes(_ rows: UnsafePointer<Float>, _ codes: UnsafeMutableRawPointer, pixels: Int,
+                        activation: Activation, grid: InputQuantization.Grid) {
+        guard let extraChannel, let stride = paddedRows else { return }
+        let act: Int32
+        switch activation {
+        case .identity: act = Int32(MPQ_DNNL_IDENTITY)
+        case .relu: act = Int32(MPQ_DNNL_RELU)
+        case .relu6: act = Int32(MPQ_DNNL_RELU6)
+        }
+        extraChannel.withUnsafeBufferPointer { extra in
+            bias.withUnsafeBufferPointer { b in
+                mpq_sum_rows_codes(rows, codes.assumingMemoryBound(to: UInt8.self), pixels, Int32(bias.count),
+                                   Int32(bias.count + extra.count), Int32(stride), extra.baseAddress, b.baseAddress,
+                                   act, grid.scale, grid.qmin, grid.qmax)
+            }
+        }
+    }
+
     /// `y[p, c] = act(Σ_{rows r of c} rows[p, r] + bias[c] (+ y[p, c]))`, fake-quantized on `readerGrid` when given
     /// (the reader's quantization fused into the sum).
     func sumRows(_ rows: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pixels: Int, activation: Activation,

@@ -49,7 +49,7 @@ extension MobileNetV1SSD {
                 try b.step(blocks[i].depthwise)
                 try b.step(blocks[i].pointwise)
             case let .extra(i):
-                try b.step(extras[i].reduce)
+                try b.step(extras[i].reduce, onlyReader: extras[i].expand)
                 try b.step(extras[i].expand)
             case let .heads(i): try b.heads(heads, source: i, b.current)
             }
@@ -59,10 +59,13 @@ extension MobileNetV1SSD {
 
 extension VGGBase {
     /// Entries `range` on `current`.
+    /// A conv followed (past ReLU slots, inside the range) by another conv is that conv's only reader.
     func compile(_ range: Range<Int>, _ b: OneDNNBuilder) throws {
-        for slot in slots[range] {
-            switch slot {
-            case let .conv(unit): try b.step(unit)
+        for k in range {
+            switch slots[k] {
+            case let .conv(unit):
+                let next = slots[(k + 1)..<range.upperBound].first { if case .relu = $0 { false } else { true } }
+                if case let .conv(reader)? = next { try b.step(unit, onlyReader: reader) } else { try b.step(unit) }
             case .relu: break
             case let .pool(pool): try b.pool(pool)
             }
@@ -95,7 +98,7 @@ extension VGG16SSD {
         try VGGStage.compile(extras: extras.count, stages: stages, base: base, heads: heads, b,
                              normalise: { norm.applyNHWC($0, $1, channels: $2, pixels: $3) },
                              label: "source normalisation") { i in
-            try b.step(extras[i].reduce)
+            try b.step(extras[i].reduce, onlyReader: extras[i].expand)
             try b.step(extras[i].expand)
         }
     }

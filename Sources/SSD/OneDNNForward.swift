@@ -33,6 +33,7 @@ final class CompiledForward: @unchecked Sendable {
         /// An integer conv's input: the float tensor's codes on the conv's grid (gathered for OCS).
         case quantize(from: OneDNNTensor, to: OneDNNTensor, plan: IntegerConvPlan)
         /// A multipoint integer conv's rows summed per channel, with bias, residual and activation.
+        /// With a u8 `to`, the sum is written as the reader's codes on `readerGrid`.
         case sumRows(from: OneDNNTensor, to: OneDNNTensor, plan: IntegerConvPlan, activation: Activation,
                      accumulate: Bool, readerGrid: InputQuantization.Grid?)
     }
@@ -108,6 +109,11 @@ final class CompiledForward: @unchecked Sendable {
                             throw OneDNNError(description: "\(labels[k]): a tensor without storage")
                         }
                         plan.quantize(a, b, channels: from.channels, pixels: from.height * from.width)
+                    case let .sumRows(from, to, plan, activation, _, readerGrid?) where to.elementType == .u8:
+                        guard let a = program.data(from), let b = program.bytes(to) else {
+                            throw OneDNNError(description: "\(labels[k]): a tensor without storage")
+                        }
+                        plan.sumRowsToCodes(a, b, pixels: to.height * to.width, activation: activation, grid: readerGrid)
                     case let .sumRows(from, to, plan, activation, accumulate, readerGrid):
                         guard let a = program.data(from), let b = program.data(to) else {
                             throw OneDNNError(description: "\(labels[k]): a tensor without storage")
@@ -208,7 +214,8 @@ final class OneDNNBuilder {
     /// then be written fake-quantized for it, or as its u8 codes when both run as integer convs).
     func conv(_ unit: ConvUnit, _ x: OneDNNTensor, slot: Int, onlyReader: ConvUnit? = nil) throws -> OneDNNTensor {
         try check(unit, x)
-        if let reader = onlyReader, let grid = codesGrid(for: reader), let plan = try integerPlan(unit, x), plan.fused {
+        if let reader = onlyReader, let grid = codesGrid(for: reader), let plan = try integerPlan(unit, x),
+           plan.fused || plan.sumWritesCodes {
             let s = unit.conv.outputShape(for: [1, x.channels, x.height, x.width])
             let y = try program.tensor(slot: slot, channels: s[1], height: s[2], width: s[3], type: .u8)
             try integerConv(unit, plan, x, into: y, accumulate: false, outputGrid: grid)
@@ -314,7 +321,9 @@ final class OneDNNBuilder {
                 to: rows, name: unit.name)), unit.name)
             append(.sumRows(from: rows, to: y, plan: plan, activation: c.activation, accumulate: accumulate,
                             readerGrid: outputGrid),
-                   "sum rows of \(unit.name)" + (outputGrid == nil ? "" : " (+ its reader's fake quantization)"))
+                   "sum rows of \(unit.name)" + (outputGrid == nil ? "" : y.elementType == .u8
+                                                    ? " (writes its reader's u8 codes)"
+                                                    : " (+ its reader's fake quantization)"))
         }
     }
 
@@ -329,7 +338,9 @@ final class OneDNNBuilder {
     }
 
     /// `current <- unit(current)`.
-    func step(_ unit: ConvUnit) throws { current = try conv(unit, current, slot: otherSlot(current)) }
+    func step(_ unit: ConvUnit, onlyReader: ConvUnit? = nil) throws {
+        current = try conv(unit, current, slot: otherSlot(current), onlyReader: onlyReader)
+    }
 
     /// `current <- pool(current)`.
     func pool(_ pool: MaxPool2D) throws {

@@ -89,6 +89,10 @@ void mpq_quantize_gather_u8(const float *x, uint8_t *y, size_t pixels, int chann
 /// A pixel's rows are `stride >= r` floats apart (zero rows padding the conv's row count sit after the `r` rows).
 void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, int stride, const int32_t *extra,
                   const float *bias, int activation, int accumulate, float fq_scale, float fq_qmin, float fq_qmax);
+/// The same sum (no accumulation) written as its int8 reader's u8 codes `clamp(round(v / scale), qmin, qmax)`,
+/// `0 <= qmin`, ties away from zero as `mpq_quantize_u8`; `o <= 4096`.
+void mpq_sum_rows_codes(const float *rows, uint8_t *codes, size_t pixels, int o, int r, int stride,
+                        const int32_t *extra, const float *bias, int activation, float scale, float qmin, float qmax);
 /// Fake quantization `y = scale · clamp(round(x / scale), qmin, qmax)` (ties away from zero), bit for bit the
 /// scalar Swift `InputQuantization.Grid.apply`; `x` and `y` may be the same buffer.
 void mpq_fake_quantize(const float *x, float *y, size_t n, float scale, float qmin, float qmax);
