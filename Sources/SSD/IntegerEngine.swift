@@ -132,7 +132,7 @@ struct IntegerConvPlan {
     let splitForSaturation: Bool
     /// One row per channel, in order, nonzero scales: the conv's output is the layer's output.
     let fused: Bool
-    /// `MultipointForm.levels`: per point level, `[O, C'/groups, kh, kw]` codes (zero rows where a channel has
+    /// `MultipointForm.levels` (dense, or depthwise with `groups == O`): per point level, `[O, C'/groups, kh, kw]` codes (zero rows where a channel has
     /// fewer points) and their scales (0 there); level 0 holds each channel's first row. Nil: the rows form.
     let levels: [(weights: [Int8], scales: [Float])]?
 
@@ -193,6 +193,10 @@ struct IntegerConvPlan {
             groups = 1
         } else if q.inputChannelMap != nil {
             throw OneDNNError(description: "int8 conv \(q.name): a grouped conv with split input channels")
+        } else if depthwise, multipoint != .rows, channel.count > o {
+            // Uneven points as levels: one depthwise conv per point level over the input as it is.
+            gather = nil
+            groups = o
         } else if depthwise {
             // One row per channel reads the input as it is; more rows read copies of their channel.
             gather = channel == Array(0..<unit.conv.inChannels) ? nil : channel
@@ -236,9 +240,12 @@ struct IntegerConvPlan {
         case .rows: useLevels = false
         case .levels: useLevels = most > 1
         case .auto:
-            useLevels = Self.prefersLevels(outputs: o, rows: channel.count, levels: most, rowLength: length, vnni: vnni)
+            // Depthwise: always levels (the rows form gathers a copy of the input per extra row, measured 6.6x
+            // slower on mb2-ssd-lite).
+            useLevels = depthwise ? most > 1
+                : Self.prefersLevels(outputs: o, rows: channel.count, levels: most, rowLength: length, vnni: vnni)
         }
-        if g == 1, !fused, useLevels {
+        if g == 1 || (depthwise && groups == o), !fused, useLevels {
             var seen = [Int](repeating: 0, count: o)
             var lw = [[Int8]](repeating: [Int8](repeating: 0, count: o * length), count: most)
             var ls = [[Float]](repeating: [Float](repeating: 0, count: o), count: most)

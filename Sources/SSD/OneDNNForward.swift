@@ -203,10 +203,15 @@ final class OneDNNBuilder {
     private func codesGrid(for reader: ConvUnit) -> InputQuantization.Grid? {
         guard Self.chainCodes, let integer, let q = integer.convs[reader.name], let a = q.activation, a.isUnsigned,
               quantization[reader.name] != nil, reader.inputChannelMap == nil, q.inputChannelMap == nil,
-              q.pointCounts.allSatisfy({ $0 == 1 }), OneDNNProgram.hasVNNI || !integer.wide.contains(reader.name)
+              OneDNNProgram.hasVNNI || !integer.wide.contains(reader.name)
         else { return nil }
         let g = reader.conv.groups
-        guard g == 1 || (g == reader.conv.inChannels && g == reader.conv.outChannels) else { return nil }
+        let depthwise = g > 1 && g == reader.conv.inChannels && g == reader.conv.outChannels
+        guard g == 1 || depthwise else { return nil }
+        // Several points per channel: a depthwise reader runs them as levels over the same codes; a dense one's
+        // rows form reads the codes as they are too, but its levels/rows choice is its own (both read codes).
+        guard q.pointCounts.allSatisfy({ $0 == 1 }) || (depthwise && integer.multipoint != .rows) || g == 1
+        else { return nil }
         return a.grid
     }
 
@@ -301,13 +306,13 @@ final class OneDNNBuilder {
             for k in stride(from: levels.count - 1, through: 1, by: -1) {
                 append(.primitive(try program.int8Convolution(
                     weight: levels[k].weights, scales: levels[k].scales, bias: nil, sourceZeroPoint: plan.zeroPoint,
-                    groups: 1, kernel: c.kernelH, stride: c.stride, padding: c.padding, dilation: c.dilation,
+                    groups: plan.groups, kernel: c.kernelH, stride: c.stride, padding: c.padding, dilation: c.dilation,
                     activation: .identity, from: codes, to: y, accumulate: accumulate || k < levels.count - 1,
                     name: unit.name)), "\(unit.name) (point \(k + 1))")
             }
             append(.primitive(try program.int8Convolution(
                 weight: levels[0].weights, scales: levels[0].scales, bias: plan.bias, sourceZeroPoint: plan.zeroPoint,
-                groups: 1, kernel: c.kernelH, stride: c.stride, padding: c.padding, dilation: c.dilation,
+                groups: plan.groups, kernel: c.kernelH, stride: c.stride, padding: c.padding, dilation: c.dilation,
                 activation: c.activation, from: codes, to: y, accumulate: true,
                 outputGrid: outputGrid.map { ($0.scale, $0.qmin, $0.qmax) }, name: unit.name)),
                    unit.name + " (point 1, + the other points" + (outputGrid == nil ? ")" : ", + its reader's fake quantization)"))
