@@ -56,19 +56,23 @@ final class IntegerConvTests: XCTestCase {
                                          stride: l.stride, padding: l.padding, dilation: l.dilation,
                                          activation: activation, from: x, to: y, name: l.name)
         try p.finalize()
-        let raw = try XCTUnwrap(p.bytes(x))
-        let hw = l.size * l.size
-        for c in 0..<l.channels {
-            for i in 0..<hw {
-                raw.storeBytes(of: UInt8(input[c * hw + i] + Int32(zp)), toByteOffset: i * l.channels + c,
-                               as: UInt8.self)
-            }
-        }
+        try writeCodes(input, of: l, into: x, of: p)
         try p.execute(step)
         let out = try XCTUnwrap(p.data(y))
         var chw = [Float](repeating: 0, count: l.rows * o * o)
         nhwcToNCHW(out, &chw, channels: l.rows, pixels: o * o)
         return (chw, p.implementation(step))
+    }
+
+    /// Stores CHW input codes into the u8 NHWC tensor `x` (a signed layer's as `code + 128`).
+    func writeCodes(_ input: [Int32], of l: Layer, into x: OneDNNTensor, of p: OneDNNProgram) throws {
+        let raw = try XCTUnwrap(p.bytes(x))
+        let hw = l.size * l.size, zp: Int32 = l.unsigned ? 0 : 128
+        for c in 0..<l.channels {
+            for i in 0..<hw {
+                raw.storeBytes(of: UInt8(input[c * hw + i] + zp), toByteOffset: i * l.channels + c, as: UInt8.self)
+            }
+        }
     }
 
     /// Random input codes (0...255, or -127...127 for a signed layer) and weight codes within ±64 (the range
@@ -123,14 +127,7 @@ final class IntegerConvTests: XCTestCase {
                                                  dilation: l.dilation, activation: activation, from: x, to: y,
                                                  outputGrid: (grid.scale, grid.qmin, grid.qmax), name: l.name)
                 try p.finalize()
-                let raw = try XCTUnwrap(p.bytes(x))
-                let hw = l.size * l.size
-                for c in 0..<l.channels {
-                    for i in 0..<hw {
-                        raw.storeBytes(of: UInt8(input[c * hw + i] + (l.unsigned ? 0 : 128)),
-                                       toByteOffset: i * l.channels + c, as: UInt8.self)
-                    }
-                }
+                try writeCodes(input, of: l, into: x, of: p)
                 try p.execute(step)
                 let out = try XCTUnwrap(p.bytes(y)).assumingMemoryBound(to: UInt8.self)
                 // oneDNN divides the scale by s before the products are summed, the reference divides the sum: a
@@ -172,14 +169,7 @@ final class IntegerConvTests: XCTestCase {
                                              dilation: l.dilation, activation: .relu6, from: x, to: y,
                                              outputGrid: (grid.scale, grid.qmin, grid.qmax), name: l.name)
             try p.finalize()
-            let raw = try XCTUnwrap(p.bytes(x))
-            let hw = l.size * l.size
-            for c in 0..<l.channels {
-                for i in 0..<hw {
-                    raw.storeBytes(of: UInt8(input[c * hw + i] + (l.unsigned ? 0 : 128)),
-                                   toByteOffset: i * l.channels + c, as: UInt8.self)
-                }
-            }
+            try writeCodes(input, of: l, into: x, of: p)
             try p.execute(step)
             var got = [Float](repeating: 0, count: l.rows * o * o)
             nhwcToNCHW(try XCTUnwrap(p.data(y)), &got, channels: l.rows, pixels: o * o)
