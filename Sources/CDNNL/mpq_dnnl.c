@@ -665,48 +665,45 @@ typedef struct {
     uint8_t *codes;   /* non-NULL: write the reader's codes on the fq grid instead of floats (y is scratch) */
 } sum_ctx;
 
+/* Pixel p's channels: act(its rows summed + bias (+ dst with accumulate)) into dst. */
+static inline void sum_pixel(const sum_ctx *s, size_t p, float *restrict dst) {
+    const int o = s->o, r = s->r;
+    const float *restrict bias = s->bias;
+    const int32_t *restrict extra = s->extra;
+    const float *restrict src = s->rows + p * (size_t)s->stride;
+    if (s->accumulate) for (int c = 0; c < o; c++) dst[c] += src[c] + bias[c];
+    else for (int c = 0; c < o; c++) dst[c] = src[c] + bias[c];
+    for (int j = 0; j < r - o; j++) dst[extra[j]] += src[o + j];
+    if (s->activation == MPQ_DNNL_RELU) for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? dst[c] : 0;
+    else if (s->activation == MPQ_DNNL_RELU6)
+        for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? (dst[c] < 6 ? dst[c] : 6) : 0;
+}
+
 static void sum_body(void *c, size_t lo, size_t hi) {
     const sum_ctx s = *(const sum_ctx *)c;
-    const int o = s.o, r = s.r;
-    const float *restrict bias = s.bias;
-    const int32_t *restrict extra = s.extra;
     for (size_t p = lo; p < hi; p++) {
-        const float *restrict src = s.rows + p * (size_t)s.stride;
-        float *restrict dst = s.y + p * (size_t)o;
-        if (s.accumulate) for (int c = 0; c < o; c++) dst[c] += src[c] + bias[c];
-        else for (int c = 0; c < o; c++) dst[c] = src[c] + bias[c];
-        for (int j = 0; j < r - o; j++) dst[extra[j]] += src[o + j];
-        if (s.activation == MPQ_DNNL_RELU) for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? dst[c] : 0;
-        else if (s.activation == MPQ_DNNL_RELU6)
-            for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? (dst[c] < 6 ? dst[c] : 6) : 0;
+        float *restrict dst = s.y + p * (size_t)s.o;
+        sum_pixel(&s, p, dst);
         if (s.fq_scale > 0)
-            for (int c = 0; c < o; c++) dst[c] = fake_quant_value(dst[c], s.fq_scale, s.fq_lo, s.fq_hi, s.fq_signed);
+            for (int c = 0; c < s.o; c++) dst[c] = fake_quant_value(dst[c], s.fq_scale, s.fq_lo, s.fq_hi, s.fq_signed);
     }
 }
 
-/* The row sum of one pixel into a stack row, then its codes (`mpq_sum_rows_codes`). */
+/* The row sum of one pixel into a stack row, then its codes (`mpq_sum_rows_codes`; o <= 4096). */
 static void sum_codes_body(void *c, size_t lo, size_t hi) {
     const sum_ctx s = *(const sum_ctx *)c;
-    const int o = s.o, r = s.r;
-    const float *restrict bias = s.bias;
-    const int32_t *restrict extra = s.extra;
     float dst[4096];
     for (size_t p = lo; p < hi; p++) {
-        const float *restrict src = s.rows + p * (size_t)s.stride;
-        for (int c = 0; c < o; c++) dst[c] = src[c] + bias[c];
-        for (int j = 0; j < r - o; j++) dst[extra[j]] += src[o + j];
-        if (s.activation == MPQ_DNNL_RELU) for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? dst[c] : 0;
-        else if (s.activation == MPQ_DNNL_RELU6)
-            for (int c = 0; c < o; c++) dst[c] = dst[c] > 0 ? (dst[c] < 6 ? dst[c] : 6) : 0;
-        uint8_t *restrict out = s.codes + p * (size_t)o;
-        for (int c = 0; c < o; c++) out[c] = code_of(dst[c], s.fq_scale, s.fq_lo, s.fq_hi, 0);
+        sum_pixel(&s, p, dst);
+        uint8_t *restrict out = s.codes + p * (size_t)s.o;
+        for (int c = 0; c < s.o; c++) out[c] = code_of(dst[c], s.fq_scale, s.fq_lo, s.fq_hi, 0);
     }
 }
 
 /* A multipoint integer conv's rows back to channels. Rows are point-major: rows 0..o-1 are one row of each
    channel in channel order, row o+j (j < r - o) adds to channel extra[j]; a pixel's rows are `stride` floats
-   apart (stride >= r: the conv's zero rows that round its row count up sit at the end, unread). y[p, c] = act(rows[p, c] + bias[c] (+ y[p, c])
-   + Σ_{j: extra[j] = c} rows[p, o + j]). */
+   apart (stride >= r: the conv's zero rows that round its row count up sit at the end, unread).
+   y[p, c] = act(rows[p, c] + bias[c] (+ y[p, c]) + Σ_{j: extra[j] = c} rows[p, o + j]). */
 void mpq_sum_rows(const float *rows, float *y, size_t pixels, int o, int r, int stride, const int32_t *extra,
                   const float *bias, int activation, int accumulate, float fq_scale, float fq_qmin, float fq_qmax) {
     sum_ctx c = {rows, y, o, r, stride, extra, bias, activation, accumulate, fq_scale > 0 ? fq_scale : 0,

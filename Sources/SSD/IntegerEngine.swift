@@ -13,7 +13,7 @@ public final class IntegerConvolutions: @unchecked Sendable, Equatable {
     /// Layers with codes beyond ±64 (8-bit weights): exact without VNNI only when split (see `IntegerConvPlan`).
     public let wide: Set<String>
 
-    /// How dense layers with several points per channel run (see `MultipointForm`).
+    /// How layers with several points per channel run (see `MultipointForm`).
     public let multipoint: MultipointForm
 
     public init(_ convs: [QuantizedConv], policy: IntegerPolicy = .default, multipoint: MultipointForm = .default) {
@@ -53,7 +53,8 @@ public enum IntegerPolicy: String, Sendable, CaseIterable {
     }()
 }
 
-/// How a dense conv with several points per channel (R = Σ n_c rows for O channels) runs on the int8 engine.
+/// How a dense or depthwise conv with several points per channel (R = Σ n_c rows for O channels) runs on the int8
+/// engine.
 public enum MultipointForm: String, Sendable, CaseIterable {
     /// One int8 conv over all R rows into a rows tensor, then a pass that sums each channel's rows and adds the bias,
     /// the residual and the activation (and its float reader's fake quantization). Costs R rows of MACs and the
@@ -65,7 +66,8 @@ public enum MultipointForm: String, Sendable, CaseIterable {
     /// included. Costs L·O rows of MACs but no separate pass: cheaper where the MACs per row are few (a first
     /// layer over 3 input channels) and most channels have a second point.
     case levels
-    /// Per layer, the form with the smaller estimated cost (`IntegerConvPlan.prefersLevels`).
+    /// Per layer: depthwise convs as levels, dense ones by the smaller estimated cost
+    /// (`IntegerConvPlan.prefersLevels`).
     case auto
 
     /// `MPQ_INT8_MULTIPOINT=rows|levels|auto` when set (for measurements), else `auto`.
@@ -132,8 +134,9 @@ struct IntegerConvPlan {
     let splitForSaturation: Bool
     /// One row per channel, in order, nonzero scales: the conv's output is the layer's output.
     let fused: Bool
-    /// `MultipointForm.levels` (dense, or depthwise with `groups == O`): per point level, `[O, C'/groups, kh, kw]` codes (zero rows where a channel has
-    /// fewer points) and their scales (0 there); level 0 holds each channel's first row. Nil: the rows form.
+    /// `MultipointForm.levels` (dense, or depthwise with `groups == O`): per point level, `[O, C'/groups, kh, kw]`
+    /// codes (zero rows where a channel has fewer points) and their scales (0 there); level 0 holds each channel's
+    /// first row. Nil: the rows form.
     let levels: [(weights: [Int8], scales: [Float])]?
 
     /// Whether the levels form is estimated cheaper than the rows form for a dense conv of `o` channels, `r` rows,

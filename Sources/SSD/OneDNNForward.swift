@@ -197,21 +197,19 @@ final class OneDNNBuilder {
     private var codeTensors: Set<Int32> = []
 
     /// The grid on which `reader` can take its input as u8 codes straight from an int8 producer: a dense or
-    /// depthwise conv with one point per channel, an unsigned input grid and no channel map (so its codes need no
-    /// gather and no zero point), exact on this CPU. Such a reader runs as an integer conv even where the policy
-    /// keeps its kind float (depthwise), because reading codes removes the float round trip that made it slower.
+    /// depthwise conv with an unsigned input grid and no channel map (so its codes need no gather and no zero
+    /// point), exact on this CPU; a depthwise one with several points per channel runs them as levels (not in the
+    /// rows form, which gathers). Such a reader runs as an integer conv even where the policy keeps its kind float
+    /// (depthwise), because reading codes removes the float round trip that made it slower.
     private func codesGrid(for reader: ConvUnit) -> InputQuantization.Grid? {
         guard Self.chainCodes, let integer, let q = integer.convs[reader.name], let a = q.activation, a.isUnsigned,
               quantization[reader.name] != nil, reader.inputChannelMap == nil, q.inputChannelMap == nil,
               OneDNNProgram.hasVNNI || !integer.wide.contains(reader.name)
         else { return nil }
         let g = reader.conv.groups
-        let depthwise = g > 1 && g == reader.conv.inChannels && g == reader.conv.outChannels
-        guard g == 1 || depthwise else { return nil }
-        // Several points per channel: a depthwise reader runs them as levels over the same codes; a dense one's
-        // rows form reads the codes as they are too, but its levels/rows choice is its own (both read codes).
-        guard q.pointCounts.allSatisfy({ $0 == 1 }) || (depthwise && integer.multipoint != .rows) || g == 1
-        else { return nil }
+        if g == 1 { return a.grid }
+        guard g == reader.conv.inChannels, g == reader.conv.outChannels,
+              integer.multipoint != .rows || q.pointCounts.allSatisfy({ $0 == 1 }) else { return nil }
         return a.grid
     }
 
@@ -300,8 +298,7 @@ final class OneDNNBuilder {
                 groups: plan.groups, kernel: c.kernelH,
                 stride: c.stride, padding: c.padding, dilation: c.dilation, activation: c.activation, from: codes,
                 to: y, accumulate: accumulate, outputGrid: outputGrid.map { ($0.scale, $0.qmin, $0.qmax) },
-                name: unit.name)), unit.name + (outputGrid == nil ? "" : y.elementType == .u8 ? " (writes its reader's u8 codes)"
-                                                 : " (+ its reader's fake quantization)"))
+                name: unit.name)), unit.name + Self.readerSuffix(outputGrid, y))
         } else if let levels = plan.levels {
             for k in stride(from: levels.count - 1, through: 1, by: -1) {
                 append(.primitive(try program.int8Convolution(
@@ -317,8 +314,8 @@ final class OneDNNBuilder {
                 outputGrid: outputGrid.map { ($0.scale, $0.qmin, $0.qmax) }, name: unit.name)),
                    unit.name + " (point 1, + the other points" + (outputGrid == nil ? ")" : ", + its reader's fake quantization)"))
         } else {
-            let rows = try program.tensor(slot: Slot.rows, channels: plan.paddedRows ?? plan.rowChannel.count, height: y.height,
-                                          width: y.width)
+            let rows = try program.tensor(slot: Slot.rows, channels: plan.paddedRows ?? plan.rowChannel.count,
+                                          height: y.height, width: y.width)
             append(.primitive(try program.int8Convolution(
                 weight: plan.weights, scales: plan.rowScales, bias: nil, sourceZeroPoint: plan.zeroPoint,
                 groups: plan.groups, kernel: c.kernelH,
@@ -326,9 +323,7 @@ final class OneDNNBuilder {
                 to: rows, name: unit.name)), unit.name)
             append(.sumRows(from: rows, to: y, plan: plan, activation: c.activation, accumulate: accumulate,
                             readerGrid: outputGrid),
-                   "sum rows of \(unit.name)" + (outputGrid == nil ? "" : y.elementType == .u8
-                                                    ? " (writes its reader's u8 codes)"
-                                                    : " (+ its reader's fake quantization)"))
+                   "sum rows of \(unit.name)" + Self.readerSuffix(outputGrid, y))
         }
     }
 
@@ -340,6 +335,11 @@ final class OneDNNBuilder {
         guard unit.conv.inChannels == x.channels else {
             throw OneDNNError(description: "conv \(unit.name) expects \(unit.conv.inChannels) channels, gets \(x.channels)")
         }
+    }
+
+    /// What a step that writes for its reader adds to its label.
+    private static func readerSuffix(_ grid: InputQuantization.Grid?, _ y: OneDNNTensor) -> String {
+        grid == nil ? "" : y.elementType == .u8 ? " (writes its reader's u8 codes)" : " (+ its reader's fake quantization)"
     }
 
     /// `current <- unit(current)`.
