@@ -23,6 +23,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        // The ONNX messages' runtime (the Swift is generated once by Scripts/generate-onnx-proto.sh, no plugin).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System-library shims (Debian: libxml2-dev, libjpeg-dev, libopenblas-dev, libdnnl-dev).
@@ -54,9 +56,11 @@ let package = Package(
         .target(name: "Quantization", dependencies: [
             "SSD", "Tensors", "Checkpoints", "Imaging", "VOC", "Evaluation", "Parallelism", "COpenBLAS", "SafeIO",
         ]),
-        // ONNX export: a hand-written protobuf encoder (ProtoWriter) and the ONNX messages it writes (ONNXProto);
-        // Proto/onnx_subset.proto documents their field numbers and is not compiled.
-        .target(name: "ONNXExport", dependencies: ["SSD", "Tensors"], exclude: ["Proto/onnx_subset.proto"]),
+        // ONNX export: the messages of Proto/onnx_subset.proto, generated to Swift by protoc and committed
+        // (onnx_subset.pb.swift); the .proto itself is not compiled.
+        .target(name: "ONNXExport", dependencies: [
+            "SSD", "Tensors", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["Proto/onnx_subset.proto"]),
         // The jobs behind the commands (demo, quantize, compare, sensitivity, diagnose, shards and merges, reports):
         // plain options structs in, results and files out; no ArgumentParser.
         .target(name: "Workflows", dependencies: [
@@ -75,7 +79,9 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: [
             "Quantization", "SSD", "Tensors", "Checkpoints", "VOC", "Evaluation",
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ONNXExportTests", dependencies: ["ONNXExport"]),
+        .testTarget(name: "ONNXExportTests", dependencies: [
+            "ONNXExport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .testTarget(name: "mpqTests", dependencies: [
             "mpq", "Workflows", "Imaging", "VOC", "Evaluation", "Checkpoints", "SafeIO", "Quantization", "SSD",
         ], resources: [.copy("Fixtures")]),

@@ -1,10 +1,11 @@
 import Foundation
+import SwiftProtobuf
 
 /// Accumulates the nodes and initializers of one ONNX graph with unique names.
 struct GraphBuilder {
     let opset: Int
-    private(set) var nodes: [ONNX.NodeProto] = []
-    private(set) var initializers: [ONNX.TensorProto] = []
+    private(set) var nodes: [Onnx_NodeProto] = []
+    private(set) var initializers: [Onnx_TensorProto] = []
     private var used: [String: Int] = [:]
     private var scalars: [String: String] = [:]
 
@@ -23,7 +24,7 @@ struct GraphBuilder {
 
     private mutating func tensor(_ name: String, type: ONNX.DataType, shape: [Int], bytes: Data)
         -> String {
-        let t = ONNX.TensorProto(dims: shape.map(Int64.init), dataType: type, name: unique(name), rawData: bytes)
+        let t = ONNX.tensor(name: unique(name), type: type, dims: shape.map(Int64.init), rawData: bytes)
         initializers.append(t)
         return t.name
     }
@@ -75,21 +76,21 @@ struct GraphBuilder {
     /// Adds `op` on `inputs` (empty string = an omitted optional input) and returns its output name.
     @discardableResult
     mutating func node(_ op: String, _ inputs: [String], name: String, output: String? = nil,
-                       _ attributes: [ONNX.AttributeProto] = []) -> String {
+                       _ attributes: [Onnx_AttributeProto] = []) -> String {
         let nodeName = unique(name)
-        let n = ONNX.NodeProto(input: inputs, output: [output ?? unique(name + "_out")], name: nodeName, opType: op,
-                               attribute: attributes)
+        let n = ONNX.node(op, inputs: inputs, outputs: [output ?? unique(name + "_out")], name: nodeName,
+                          attributes: attributes)
         nodes.append(n)
         return n.output[0]
     }
 
     // MARK: Attributes
 
-    static func ints(_ name: String, _ values: [Int]) -> ONNX.AttributeProto {
-        ONNX.AttributeProto(name: name, value: .ints(values.map(Int64.init)))
+    static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto {
+        ONNX.attribute(name, .ints(values.map(Int64.init)))
     }
 
-    static func int(_ name: String, _ value: Int) -> ONNX.AttributeProto {
-        ONNX.AttributeProto(name: name, value: .int(Int64(value)))
+    static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto {
+        ONNX.attribute(name, .int(Int64(value)))
     }
 }

@@ -131,7 +131,7 @@ struct NetworkWriter {
 
     // MARK: Convolutions
 
-    private static func convAttributes(_ conv: Conv2D, groups: Int) -> [ONNX.AttributeProto] {
+    private static func convAttributes(_ conv: Conv2D, groups: Int) -> [Onnx_AttributeProto] {
         [GraphBuilder.ints("kernel_shape", [conv.kernelH, conv.kernelW]),
          GraphBuilder.ints("strides", [conv.stride, conv.stride]),
          GraphBuilder.ints("pads", [Int](repeating: conv.padding, count: 4)),

@@ -66,24 +66,22 @@ public enum ONNXExporter {
         var writer = NetworkWriter(model: model, quantized: quantized, opset: options.opset)
         try writer.write(postprocess: options.postprocess)
         let p = model.priors.count
-        let graph = ONNX.GraphProto(
-            node: writer.builder.nodes,
-            name: "mpq_" + model.architecture.rawValue.replacingOccurrences(of: "-", with: "_"),
-            initializer: writer.builder.initializers,
-            input: [valueInfo("image", [1, 3, SSDModel.inputSize, SSDModel.inputSize])],
-            output: options.postprocess
-                ? [valueInfo("scores", [1, p, model.classes]), valueInfo("boxes", [1, p, 4])]
-                : [valueInfo("confidences", [1, p, model.classes]), valueInfo("locations", [1, p, 4])])
-        let proto = ONNX.ModelProto(
-            irVersion: irVersion(opset: options.opset),
-            producerName: "mpq",
-            producerVersion: options.producerVersion,
-            docString: "SSD detector \(model.architecture.rawValue) exported by mpq",
-            graph: graph,
-            opsetImport: [ONNX.OperatorSetIdProto(domain: "", version: Int64(options.opset))],
-            metadataProps: metadata(model, quantized: quantized, classNames: classNames).map {
-                ONNX.StringStringEntryProto(key: $0.0, value: $0.1)
-            })
+        var graph = Onnx_GraphProto()
+        graph.node = writer.builder.nodes
+        graph.name = "mpq_" + model.architecture.rawValue.replacingOccurrences(of: "-", with: "_")
+        graph.initializer = writer.builder.initializers
+        graph.input = [ONNX.valueInfo("image", [1, 3, SSDModel.inputSize, SSDModel.inputSize])]
+        graph.output = options.postprocess
+            ? [ONNX.valueInfo("scores", [1, p, model.classes]), ONNX.valueInfo("boxes", [1, p, 4])]
+            : [ONNX.valueInfo("confidences", [1, p, model.classes]), ONNX.valueInfo("locations", [1, p, 4])]
+        var proto = Onnx_ModelProto()
+        proto.irVersion = irVersion(opset: options.opset)
+        proto.producerName = "mpq"
+        if !options.producerVersion.isEmpty { proto.producerVersion = options.producerVersion }
+        proto.docString = "SSD detector \(model.architecture.rawValue) exported by mpq"
+        proto.graph = graph
+        proto.opsetImport = [ONNX.opset(version: options.opset)]
+        proto.metadataProps = metadata(model, quantized: quantized, classNames: classNames).map(ONNX.entry)
         let data = proto.serialized()
         return (data, Summary(nodes: graph.node.count, integerConvs: writer.integerConvs,
                               floatConvs: writer.floatConvs, bytes: data.count))
@@ -97,12 +95,6 @@ public enum ONNXExporter {
         case 19...20: return 9
         default: return 10
         }
-    }
-
-    static func valueInfo(_ name: String, _ shape: [Int]) -> ONNX.ValueInfoProto {
-        let dims = shape.map { ONNX.TensorShapeProto.Dimension.value(Int64($0)) }
-        return ONNX.ValueInfoProto(name: name, type: ONNX.TypeProto(
-            tensorType: ONNX.TypeProto.Tensor(elemType: .float, shape: ONNX.TensorShapeProto(dim: dims))))
     }
 
     /// `mpq.*` metadata: architecture, preprocessing (mean and std per channel in input order, on 0-255 pixels
