@@ -12,7 +12,8 @@ passes of a 1x3x300x300 tensor (mpq through `mpq bench --forward-only --json -`)
 the ratios the README reports. Also prints the oneDNN kernels mpq's int8 engine picked.
 
 With --include-export, ONNX Runtime also runs mpq's own exports (`mpq export --no-postprocess`, the raw head
-outputs like the PyTorch export) of the w8a8 rtn and w4a8 multipoint 4.25 files: "ORT mpq-export <variant>", timed
+outputs like the PyTorch export) of the w8a8 rtn and w4a8 multipoint 4.25 files in both forms (`--form qdq` and
+`--form conv-integer`): "ORT mpq-export <form> <variant>", timed
 in the same rounds next to ORT's quantize_static model (docs/export.md).
 
 Usage:
@@ -109,12 +110,13 @@ def main():
             exports = {}
             if args.include_export:
                 for name in ("w8a8 rtn", "w4a8 multipoint 4.25"):
-                    exported = files[name].replace(".safetensors", ".onnx")
-                    run = subprocess.run([mpq, "export", "--model", files[name], "--out", exported,
-                                          "--no-postprocess"], capture_output=True, text=True)
-                    if run.returncode != 0:
-                        sys.exit(f"mpq export failed ({arch} {name}): {run.stderr.strip()}")
-                    exports[f"ORT mpq-export {name}"] = exported
+                    for form in ("qdq", "conv-integer"):
+                        exported = files[name].replace(".safetensors", f".{form}.onnx")
+                        run = subprocess.run([mpq, "export", "--model", files[name], "--out", exported,
+                                              "--form", form, "--no-postprocess"], capture_output=True, text=True)
+                        if run.returncode != 0:
+                            sys.exit(f"mpq export failed ({arch} {name}): {run.stderr.strip()}")
+                        exports[f"ORT mpq-export {form} {name}"] = exported
             onnx_path = os.path.join(tmp, f"{arch}.onnx")
             x = torch.rand(1, 3, 300, 300)
             with torch.no_grad():

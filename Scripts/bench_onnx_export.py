@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """ONNX Runtime latency on mpq's exports, without torch: the demo detector (or --model) exported float, its
-w8a8 RTN and w4a8 multipoint 4.25 quantized files exported (`mpq export`, ConvInteger form), and ONNX Runtime's
+w8a8 RTN and w4a8 multipoint 4.25 quantized files exported in both forms (`mpq export --form qdq` and
+`--form conv-integer`), and ONNX Runtime's
 own int8 model of the float export (onnxruntime.quantization.quantize_static, QDQ, per-channel, calibrated on
 the same demo trainval images mpq calibrates on, preprocessed as the export's metadata says). Interleaved rounds
 (a busy machine hurts every variant alike), each timing --runs forward passes of one preprocessed demo test
@@ -59,9 +60,10 @@ def main():
                         ("w4a8 multipoint 4.25", ["--method", "multipoint", "--wbits", "4", "--avg-bits", "4.25"])):
         file = os.path.join(tmp, name.replace(" ", "-") + ".safetensors")
         run([mpq, "quantize", *flags, "--abits", "8", "--calib-images", str(args.calib_images), "--out", file])
-        onnx_file = file.replace(".safetensors", ".onnx")
-        run([mpq, "export", "--model", file, "--out", onnx_file])
-        models[f"ORT mpq-export {name}"] = onnx_file
+        for form in ("qdq", "conv-integer"):
+            onnx_file = file.replace(".safetensors", f".{form}.onnx")
+            run([mpq, "export", "--model", file, "--form", form, "--out", onnx_file])
+            models[f"ORT mpq {form} {name}"] = onnx_file
 
     meta = {p.key: p.value for p in onnx.load(models["ORT fp32 (mpq export)"]).metadata_props}
     mean = np.array(json.loads(meta["mpq.mean"]), np.float32).reshape(3, 1, 1)
@@ -116,7 +118,7 @@ def main():
         print(f"threads {threads} (median of {args.rounds} x {args.runs} runs, ms; ratio to ORT fp32; file bytes)")
         for name in models:
             m = statistics.median(times[name])
-            print(f"  {name:32s} {m:8.2f}  {m / base:5.2f}x  {sizes[name]:>10d}")
+            print(f"  {name:40s} {m:8.2f}  {m / base:5.2f}x  {sizes[name]:>10d}")
             results.append({"threads": threads, "variant": name, "median_ms": m, "bytes": sizes[name]})
     if args.json:
         with open(args.json, "w") as f:

@@ -40,6 +40,10 @@ struct GraphBuilder {
         return tensor(name, type: .float, shape: shape, bytes: Self.bytes(values))
     }
 
+    mutating func int8s(_ name: String, _ values: [Int8], shape: [Int]) -> String {
+        tensor(name, type: .int8, shape: shape, bytes: Self.bytes(values))
+    }
+
     mutating func uint8s(_ name: String, _ values: [UInt8], shape: [Int]) -> String {
         tensor(name, type: .uint8, shape: shape, bytes: Self.bytes(values))
     }

@@ -14,9 +14,16 @@ struct NetworkWriter {
     private var codes: [String: String] = [:]
     private(set) var integerConvs = 0
     private(set) var floatConvs = 0
+    let form: ONNXExporter.QuantizedForm
+    /// QDQ form: each single-point conv's output (after its activation) and the activation, to find afterwards
+    /// which ones ONNX Runtime fuses into QLinearConv (`countFusedQDQ`).
+    private var qdqOutputs: [(output: String, activation: Activation)] = []
+    /// QuantizeLinear outputs -> (scale, zero point), for `countFusedQDQ`.
+    private var quantizers: [String: (scale: Float, zeroPoint: UInt8)] = [:]
 
-    init(model: SSDModel, quantized: QuantizedFile?, opset: Int) {
+    init(model: SSDModel, quantized: QuantizedFile?, opset: Int, form: ONNXExporter.QuantizedForm = .convInteger) {
         self.model = model
+        self.form = form
         self.quantized = Dictionary((quantized?.convs ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         builder = GraphBuilder(opset: opset)
     }
@@ -68,6 +75,28 @@ struct NetworkWriter {
             builder.node("Softmax", [conf], name: "softmax", output: "scores", [GraphBuilder.int("axis", 2)])
             decode(loc)
         }
+        if form == .qdq { integerConvs = countFusedQDQ() }
+    }
+
+    /// The QDQ form's convs that ONNX Runtime's QDQ fusion turns into `QLinearConv`: one point per channel, the
+    /// output read only by a `QuantizeLinear` (the next quantized conv's input), and the activation absorbed by
+    /// that quantizer (ReLU and ReLU6 are dropped when the grid starts at zero, ReLU6 only when the grid ends
+    /// at or below 6). Measured on ONNX Runtime 1.32 and asserted in ExportTests against its optimized model.
+    private mutating func countFusedQDQ() -> Int {
+        var consumers: [String: [Onnx_NodeProto]] = [:]
+        for n in builder.nodes { for i in n.input where !i.isEmpty { consumers[i, default: []].append(n) } }
+        var fused = 0
+        for (output, activation) in qdqOutputs {
+            guard let readers = consumers[output], readers.count == 1, readers[0].opType == "QuantizeLinear",
+                  let q = quantizers[readers[0].output[0]] else { continue }
+            switch activation {
+            case .identity: fused += 1
+            case .relu: if q.zeroPoint == 0 { fused += 1 }
+            case .relu6: if q.zeroPoint == 0 && Float(255) * q.scale <= 6 { fused += 1 }
+            }
+        }
+        floatConvs += qdqOutputs.count - fused
+        return fused
     }
 
     /// `sqrt(Σ_c x²)` over channels, `[1, 1, H, W]`.
@@ -155,8 +184,13 @@ struct NetworkWriter {
 
     mutating func conv(_ unit: ConvUnit, _ x: String) throws -> String {
         if let q = quantized[unit.name], let grid = q.activation {
-            integerConvs += 1
-            return try integerConv(unit, q, grid, x)
+            switch form {
+            case .convInteger:
+                integerConvs += 1
+                return try integerConv(unit, q, grid, x)
+            case .qdq:
+                return try qdqConv(unit, q, grid, x)
+            }
         }
         floatConvs += 1
         let conv = unit.conv
@@ -182,11 +216,20 @@ struct NetworkWriter {
         }
         let q = builder.node("QuantizeLinear", [input, builder.scalar(a.scale), zp], name: layer + "/input_quantize")
         codes[key] = q
+        quantizers[q] = (a.scale, zeroPoint)
         return (q, zp)
     }
 
-    private mutating func integerConv(_ unit: ConvUnit, _ q: QuantizedConv, _ a: QuantizedConv.ActivationGrid,
-                                      _ x: String) throws -> String {
+    /// A quantized conv's rows in point-major order (each channel's first point in channel order, then the other
+    /// points): their int8 codes, their weight scales and the channel of each.
+    private struct Rows {
+        var codes: [Int8] = []
+        var scales: [Float] = []
+        var channel: [Int] = []
+        var count: Int { channel.count }
+    }
+
+    private func rows(_ unit: ConvUnit, _ q: QuantizedConv) throws -> Rows {
         let conv = unit.conv, o = q.outputChannels, g = conv.groups
         let depthwise = g > 1 && g == o && g == conv.inChannels
         guard q.weightShape == [o, conv.inChannels / g, conv.kernelH, conv.kernelW], o == conv.outChannels,
@@ -198,75 +241,114 @@ struct NetworkWriter {
             throw ONNXExportError.unsupportedLayer(name: q.name, problem: "a grouped conv that is not depthwise, or "
                                                    + "a depthwise conv with split input channels")
         }
-        // Point-major rows: each channel's first point in channel order, then the other points.
         let channelOfRow = q.channelOfRow, length = q.rowLength
         var first = [Int](repeating: -1, count: o), extras: [Int] = []
         for (r, c) in channelOfRow.enumerated() {
             if first[c] < 0 { first[c] = r } else { extras.append(r) }
         }
-        let order = first + extras
-        var weights = [Int8](), scales = [Float]()
-        weights.reserveCapacity(q.codes.count)
-        for r in order {
-            weights += q.codes[(r * length)..<((r + 1) * length)]
-            scales.append(q.scales[r] * a.scale)
+        var rows = Rows()
+        rows.codes.reserveCapacity(q.codes.count)
+        for r in first + extras {
+            rows.codes += q.codes[(r * length)..<((r + 1) * length)]
+            rows.scales.append(q.scales[r])
+            rows.channel.append(channelOfRow[r])
         }
-        let rows = order.count, rowChannel = order.map { channelOfRow[$0] }
+        return rows
+    }
 
+    /// The u8 codes a quantized conv reads, gathered on channels for an OCS expansion or depthwise rows, with
+    /// their zero point, and the conv's groups and input channels.
+    private mutating func inputCodes(_ unit: ConvUnit, _ q: QuantizedConv, _ a: QuantizedConv.ActivationGrid,
+                                     _ rows: Rows, _ x: String)
+        -> (codes: String, zeroPoint: String, groups: Int, inputChannels: Int) {
+        let conv = unit.conv
         var (codes, zp) = quantize(x, a, layer: q.name)
-        let groups: Int
-        let inputChannels: Int
-        if depthwise {
-            if rows > o { codes = gather(codes, rowChannel, layer: q.name) }
-            groups = rows
-            inputChannels = 1
-        } else {
-            if let map = q.inputChannelMap { codes = gather(codes, map, layer: q.name) }
-            groups = 1
-            inputChannels = q.inputChannelMap?.count ?? conv.inChannels
+        if conv.groups > 1 {   // depthwise (checked by `rows`): one group per row
+            if rows.count > q.outputChannels { codes = gather(codes, rows.channel, layer: q.name) }
+            return (codes, zp, rows.count, 1)
         }
-        let shape = [rows, inputChannels, conv.kernelH, conv.kernelW]
+        if let map = q.inputChannelMap { codes = gather(codes, map, layer: q.name) }
+        return (codes, zp, 1, q.inputChannelMap?.count ?? conv.inChannels)
+    }
+
+    /// `y[c] = row c + Σ extra rows of c + bias` for rows in point-major order. Level k gathers each channel's
+    /// k-th extra row (or a zero row appended by Pad for channels with fewer points): n_max − 1 gathers and adds
+    /// of O channels. One point per channel: only the bias.
+    private mutating func sumRows(_ y: String, _ rows: Rows, _ q: QuantizedConv) -> String {
+        let o = q.outputChannels
+        let bias = builder.floats(q.name + ".bias", q.bias, shape: [1, o, 1, 1])
+        guard rows.count > o else { return builder.node("Add", [y, bias], name: q.name + "/bias") }
+        var levels: [[Int]] = []
+        var seen = [Int](repeating: 0, count: o)
+        for r in o..<rows.count {
+            let c = rows.channel[r], k = seen[c]
+            seen[c] += 1
+            if levels.count <= k { levels.append([Int](repeating: rows.count, count: o)) }
+            levels[k][c] = r
+        }
+        let axis = builder.int64s("axis_1", [1])
+        var sum = builder.node("Slice", [y, builder.int64s("start_0", [0]), builder.int64s(q.name + ".first_rows", [o]),
+                                         axis], name: q.name + "/first_points")
+        let padded = builder.node("Pad", [y, builder.int64s("pad_one_channel", [0, 0, 0, 0, 0, 1, 0, 0])],
+                                  name: q.name + "/zero_row")
+        for (k, index) in levels.enumerated() {
+            let extra = builder.node("Gather", [padded, builder.int64s(q.name + ".point_\(k + 2)_rows", index)],
+                                     name: q.name + "/point_\(k + 2)", [GraphBuilder.int("axis", 1)])
+            sum = builder.node("Add", [sum, extra], name: q.name + "/add_point_\(k + 2)")
+        }
+        return builder.node("Add", [sum, bias], name: q.name + "/bias")
+    }
+
+    /// ConvInteger form: integer accumulators of all rows, dequantized per row, summed back per channel.
+    private mutating func integerConv(_ unit: ConvUnit, _ q: QuantizedConv, _ a: QuantizedConv.ActivationGrid,
+                                      _ x: String) throws -> String {
+        let conv = unit.conv
+        let rows = try rows(unit, q)
+        let input = inputCodes(unit, q, a, rows, x)
+        let shape = [rows.count, input.inputChannels, conv.kernelH, conv.kernelW]
         // The int8 codes stored as u8 `code + 128` with weight zero point 128: ConvInteger computes
         // Σ (x − z_x)(w − 128) exactly in int32 either way, but ONNX Runtime 1.32's CPU ConvInteger is far slower
         // with s8 weights (demo w4a8 multipoint 4.25, one thread: 126 ms of ConvInteger per image with s8 codes,
         // 19 ms with the same codes as u8), and u8 x s8 kernels on AVX2 without VNNI add product pairs in 16 bits
         // with saturation (exact only while 2·255·|w| fits), while u8 x u8 ones widen first.
-        let shifted = weights.map { UInt8(Int($0) + 128) }
-        let convInputs = [codes, builder.uint8s(q.name + ".codes_u8", shifted, shape: shape), zp,
+        let shifted = rows.codes.map { UInt8(Int($0) + 128) }
+        let convInputs = [input.codes, builder.uint8s(q.name + ".codes_u8", shifted, shape: shape), input.zeroPoint,
                           builder.scalar(uint8: 128)]
         let acc = builder.node("ConvInteger", convInputs, name: q.name + "/conv_integer",
-                               Self.convAttributes(conv, groups: groups))
-        let s = builder.floats(q.name + ".row_scales", scales, shape: [rows])
+                               Self.convAttributes(conv, groups: input.groups))
+        let s = builder.floats(q.name + ".row_scales", rows.scales.map { $0 * a.scale }, shape: [rows.count])
         let dq = builder.node("DequantizeLinear", [acc, s], name: q.name + "/dequantize", [GraphBuilder.int("axis", 1)])
-        var y: String
-        if rows == o {
-            let bias = builder.floats(q.name + ".bias", q.bias, shape: [1, o, 1, 1])
-            y = builder.node("Add", [dq, bias], name: q.name + "/bias")
-        } else {
-            // y[c] = row c + Σ extra rows of c + bias. Level k gathers each channel's k-th extra row (or a zero
-            // row appended by Pad for channels with fewer points); n_max − 1 gathers and adds of O channels.
-            var levels: [[Int]] = []
-            var seen = [Int](repeating: 0, count: o)
-            for r in o..<rows {
-                let c = rowChannel[r], k = seen[c]
-                seen[c] += 1
-                if levels.count <= k { levels.append([Int](repeating: rows, count: o)) }
-                levels[k][c] = r
-            }
-            let axis = builder.int64s("axis_1", [1])
-            y = builder.node("Slice", [dq, builder.int64s("start_0", [0]), builder.int64s(q.name + ".first_rows", [o]),
-                                       axis], name: q.name + "/first_points")
-            let padded = builder.node("Pad", [dq, builder.int64s("pad_one_channel", [0, 0, 0, 0, 0, 1, 0, 0])],
-                                      name: q.name + "/zero_row")
-            for (k, index) in levels.enumerated() {
-                let extra = builder.node("Gather", [padded, builder.int64s(q.name + ".point_\(k + 2)_rows", index)],
-                                         name: q.name + "/point_\(k + 2)", [GraphBuilder.int("axis", 1)])
-                y = builder.node("Add", [y, extra], name: q.name + "/add_point_\(k + 2)")
-            }
-            let bias = builder.floats(q.name + ".bias", q.bias, shape: [1, o, 1, 1])
-            y = builder.node("Add", [y, bias], name: q.name + "/bias")
+        return activation(conv.activation, sumRows(dq, rows, q), layer: q.name)
+    }
+
+    /// QDQ form: `DequantizeLinear` of the input codes and of the int8 weight codes (per row, axis 0) into a
+    /// float `Conv`; one point per channel takes the bias in the Conv, several points are summed back after it.
+    /// The next quantized conv's `QuantizeLinear` on the output completes the `DQ → Conv → Q` unit that ONNX
+    /// Runtime (and other int8 runtimes) run as an integer conv.
+    private mutating func qdqConv(_ unit: ConvUnit, _ q: QuantizedConv, _ a: QuantizedConv.ActivationGrid,
+                                  _ x: String) throws -> String {
+        let conv = unit.conv, o = q.outputChannels
+        let rows = try rows(unit, q)
+        let input = inputCodes(unit, q, a, rows, x)
+        let xd = builder.node("DequantizeLinear", [input.codes, builder.scalar(a.scale), input.zeroPoint],
+                              name: q.name + "/input_dequantize")
+        let shape = [rows.count, input.inputChannels, conv.kernelH, conv.kernelW]
+        let w = builder.int8s(q.name + ".codes", rows.codes, shape: shape)
+        let ws = builder.floats(q.name + ".row_scales", rows.scales, shape: [rows.count])
+        let wz = builder.int8s(q.name + ".zero_points", [Int8](repeating: 0, count: rows.count), shape: [rows.count])
+        let wd = builder.node("DequantizeLinear", [w, ws, wz], name: q.name + "/weight_dequantize",
+                              [GraphBuilder.int("axis", 0)])
+        let attributes = Self.convAttributes(conv, groups: input.groups)
+        let y: String
+        if rows.count == o {
+            let bias = builder.floats(q.name + ".bias", q.bias, shape: [o])
+            let out = activation(conv.activation, builder.node("Conv", [xd, wd, bias], name: q.name, attributes),
+                                 layer: q.name)
+            qdqOutputs.append((out, conv.activation))
+            return out
         }
-        y = activation(conv.activation, y, layer: q.name)
-        return y
+        y = builder.node("Conv", [xd, wd], name: q.name, attributes)
+        floatConvs += 1
+        return activation(conv.activation, sumRows(y, rows, q), layer: q.name)
     }
 }

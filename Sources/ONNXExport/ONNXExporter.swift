@@ -23,34 +23,52 @@ public enum ONNXExportError: Error, CustomStringConvertible, Equatable {
 /// corners, normalised, priors as constants), or with `postprocess` off the raw head outputs `confidences`
 /// `[1, P, C]` and `locations` `[1, P, 4]`.
 ///
-/// A quantized conv with a quantized input is written in integer form (docs/export.md): its input clipped to the
-/// calibrated grid and `QuantizeLinear`-ed to u8 (zero point 0 for a non-negative input, 128 for a signed one),
-/// gathered on channels when the layer reads an OCS expansion or depthwise rows, then `ConvInteger` over the int8
-/// weight codes of all `R = Σ n_c` rows (point-major: each channel's first point first), the int32 accumulators
-/// dequantized per row (`DequantizeLinear`, axis 1, scale = row scale · input scale), the extra rows added to
-/// their channels (one `Gather` + `Add` per point level), the bias and the activation. That is the arithmetic of
-/// mpq's int8 engine; convs mpq keeps float, and weight-only quantized convs (float activations), are float
-/// `Conv`s over their (reconstructed) weights.
+/// A quantized conv with a quantized input is written in one of two forms (docs/export.md). In both, its input is
+/// clipped to the calibrated grid and `QuantizeLinear`-ed to u8 (zero point 0 for a non-negative input, 128 for a
+/// signed one) and gathered on channels when the layer reads an OCS expansion or depthwise rows; the weights are
+/// the int8 codes of all `R = Σ n_c` rows (point-major: each channel's first point first), and extra rows are
+/// added to their channels after the conv (one `Gather` + `Add` per point level), then the bias and activation.
+/// - `.qdq`: `DequantizeLinear` of the input codes and of the weight codes (per row, axis 0) into a float `Conv`,
+///   the standard QDQ graph; ONNX Runtime fuses single-point convs whose output goes to the next quantizer into
+///   `QLinearConv` (`Summary.integerConvs` counts them).
+/// - `.convInteger`: `ConvInteger` over the codes, the int32 accumulators dequantized per row (axis 1, scale =
+///   row scale · input scale): the arithmetic of mpq's int8 engine.
+/// Convs mpq keeps float, and weight-only quantized convs (float activations), are float `Conv`s over their
+/// (reconstructed) weights.
 public enum ONNXExporter {
     public static let opsets = 13...21
     public static let defaultOpset = 17
+
+    /// How a quantized conv with a quantized input is written (docs/export.md, "Two forms").
+    public enum QuantizedForm: String, Sendable, CaseIterable {
+        /// `QuantizeLinear → DequantizeLinear → Conv ← DequantizeLinear(int8 codes)`: the standard QDQ graph.
+        case qdq
+        /// `QuantizeLinear → ConvInteger → DequantizeLinear` of the int32 accumulators: mpq's int8 arithmetic.
+        case convInteger = "conv-integer"
+    }
 
     public struct Options: Sendable {
         public var postprocess = true
         public var opset = ONNXExporter.defaultOpset
         public var producerVersion = ""
+        public var form = QuantizedForm.qdq
 
-        public init(postprocess: Bool = true, opset: Int = ONNXExporter.defaultOpset, producerVersion: String = "") {
+        public init(postprocess: Bool = true, opset: Int = ONNXExporter.defaultOpset, producerVersion: String = "",
+                    form: QuantizedForm = .qdq) {
             self.postprocess = postprocess
             self.opset = opset
             self.producerVersion = producerVersion
+            self.form = form
         }
     }
 
     /// What an export wrote, for the command's summary line.
     public struct Summary: Sendable, Equatable {
         public var nodes: Int
+        /// Convs ONNX Runtime runs as integer kernels: `ConvInteger`s, or in the QDQ form the predicted
+        /// `QLinearConv` fusions.
         public var integerConvs: Int
+        /// Float convs: layers kept float, weight-only ones, and in the QDQ form the quantized convs that do not fuse.
         public var floatConvs: Int
         public var bytes: Int
     }
@@ -63,7 +81,7 @@ public enum ONNXExporter {
     public static func export(_ model: SSDModel, quantized: QuantizedFile?, classNames: [String],
                               options: Options = Options()) throws -> (data: Data, summary: Summary) {
         guard opsets.contains(options.opset) else { throw ONNXExportError.unsupportedOpset(options.opset) }
-        var writer = NetworkWriter(model: model, quantized: quantized, opset: options.opset)
+        var writer = NetworkWriter(model: model, quantized: quantized, opset: options.opset, form: options.form)
         try writer.write(postprocess: options.postprocess)
         let p = model.priors.count
         var graph = Onnx_GraphProto()
@@ -81,7 +99,8 @@ public enum ONNXExporter {
         proto.docString = "SSD detector \(model.architecture.rawValue) exported by mpq"
         proto.graph = graph
         proto.opsetImport = [ONNX.opset(version: options.opset)]
-        proto.metadataProps = metadata(model, quantized: quantized, classNames: classNames).map(ONNX.entry)
+        proto.metadataProps = metadata(model, quantized: quantized, classNames: classNames, form: options.form)
+            .map(ONNX.entry)
         let data = proto.serialized()
         return (data, Summary(nodes: graph.node.count, integerConvs: writer.integerConvs,
                               floatConvs: writer.floatConvs, bytes: data.count))
@@ -99,8 +118,8 @@ public enum ONNXExporter {
 
     /// `mpq.*` metadata: architecture, preprocessing (mean and std per channel in input order, on 0-255 pixels
     /// after the resize), channel order, classes (background first) and, for a quantized model, how.
-    public static func metadata(_ model: SSDModel, quantized: QuantizedFile?, classNames: [String])
-        -> [(String, String)] {
+    public static func metadata(_ model: SSDModel, quantized: QuantizedFile?, classNames: [String],
+                                form: QuantizedForm = .qdq) -> [(String, String)] {
         let preset = model.architecture.preprocessing
         let mean = [preset.mean.x, preset.mean.y, preset.mean.z]
         let std = [Float](repeating: 1 / preset.scale, count: 3)
@@ -116,7 +135,8 @@ public enum ONNXExporter {
             let info: [String: Any] = [
                 "method": q.info.method, "wbits": q.info.wbits, "abits": q.info.abits,
                 "quantized_layers": q.convs.count,
-                "form": q.convs.contains { $0.activation != nil } ? "ConvInteger" : "float (weight-only)",
+                "form": q.convs.contains { $0.activation != nil }
+                    ? (form == .qdq ? "QDQ" : "ConvInteger") : "float (weight-only)",
             ]
             out.append(("mpq.quantization", json(info)))
         }

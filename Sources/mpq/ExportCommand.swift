@@ -9,21 +9,28 @@ import Workflows
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a model as ONNX (float, or integer convolutions for a quantized file) for ONNX Runtime.",
+        abstract: "Write a model as ONNX (float, or QDQ / integer convolutions for a quantized file).",
         discussion: """
         Any model file mpq runs: a float checkpoint of the four architectures or a quantized model file from \
         mpq quantize --out (without --model, the embedded demo detector). Input 'image' [1, 3, 300, 300] float, \
         preprocessed as the metadata says (mpq.mean, mpq.std: per channel in input order on 0-255 pixels after \
         the 300x300 resize; mpq.channel_order; mpq.classes, background first; mpq.quantization for a quantized \
         file). Outputs 'scores' [1, P, C] (softmax) and 'boxes' [1, P, 4] (normalised corners, priors as \
-        constants), or with --no-postprocess the raw head outputs 'confidences' and 'locations'. A quantized conv \
-        with a quantized input becomes QuantizeLinear -> ConvInteger over its int8 codes (multipoint: all points \
-        as rows, summed back per channel) -> DequantizeLinear, which ONNX Runtime runs as integer kernels; layers \
-        mpq keeps float stay float Conv. The file is written atomically. Details: docs/export.md.
+        constants), or with --no-postprocess the raw head outputs 'confidences' and 'locations'.
+
+        A quantized conv with a quantized input is written in one of two forms (multipoint: all points as rows of \
+        one conv, summed back per channel). --form qdq (the default): QuantizeLinear -> DequantizeLinear on the \
+        input, DequantizeLinear on the int8 weight codes (per row), float Conv; the standard QDQ graph that int8 \
+        runtimes read, and ONNX Runtime fuses the single-point convs whose output goes to the next quantized conv \
+        into QLinearConv. --form conv-integer: QuantizeLinear -> ConvInteger -> DequantizeLinear of the int32 \
+        sums, mpq's int8 arithmetic, every quantized conv an integer kernel in ONNX Runtime. Layers mpq keeps float \
+        stay float Conv. The file is written atomically. Details: docs/export.md.
 
         Examples:
           mpq export --out demo.onnx
           mpq export --model mb2-mp4.safetensors --out mb2-mp4.onnx
+          mpq export --model mb2-mp4.safetensors --out mb2-mp4-int.onnx \\
+              --form conv-integer
           mpq export --model ssd300_mAP_77.43_v2.pth --out ssd300-raw.onnx \\
               --no-postprocess --opset 13
         """
@@ -45,6 +52,11 @@ struct Export: ParsableCommand {
 
     @Option(help: ArgumentHelp("The ONNX opset (13 to 21).", valueName: "n"))
     var opset: Int = ONNXExporter.defaultOpset
+
+    @Option(help: ArgumentHelp("How quantized convs are written: qdq (DequantizeLinear on the int8 weight codes "
+        + "and on the input codes, float Conv; the standard QDQ graph int8 runtimes fuse) or conv-integer "
+        + "(ConvInteger on the codes, its int32 sums dequantized: mpq's int8 arithmetic).", valueName: "form"))
+    var form: ONNXExporter.QuantizedForm = .qdq
 
     @Option(help: ArgumentHelp("A class list file (one class per line, # comments) for mpq.classes, background "
         + "excluded; default: the names a quantized file keeps, else the demo's or the 20 VOC classes.",
@@ -68,14 +80,16 @@ struct Export: ParsableCommand {
         }
         let (data, summary) = try ONNXExporter.export(
             loaded.model, quantized: loaded.quantized, classNames: names,
-            options: .init(postprocess: postprocess, opset: opset, producerVersion: MPQ.configuration.version))
+            options: .init(postprocess: postprocess, opset: opset, producerVersion: MPQ.configuration.version,
+                           form: form))
         try SignalsHeld.during {
             // Tests: a Ctrl-C that arrives while the file is being written (ExportTests).
             if ProcessInfo.processInfo.environment["MPQ_TEST_INTERRUPT_EXPORT_WRITE"] == "1" { raise(SIGINT) }
             try AtomicFile.write(data, to: URL(fileURLWithPath: out))
         }
-        let kind = loaded.quantized.map { "quantized (\($0.info.method), \(summary.integerConvs) integer convs, "
-            + "\(summary.floatConvs) float)" } ?? "float"
+        let integer = form == .qdq ? "convs ONNX Runtime fuses to QLinearConv" : "ConvInteger convs"
+        let kind = loaded.quantized.map { "quantized (\($0.info.method), \(form.rawValue) form, "
+            + "\(summary.integerConvs) \(integer), \(summary.floatConvs) float)" } ?? "float"
         print("\(out): \(loaded.model.architecture.rawValue) \(kind), opset \(opset), \(summary.nodes) nodes, "
               + "\(summary.bytes) bytes, outputs \(postprocess ? "scores, boxes" : "confidences, locations")")
     }
@@ -105,3 +119,5 @@ enum SignalsHeld {
         return try body()
     }
 }
+
+extension ONNXExporter.QuantizedForm: ExpressibleByArgument {}

@@ -147,8 +147,10 @@ final class ExportTests: XCTestCase {
         XCTAssertLessThan(maxDifference(decoded, expected[4].boxes), 1e-4)
     }
 
-    /// The demo detector quantized (w8a8 RTN, w4a8 multipoint 4.25): ONNX Runtime's optimized model runs every
-    /// quantized conv as ConvInteger and its scores equal mpq's simulated engine.
+    /// The demo detector quantized (w8a8 RTN, w4a8 multipoint 4.25), exported in both forms. ConvInteger form:
+    /// ONNX Runtime's optimized model runs every quantized conv as ConvInteger. QDQ form: it fuses exactly the
+    /// convs the export predicts into QLinearConv (single-point convs whose output only the next quantized conv's
+    /// QuantizeLinear reads) and runs no ConvInteger. Both forms' scores equal mpq's simulated engine.
     func testQuantizedDemoExportsRunAsIntegerConvsAndEqualSimulated() throws {
         let folder = try temporaryFolder()
         let images = try Self.demoTestImages(1)
@@ -156,18 +158,14 @@ final class ExportTests: XCTestCase {
             ("w8a8-rtn", ["--method", "rtn", "--wbits", "8", "--abits", "8"]),
             ("w4a8-mp425", ["--method", "multipoint", "--wbits", "4", "--avg-bits", "4.25", "--abits", "8"]),
         ]
-        var jobs: [Job] = [], references: [[[Float]]] = [], layers: [Int] = []
+        let forms = ["conv-integer", "qdq"]
+        var jobs: [Job] = [], references: [[[Float]]] = [], counts: [(integer: Int, float: Int)] = []
+        var variants: [(method: String, form: String)] = []
         for (name, flags) in methods {
             let file = folder.appendingPathComponent("\(name).safetensors").path
             let quantized = try runMPQ(["quantize"] + flags + ["--calib-images", "4", "--out", file, "--threads", "2"],
                                        timeout: 900)
             XCTAssertExit(quantized, 0)
-            let onnx = folder.appendingPathComponent("\(name).onnx")
-            let run = try export(file, to: onnx)
-            let count = try XCTUnwrap(run.stdout.range(of: #"(\d+) integer convs"#, options: .regularExpression)
-                .map { Int(run.stdout[$0].split(separator: " ")[0]) ?? 0 })
-            XCTAssertGreaterThan(count, 0, run.stdout)
-            layers.append(count)
             var inputs: [String] = [], scores: [[Float]] = []
             for (k, image) in images.enumerated() {
                 let reference = try dumpRaw(model: file, image: image, engine: "simulated", folder: folder)
@@ -176,22 +174,46 @@ final class ExportTests: XCTestCase {
                 inputs.append(input.path)
                 scores.append(reference.scores)
             }
-            references.append(scores)
-            jobs.append(Job(model: onnx.path, inputs: inputs, out: folder.appendingPathComponent("ort-\(name)").path,
-                            optimized: folder.appendingPathComponent("\(name).optimized.onnx").path))
+            for form in forms {
+                let onnx = folder.appendingPathComponent("\(name).\(form).onnx")
+                let run = try export(file, to: onnx, extra: ["--form", form])
+                let match = try XCTUnwrap(run.stdout.firstMatch(of: /(\d+) [A-Za-z ]*convs[A-Za-z ]*, (\d+) float/),
+                                          run.stdout)
+                counts.append((Int(match.1) ?? -1, Int(match.2) ?? -1))
+                variants.append((name, form))
+                references.append(scores)
+                jobs.append(Job(model: onnx.path, inputs: inputs,
+                                out: folder.appendingPathComponent("ort-\(name)-\(form)").path,
+                                optimized: folder.appendingPathComponent("\(name).\(form).optimized.onnx").path))
+            }
         }
         let report = try runONNXPython(jobs, folder: folder)
-        for (m, (name, _)) in methods.enumerated() {
+        for (m, (name, form)) in variants.enumerated() {
             let model = report.models[m]
             let quantization = try XCTUnwrap(model.metadata["mpq.quantization"])
             XCTAssertTrue(quantization.contains(name.hasSuffix("rtn") ? "\"rtn\"" : "\"multipoint\""), quantization)
-            // ONNX Runtime's optimized graph: one integer conv per quantized layer; float Convs only for the
-            // layers mpq keeps float and the fixed 0/1 point sums of multipoint layers.
+            XCTAssertTrue(quantization.contains(form == "qdq" ? "\"QDQ\"" : "\"ConvInteger\""), quantization)
             let ops = try XCTUnwrap(model.optimized_ops)
-            XCTAssertEqual(ops["ConvInteger"], layers[m], "\(name): optimized ops \(ops)")
-            // u8 weight codes (zero point 128): ONNX Runtime's ConvInteger is several times slower with s8.
-            XCTAssertEqual(model.conv_integer_weight_types, ["UINT8": layers[m]])
-            print("export \(name): ONNX Runtime optimized ops \(ops.sorted { $0.key < $1.key })")
+            print("export \(name) \(form): ONNX Runtime optimized ops \(ops.sorted { $0.key < $1.key })")
+            if form == "conv-integer" {
+                // One integer conv per quantized layer, with u8 weight codes (zero point 128): ONNX Runtime's
+                // ConvInteger is several times slower with s8.
+                XCTAssertGreaterThan(counts[m].integer, 0)
+                XCTAssertEqual(counts[m].float, 0)
+                XCTAssertEqual(ops["ConvInteger"], counts[m].integer, "\(name): optimized ops \(ops)")
+                XCTAssertEqual(model.conv_integer_weight_types, ["UINT8": counts[m].integer])
+            } else {
+                // The predicted QLinearConvs, the other quantized convs float Convs over the dequantized codes.
+                XCTAssertEqual(ops["QLinearConv"] ?? 0, counts[m].integer, "\(name): optimized ops \(ops)")
+                XCTAssertNil(ops["ConvInteger"])
+                XCTAssertEqual((ops["Conv"] ?? 0) + (ops["FusedConv"] ?? 0), counts[m].float, "\(ops)")
+                // Every quantized conv either way (forms are in the order conv-integer, qdq).
+                XCTAssertEqual(counts[m].integer + counts[m].float, counts[m - 1].integer, "every quantized conv")
+                if name.hasSuffix("rtn") {
+                    // mb2-ssd-lite w8a8: 53 of 86 fuse (the others feed a residual Add or a head output).
+                    XCTAssertGreaterThan(counts[m].integer, counts[m].float)
+                }
+            }
             var worst: Float = 0, total: Double = 0, count = 0, above: Int = 0
             for k in images.indices {
                 let out = URL(fileURLWithPath: jobs[m].out)
@@ -205,31 +227,34 @@ final class ExportTests: XCTestCase {
                     if d > 1e-3 { above += 1 }
                 }
             }
-            print("export \(name) vs simulated: max |Δscore| \(worst), mean \(total / Double(count)), "
+            print("export \(name) \(form) vs simulated: max |Δscore| \(worst), mean \(total / Double(count)), "
                   + "\(above) of \(count) above 1e-3")
             // Equal arithmetic up to float rounding, which moves a few activations across a grid boundary and
             // the next layers carry the flipped code on: mpq's own int8 engine differs from the simulated one the
             // same way (demo w4a8 multipoint 4.25, first test image: max 0.012, mean 2.0e-5, 0.26% above 1e-3;
-            // ONNX Runtime here: max 0.016-0.028, mean 2.9e-5, 0.3% above 1e-3).
-            XCTAssertLessThan(total / Double(count), 1e-4, "\(name): mean |Δscore|")
-            XCTAssertLessThan(worst, 0.05, "\(name): max |Δscore|")
-            XCTAssertLessThan(Double(above), 0.01 * Double(count), "\(name): scores off by more than 1e-3")
+            // ONNX Runtime here: max 0.016-0.028, mean 2.9e-5, 0.3% above 1e-3). The QDQ form's QLinearConvs
+            // also round the bias to int32 (half an accumulator unit) and requantize in ONNX Runtime's own order.
+            XCTAssertLessThan(total / Double(count), 1e-4, "\(name) \(form): mean |Δscore|")
+            XCTAssertLessThan(worst, 0.05, "\(name) \(form): max |Δscore|")
+            XCTAssertLessThan(Double(above), 0.01 * Double(count), "\(name) \(form): scores off by more than 1e-3")
         }
         // mAP on the first 24 demo test images: ONNX Runtime's detections (Scripts/onnx_map.py, scored by
         // mpq evaluate-detections) against mpq's simulated engine on the same images.
-        let multipoint = folder.appendingPathComponent("w4a8-mp425")
-        let (status, stdout, stderr) = try runProcess(try onnxPython(), [
-            Self.repositoryRoot.appendingPathComponent("Scripts/onnx_map.py").path,
-            "--onnx", multipoint.appendingPathExtension("onnx").path,
-            "--model", multipoint.appendingPathExtension("safetensors").path,
-            "--limit", "24", "--mpq", try mpqBinaryURL().path, "--json"], timeout: 600)
-        XCTAssertEqual(status, 0, stderr)
-        let map = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
-        let ort = try XCTUnwrap(map["onnxruntime_map"] as? Double), own = try XCTUnwrap(map["mpq_map"] as? Double)
-        print("export w4a8-mp425, 24 demo test images: ONNX Runtime mAP \(ort), mpq simulated mAP \(own)")
-        XCTAssertEqual(map["images"] as? Int, 24)
-        XCTAssertGreaterThan(own, 0.8, "the quantized demo detector keeps its accuracy")
-        XCTAssertEqual(ort, own, accuracy: 0.002, "within 0.2 mAP points")
+        for form in forms {
+            let multipoint = folder.appendingPathComponent("w4a8-mp425")
+            let (status, stdout, stderr) = try runProcess(try onnxPython(), [
+                Self.repositoryRoot.appendingPathComponent("Scripts/onnx_map.py").path,
+                "--onnx", multipoint.appendingPathExtension(form).appendingPathExtension("onnx").path,
+                "--model", multipoint.appendingPathExtension("safetensors").path,
+                "--limit", "24", "--mpq", try mpqBinaryURL().path, "--json"], timeout: 600)
+            XCTAssertEqual(status, 0, stderr)
+            let map = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+            let ort = try XCTUnwrap(map["onnxruntime_map"] as? Double), own = try XCTUnwrap(map["mpq_map"] as? Double)
+            print("export w4a8-mp425 \(form), 24 demo test images: ONNX Runtime mAP \(ort), mpq simulated mAP \(own)")
+            XCTAssertEqual(map["images"] as? Int, 24)
+            XCTAssertGreaterThan(own, 0.8, "the quantized demo detector keeps its accuracy")
+            XCTAssertEqual(ort, own, accuracy: 0.002, "\(form): within 0.2 mAP points")
+        }
     }
 
     /// OCS (its input expansion as a Gather on the u8 codes) with the first layer kept float (`--skip-layers
@@ -258,8 +283,8 @@ final class ExportTests: XCTestCase {
                 XCTAssertGreaterThan(ocsLayers, 0, "OCS split some layer's input channels")
             }
             let onnx = folder.appendingPathComponent("\(name).onnx")
-            let run = try export(file, to: onnx)
-            let match = try XCTUnwrap(run.stdout.firstMatch(of: /(\d+) integer convs, (\d+) float/), run.stdout)
+            let run = try export(file, to: onnx, extra: ["--form", "conv-integer"])
+            let match = try XCTUnwrap(run.stdout.firstMatch(of: /(\d+) ConvInteger convs, (\d+) float/), run.stdout)
             summaries.append((Int(match.1) ?? -1, Int(match.2) ?? -1))
             let reference = try dumpRaw(model: file, image: image, engine: "simulated", folder: folder)
             let input = folder.appendingPathComponent("\(name)-input.f32")
