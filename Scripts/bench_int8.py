@@ -43,7 +43,9 @@ VARIANTS = [("w8a8 rtn", ["--method", "rtn", "--wbits", "8"]),
             ("w4a8 multipoint 4.25 macs", ["--method", "multipoint", "--wbits", "4", "--avg-bits", "4.25",
                                            "--cost", "macs"]),
             ("w4a8 multipoint 4.25 int8-macs", ["--method", "multipoint", "--wbits", "4", "--avg-bits", "4.25",
-                                                "--cost", "int8-macs"])]
+                                                "--cost", "int8-macs"]),
+            ("w4a8 multipoint 4.25 int8-time", ["--method", "multipoint", "--wbits", "4", "--avg-bits", "4.25",
+                                                "--cost", "int8-time"])]
 
 
 def default_mpq():
@@ -171,6 +173,8 @@ def main():
                     "multipoint 4.25 (MAC budget) cost over w4a8 rtn": ms["w4a8 multipoint 4.25 macs"] / ms["w4a8 rtn"],
                     "multipoint 4.25 (int8-MAC budget) cost over w4a8 rtn":
                         ms["w4a8 multipoint 4.25 int8-macs"] / ms["w4a8 rtn"],
+                    "multipoint 4.25 (int8-time budget) cost over w4a8 rtn":
+                        ms["w4a8 multipoint 4.25 int8-time"] / ms["w4a8 rtn"],
                     "mpq w4a8 over ORT int8": ms["w4a8 rtn"] / ms["ORT int8 QDQ"],
                     "mpq w8a8 over ORT int8": ms["w8a8 rtn"] / ms["ORT int8 QDQ"],
                     "ORT int8 speedup over ORT fp32": ms["ORT fp32"] / ms["ORT int8 QDQ"],

@@ -30,6 +30,9 @@ public struct AllocationLayer: Sendable {
         self.grams = grams
     }
 
+    /// A depthwise layer (one group per channel, several channels).
+    public var isDepthwise: Bool { channels > 1 && grams.count == channels }
+
     /// Group index of channel `c`.
     @inline(__always) func group(of c: Int) -> Int { c / (channels / grams.count) }
 }
@@ -64,9 +67,27 @@ public enum AllocationCost: String, Sendable, CaseIterable, Codable {
     /// next ones in it are free. The allocator then fills blocks instead of leaving ragged row counts whose
     /// padding the engine computes anyway: the budget bounds the executed extra compute.
     case int8MACs = "int8-macs"
+    /// The int8 engine's time, as a model calibrated on its profile (`AllocationTimeModel`): `int8-macs`, with a
+    /// depthwise multiply-add costing `depthwiseMAC` dense ones and a depthwise layer's points run as levels
+    /// (the point that opens level k pays a row for every channel, the layer's other level-k points are free),
+    /// and the first extra point of a layer paying one pass over its output (`passPerElement` per element:
+    /// the row sum of a dense layer, the quantize pass a depthwise layer's float levels need). The budget then
+    /// bounds the engine's extra time, and layers either get enough points to pay for their pass or none.
+    case int8Time = "int8-time"
 
     /// Whether each point's cost is weighted by its layer's output positions.
     public var countsMACs: Bool { self != .weights }
+}
+
+/// The constants of `AllocationCost.int8Time`, in dense int8 multiply-adds, from `mpq bench --profile` of
+/// full-width mb2-ssd-lite w4a8 at one thread (AMD Zen 5, AVX-512 VNNI; docs/quantizer.md): dense 1x1 and 3x3
+/// convs ran at ~244 G multiply-adds/s, depthwise convs (memory-bound) at ~30 G/s, and a pass over a float
+/// tensor (quantize to u8, or sum rows) at ~6 G elements/s.
+public enum AllocationTimeModel {
+    /// Dense multiply-adds per depthwise multiply-add.
+    public static let depthwiseMAC = 8
+    /// Dense multiply-adds per element of a pass over a layer's output.
+    public static let passPerElement = 40
 }
 
 /// Settings of `MultipointAllocator.allocate`.

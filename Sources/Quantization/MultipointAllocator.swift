@@ -17,6 +17,8 @@
 /// whole block (`rowBlock` points of that layer), the following points of that layer are free until the block is
 /// full. Priorities stay gain per point cost, so a block is opened by the layer's best next point and then filled
 /// with that layer's best remaining points; `usedBits` counts the blocks, the result's points are the real ones.
+/// `AllocationCost.int8Time` charges the same way, with its time model's depthwise weighting, depthwise levels
+/// in place of blocks, and one output pass for a layer's first extra point (`AllocationTimeModel`).
 ///
 /// - `averageBits(B)`: a max-heap holds, for every channel, the gain per bit of its next point; the best
 ///   one is popped and accepted if it still fits the bit budget `floor(B · Σ_c d_c)`, otherwise the channel is
@@ -39,7 +41,11 @@ public enum MultipointAllocator {
         let b = options.grid.bits
         let scaleBits = options.countScaleBits ? 32 : 0
         // Every count is weighted by the layer's factor: 1 (weight bits) or its output positions (MACs).
-        let factors = layers.map { options.cost.countsMACs ? Swift.max(1, $0.outputPositions) : 1 }
+        let factors = layers.map { layer -> Int in
+            guard options.cost.countsMACs else { return 1 }
+            let p = Swift.max(1, layer.outputPositions)
+            return options.cost == .int8Time && layer.isDepthwise ? p * AllocationTimeModel.depthwiseMAC : p
+        }
         let totalD = zip(layers, factors).reduce(0) { $0 + $1.0.channels * $1.0.dimension * $1.1 }
         let minimumBits = zip(layers, factors).reduce(0) { $0 + $1.0.channels * ($1.0.dimension * b + scaleBits) * $1.1 }
         var budgetBits: Int?
@@ -119,16 +125,29 @@ public enum MultipointAllocator {
         }
         for l in states.indices { for c in 0..<states[l].layer.channels { pushNext(l, c) } }
         var used = start
-        // Blocks (int8-macs): a layer's rows so far; a point is free while they are not a multiple of the block.
-        let block = options.cost == .int8MACs ? options.rowBlock : 1
+        // Blocks (int8-macs, int8-time): a layer's rows so far; a point is free while they are not a multiple of
+        // the block. int8-time: a depthwise layer's levels so far instead, and one output pass per layer.
+        let timed = options.cost == .int8Time
+        let block = options.cost == .int8MACs || timed ? options.rowBlock : 1
         var rows = states.map { $0.layer.channels }
+        var levels = states.map { _ in 1 }
         while let best = heap.pop() {
             let state = states[best.layer]
             let unit = (state.layer.dimension * b + scaleBits) * factors[best.layer]
-            let cost = rows[best.layer] % block == 0 ? unit * block : 0
+            var cost: Int
+            if timed && state.layer.isDepthwise {
+                cost = state.accepted[best.channel] + 1 > levels[best.layer] ? unit * state.layer.channels : 0
+            } else {
+                cost = rows[best.layer] % block == 0 ? unit * block : 0
+            }
+            if timed && rows[best.layer] == state.layer.channels {
+                cost += AllocationTimeModel.passPerElement * b * Swift.max(1, state.layer.outputPositions)
+                    * state.layer.channels
+            }
             guard used + cost <= budget else { continue }
             used += cost
             rows[best.layer] += 1
+            levels[best.layer] = Swift.max(levels[best.layer], state.accepted[best.channel] + 1)
             state.accepted[best.channel] += 1
             if state.accepted[best.channel] < options.maxPointsPerChannel {
                 state.addLookaheadPoint(to: best.channel)

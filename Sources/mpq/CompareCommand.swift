@@ -99,8 +99,9 @@ struct Compare: ParsableCommand {
     var report: String
 
     @Option(help: ArgumentHelp("Multipoint rows: what the budget counts, weights (stored bits, the default), macs "
-        + "(multiply-adds per image) or int8-macs (multiply-adds with rows in blocks of 16, as the int8 engine runs "
-        + "them).", valueName: "kind"))
+        + "(multiply-adds per image), int8-macs (multiply-adds with rows in blocks of 16, as the int8 engine runs "
+        + "them) or int8-time (the int8 engine's time: int8-macs plus depthwise levels and output passes).",
+        valueName: "kind"))
     var cost: AllocationCost?
 
     @Option(help: ArgumentHelp("Run one shard of the units (fp32, then each budget x method): I/N runs units I, "

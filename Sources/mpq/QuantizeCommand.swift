@@ -108,8 +108,10 @@ struct Quantize: ParsableCommand {
     var firstPoint: MultipointFirstPoint?
     @Option(help: ArgumentHelp("Multipoint: what --avg-bits counts: weights (stored weight bits, what the file size "
         + "follows; the default), macs (multiply-adds per image, layers weighted by their output size: the int8 "
-        + "engine's extra compute is then at most avg-bits/wbits - 1) or int8-macs (macs with each layer's rows "
-        + "counted in blocks of 16, as the int8 engine runs them: the fastest multipoint files).", valueName: "kind"))
+        + "engine's extra compute is then at most avg-bits/wbits - 1), int8-macs (macs with each layer's rows "
+        + "counted in blocks of 16, as the int8 engine runs them) or int8-time (the int8 engine's time: int8-macs, "
+        + "a depthwise layer's extra points as whole levels, one output pass per multipoint layer; the fastest "
+        + "multipoint files, extra time at most avg-bits/wbits - 1 as modelled).", valueName: "kind"))
     var cost: AllocationCost?
 
     @Option(name: .customLong("act-calibration"),

@@ -110,6 +110,49 @@ final class AllocationTests: XCTestCase {
         XCTAssertEqual(AllocationCost(rawValue: "int8-macs"), .int8MACs)
     }
 
+    /// `--cost int8-time` (depthwise multiply-add = 8 dense ones, one output pass = 40 per element): a depthwise
+    /// layer D (2 channels, each (1, 0.34), 2 taps, one group per channel, 1 output position) and B as above (rows
+    /// in blocks of 2). b = 2. Factors: D 1·8 = 8, B 1. Weighted sizes: D 2·2·8 = 32, B 4, Σ = 36; one point each:
+    /// 2·2·2·8 + 2·4 = 72. A point's unit: D 2·2·8 = 32, B 2·4 = 8. Gain per unit: B 0.140625/1.75/8 = 0.01004,
+    /// each D channel 0.1156/2.2312/32 = 0.00162: B first. B's second row fills its block (free) but is the layer's
+    /// first extra point: one pass, 40·2·1·1 = 80. D's first extra point opens level 2, a row for both channels
+    /// (2·32 = 64), plus its pass 40·2·1·2 = 160: 224; D's other channel then joins level 2 for free.
+    /// - avgBits 4.5 → floor(162) = 162: B (152 used); D would make 376. D [1, 1], B [2].
+    /// - avgBits 10.5 → floor(378) = 378: B (152), D0 (376), D1 free. D [2, 2], B [2], 376 used.
+    /// - int8-macs at 4.5 (factors 1, Σ = 8, budget floor(36) = 36, one point each 16): B free (16), D a block of 2
+    ///   rows 2·(2·2) = 8 (24), D1 free: D [2, 2] — the depthwise level and the passes are not charged.
+    func testInt8TimeCostChargesDepthwiseLevelsAndPassesOnHandCountedExample() throws {
+        let grid = try QuantGrid(bits: 2)
+        let layers = [try AllocationLayer(name: "D", weights: [1, 0.34, 1, 0.34], channels: 2, dimension: 2,
+                                          grams: [identity(2), identity(2)]),
+                      try AllocationLayer(name: "B", weights: [1, 0.5, 0.5, 0.5], channels: 1, dimension: 4,
+                                          grams: [identity(4)])]
+        XCTAssertTrue(layers[0].isDepthwise)
+        XCTAssertFalse(layers[1].isDepthwise)
+        XCTAssertEqual(AllocationTimeModel.depthwiseMAC, 8)
+        XCTAssertEqual(AllocationTimeModel.passPerElement, 40)
+        func run(_ cost: AllocationCost, _ bits: Double) throws -> AllocationResult {
+            try MultipointAllocator.allocate(layers, options: AllocationOptions(
+                grid: grid, budget: .averageBits(bits), maxPointsPerChannel: 2, firstPoint: .mse, cost: cost,
+                rowBlock: 2, threads: 1))
+        }
+        let tight = try run(.int8Time, 4.5)
+        XCTAssertEqual(tight.layers[0].weights.pointCounts, [1, 1])
+        XCTAssertEqual(tight.layers[1].weights.pointCounts, [2])
+        XCTAssertEqual(tight.budgetBits, 162)
+        XCTAssertEqual(tight.usedBits, 152)
+        let level = try run(.int8Time, 10.5)
+        XCTAssertEqual(level.layers[0].weights.pointCounts, [2, 2])
+        XCTAssertEqual(level.layers[1].weights.pointCounts, [2])
+        XCTAssertEqual(level.budgetBits, 378)
+        XCTAssertEqual(level.usedBits, 376)
+        let macs = try run(.int8MACs, 4.5)
+        XCTAssertEqual(macs.layers[0].weights.pointCounts, [2, 2])
+        XCTAssertEqual(macs.budgetBits, 36)
+        XCTAssertEqual(macs.usedBits, 24)
+        XCTAssertEqual(AllocationCost(rawValue: "int8-time"), .int8Time)
+    }
+
     /// Threshold mode on the same layers, ε = 0.05: A0 1 point leaves 0.1156/1.1156 = 0.104 > ε → 2 points;
     /// A1 exact; B leaves 0.1875/1.75 = 0.107 → 2 points leave 0.046875/1.75 = 0.027 ≤ ε.
     func testThresholdModeOnHandCountedExample() throws {

@@ -227,6 +227,45 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertTrue(badCost.stderr.contains("weights") && badCost.stderr.contains("macs"), badCost.stderr)
     }
 
+    /// `--cost int8-time` against `--cost int8-macs` on the same model and budget: it charges one output pass per
+    /// multipoint layer and a whole level per depthwise point level, so fewer layers get extra points, fewer
+    /// depthwise layers (mb2-ssd-lite's `base_net.1.conv.0` and `base_net.N.conv.3`) among them, and those fill
+    /// their levels (most of their channels get the level's point, which is free once the level is paid); the
+    /// extra multiply-adds are fewer overall.
+    func testInt8TimeCostSparesDepthwiseLayers() throws {
+        let root = try dataset()
+        var extraMACs: [String: Double] = [:], layersWithPoints: [String: Int] = [:]
+        var depthwiseLayers: [String: Int] = [:], depthwiseFill: [String: [Double]] = [:]
+        for cost in ["int8-macs", "int8-time"] {
+            let run = try quantize(root, ["--method", "multipoint", "--wbits", "4", "--avg-bits", "4.25", "--abits", "8",
+                                          "--cost", cost, "--json", "-"])
+            XCTAssertExit(run, 0, cost)
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            XCTAssertLessThanOrEqual(try XCTUnwrap(json["avg_bits"] as? Double), 8, cost)
+            extraMACs[cost] = try XCTUnwrap(json["extra_macs"] as? Double)
+            for layer in try XCTUnwrap(json["layers"] as? [[String: Any]]) {
+                let name = try XCTUnwrap(layer["name"] as? String)
+                let hist = try XCTUnwrap(layer["points"] as? [String: Int])
+                let extra = hist.reduce(0) { $0 + ((Int($1.key) ?? 1) - 1) * $1.value }
+                if extra > 0 { layersWithPoints[cost, default: 0] += 1 }
+                let depthwise = name == "base_net.1.conv.0" || (name.hasPrefix("base_net.") && name.hasSuffix(".conv.3"))
+                if depthwise && extra > 0 {
+                    depthwiseLayers[cost, default: 0] += 1
+                    let channels = try XCTUnwrap(layer["channels"] as? Int)
+                    let levels = hist.keys.compactMap { Int($0) }.max() ?? 1
+                    depthwiseFill[cost, default: []].append(Double(extra) / Double(channels * (levels - 1)))
+                }
+            }
+        }
+        print("int8-macs vs int8-time: extra MACs \(extraMACs), layers with extra points \(layersWithPoints), "
+              + "depthwise ones \(depthwiseLayers), their level fill \(depthwiseFill)")
+        XCTAssertGreaterThan(layersWithPoints["int8-time"] ?? 0, 0, "int8-time still gives points")
+        XCTAssertLessThan(layersWithPoints["int8-time"] ?? 0, layersWithPoints["int8-macs"] ?? 0)
+        XCTAssertLessThan(depthwiseLayers["int8-time"] ?? 0, depthwiseLayers["int8-macs"] ?? 0)
+        XCTAssertLessThan(try XCTUnwrap(extraMACs["int8-time"]), try XCTUnwrap(extraMACs["int8-macs"]))
+        for fill in depthwiseFill["int8-time"] ?? [] { XCTAssertGreaterThan(fill, 0.5, "a paid level is filled") }
+    }
+
     /// ocs, mixed and gptq end to end: the JSON contract with values that follow each method's budget rule, the
     /// saved file (OCS input maps, mixed widths) and `mpq evaluate` of the file = quantize's `map_after`.
     func testOCSMixedAndGPTQReportSaveAndReload() throws {
