@@ -4,8 +4,9 @@
     onnx_run.py JOBS.json
 
 JOBS.json is a list of {"model": path, "inputs": [raw float32 [1,3,300,300] files], "out": folder,
-"optimized": path or null}. For each job: onnx.checker (full check, shape inference), one ONNX Runtime CPU session
-(graph optimization ORT_ENABLE_EXTENDED; the optimized model saved to "optimized" when given), every input run,
+"optimized": path or null, "unoptimized": optional bool}. For each job: onnx.checker (full check, shape inference),
+one ONNX Runtime CPU session (graph optimization ORT_ENABLE_EXTENDED, or none with "unoptimized"; the optimized
+model saved to "optimized" when given), every input run,
 each output written as <out>/<input stem>.<output name>.f32 (raw little-endian float32). Prints one JSON object:
 {"models": [{"model", "outputs": {name: shape}, "metadata": {...}, "conv_integer_weight_types": {type: count},
 "optimized_ops": {op: count}}]}.
@@ -24,7 +25,9 @@ def run(job):
     model = onnx.load(job["model"])
     onnx.checker.check_model(model, full_check=True)
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    # "unoptimized": true runs the graph as written (no fusion), i.e. the ONNX semantics of its ops.
+    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_DISABLE_ALL if job.get("unoptimized")
+                                        else ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
     options.intra_op_num_threads = 1
     if job.get("optimized"):
         options.optimized_model_filepath = job["optimized"]

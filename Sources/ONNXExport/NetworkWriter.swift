@@ -35,6 +35,10 @@ struct NetworkWriter {
 
     mutating func write(postprocess: Bool) throws {
         let graph = model.graph
+        var readers: [Int: [NetworkGraph.Node]] = [:]
+        for node in graph.nodes { for v in Self.inputs(of: node) { readers[v, default: []].append(node) } }
+        // The heads' outputs are read by the concatenation (a stand-in node that is neither a conv nor a pool).
+        for v in graph.classification + graph.regression { readers[v, default: []].append(.add(v, v, output: -1)) }
         for node in graph.nodes {
             switch node {
             case let .conv(unit, input, output):
@@ -44,7 +48,16 @@ struct NetworkWriter {
                              GraphBuilder.ints("strides", [pool.stride, pool.stride]),
                              GraphBuilder.ints("pads", [Int](repeating: pool.padding, count: 4))]
                 if pool.ceilMode { attrs.append(GraphBuilder.int("ceil_mode", 1)) }
-                names[output] = builder.node("MaxPool", [name(input)], name: "pool", attrs)
+                var x = name(input)
+                if let (reader, grid) = quantizedPoolReader(input: input, output: output, readers: readers) {
+                    // QDQ form: the pool's only reader quantizes it on `grid`. Max commutes with that
+                    // (monotone) quantization, so quantizing before the pool is exact, and the conv before it
+                    // ends in a Q that ONNX Runtime fuses into QLinearConv (the pool then runs on u8 codes).
+                    let (codes, zp) = quantize(x, grid, layer: reader)
+                    x = builder.node("DequantizeLinear", [codes, builder.scalar(grid.scale), zp],
+                                     name: reader + "/pool_input_dequantize")
+                }
+                names[output] = builder.node("MaxPool", [x], name: "pool", attrs)
             case let .add(a, b, output):
                 names[output] = builder.node("Add", [name(a), name(b)], name: "residual")
             case let .channelAffine(scale, shift, input, output):
@@ -97,6 +110,26 @@ struct NetworkWriter {
         }
         floatConvs += qdqOutputs.count - fused
         return fused
+    }
+
+    private static func inputs(of node: NetworkGraph.Node) -> [Int] {
+        switch node {
+        case let .conv(_, input, _), let .maxPool(_, input, _), let .channelAffine(_, _, input, _),
+             let .l2Norm(_, _, input, _), let .scaledL2Norm(_, _, input, _):
+            return [input]
+        case let .add(a, b, _):
+            return [a, b]
+        }
+    }
+
+    /// QDQ form: the reader conv and its grid when a pool's input is read by the pool only and its output only
+    /// by one quantized conv with a quantized input (whose grid the pool's input can then be quantized on).
+    private func quantizedPoolReader(input: Int, output: Int, readers: [Int: [NetworkGraph.Node]])
+        -> (String, QuantizedConv.ActivationGrid)? {
+        guard form == .qdq, readers[input]?.count == 1, let after = readers[output], after.count == 1,
+              case let .conv(unit, _, _) = after[0], let q = quantized[unit.name], let grid = q.activation
+        else { return nil }
+        return (q.name, grid)
     }
 
     /// `sqrt(Σ_c x²)` over channels, `[1, 1, H, W]`.

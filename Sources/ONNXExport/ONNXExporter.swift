@@ -6,6 +6,8 @@ import Tensors
 public enum ONNXExportError: Error, CustomStringConvertible, Equatable {
     case unsupportedOpset(Int)
     case unsupportedLayer(name: String, problem: String)
+    /// swift-protobuf refused to serialise the model (no message mpq builds has required fields, so this is a bug).
+    case encoding(String)
 
     public var description: String {
         switch self {
@@ -14,6 +16,8 @@ public enum ONNXExportError: Error, CustomStringConvertible, Equatable {
                 + "\(ONNXExporter.opsets.upperBound)"
         case let .unsupportedLayer(name, problem):
             return "layer \(name) cannot be exported: \(problem)"
+        case let .encoding(problem):
+            return "the ONNX model could not be serialised: \(problem)"
         }
     }
 }
@@ -101,7 +105,8 @@ public enum ONNXExporter {
         proto.opsetImport = [ONNX.opset(version: options.opset)]
         proto.metadataProps = metadata(model, quantized: quantized, classNames: classNames, form: options.form)
             .map(ONNX.entry)
-        let data = proto.serialized()
+        let data: Data
+        do { data = try proto.serializedData() } catch { throw ONNXExportError.encoding("\(error)") }
         return (data, Summary(nodes: graph.node.count, integerConvs: writer.integerConvs,
                               floatConvs: writer.floatConvs, bytes: data.count))
     }

@@ -83,11 +83,3 @@ enum ONNX {
         return e
     }
 }
-
-extension SwiftProtobuf.Message {
-    /// The message's wire-format bytes. Every message mpq builds sets all its required parts (proto2 `optional`
-    /// only), so serialisation cannot fail; a failure would be a bug in the builders above.
-    func serialized() -> Data {
-        do { return try serializedData() } catch { preconditionFailure("ONNX message did not serialise: \(error)") }
-    }
-}

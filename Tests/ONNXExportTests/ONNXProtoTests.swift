@@ -9,30 +9,34 @@ import XCTest
 /// proto2's unpacked repeated numbers. Whole exports are checked by onnx.checker and ONNX Runtime in
 /// mpqTests/ExportTests.
 final class ONNXProtoTests: XCTestCase {
-    func testAttributes() {
+    private func bytes(_ message: some SwiftProtobuf.Message) throws -> [UInt8] {
+        [UInt8](try message.serializedData())
+    }
+
+    func testAttributes() throws {
         // name "axis" (field 1), i = 1 (field 3), type INT = 2 (field 20)
-        XCTAssertEqual([UInt8](GraphBuilder.int("axis", 1).serialized()),
+        XCTAssertEqual(try bytes(GraphBuilder.int("axis", 1)),
                        [0x0A, 0x04, 0x61, 0x78, 0x69, 0x73, 0x18, 0x01, 0xA0, 0x01, 0x02])
-        XCTAssertEqual([UInt8](GraphBuilder.int("keepdims", 0).serialized()),
+        XCTAssertEqual(try bytes(GraphBuilder.int("keepdims", 0)),
                        [0x0A, 0x08] + Array("keepdims".utf8) + [0x18, 0x00, 0xA0, 0x01, 0x02])
         // ints (field 8, one varint field per element: tag 0x40), type INTS = 7 (field 20: tag A0 01)
-        XCTAssertEqual([UInt8](GraphBuilder.ints("perm", [0, 2, 3, 1]).serialized()),
+        XCTAssertEqual(try bytes(GraphBuilder.ints("perm", [0, 2, 3, 1])),
                        [0x0A, 0x04, 0x70, 0x65, 0x72, 0x6D, 0x40, 0x00, 0x40, 0x02, 0x40, 0x03, 0x40, 0x01, 0xA0, 0x01, 0x07])
         // a negative int64 is the ten-byte varint of its two's complement
-        XCTAssertEqual([UInt8](GraphBuilder.int("axis", -1).serialized()),
+        XCTAssertEqual(try bytes(GraphBuilder.int("axis", -1)),
                        [0x0A, 0x04, 0x61, 0x78, 0x69, 0x73, 0x18] + [UInt8](repeating: 0xFF, count: 9) + [0x01, 0xA0, 0x01, 0x02])
         // f (field 2, fixed32), type FLOAT = 1
-        XCTAssertEqual([UInt8](ONNX.attribute("alpha", .float(1)).serialized()),
+        XCTAssertEqual(try bytes(ONNX.attribute("alpha", .float(1))),
                        [0x0A, 0x05] + Array("alpha".utf8) + [0x15, 0x00, 0x00, 0x80, 0x3F, 0xA0, 0x01, 0x01])
         // floats (field 7, fixed32 each: tag 0x3D), -2.5 = 0xC0200000; type FLOATS = 6
-        XCTAssertEqual([UInt8](ONNX.attribute("v", .floats([1, -2.5])).serialized()),
+        XCTAssertEqual(try bytes(ONNX.attribute("v", .floats([1, -2.5]))),
                        [0x0A, 0x01, 0x76, 0x3D, 0x00, 0x00, 0x80, 0x3F, 0x3D, 0x00, 0x00, 0x20, 0xC0, 0xA0, 0x01, 0x06])
     }
 
-    func testNodeByteForByte() {
+    func testNodeByteForByte() throws {
         // Relu with an omitted optional second input: the empty name is written, in its place.
         let relu = ONNX.node("Relu", inputs: ["x", ""], outputs: ["y"], name: "n")
-        XCTAssertEqual([UInt8](relu.serialized()), [
+        XCTAssertEqual(try bytes(relu), [
             0x0A, 0x01, 0x78,                   // input "x"
             0x0A, 0x00,                         // input ""
             0x12, 0x01, 0x79,                   // output "y"
@@ -42,7 +46,7 @@ final class ONNXProtoTests: XCTestCase {
         var builder = GraphBuilder(opset: 17)
         let out = builder.node("Transpose", ["x"], name: "t", output: "y", [GraphBuilder.ints("perm", [0, 2, 3, 1])])
         XCTAssertEqual(out, "y")
-        XCTAssertEqual([UInt8](builder.nodes[0].serialized()), [
+        XCTAssertEqual(try bytes(builder.nodes[0]), [
             0x0A, 0x01, 0x78,                                                 // input "x"
             0x12, 0x01, 0x79,                                                 // output "y"
             0x1A, 0x01, 0x74,                                                 // name "t"
@@ -52,39 +56,39 @@ final class ONNXProtoTests: XCTestCase {
         ])
     }
 
-    func testInitializers() {
+    func testInitializers() throws {
         var builder = GraphBuilder(opset: 17)
         _ = builder.uint8s("w", [1, 255], shape: [2])
         let c = builder.scalar(Float(1))
         XCTAssertEqual(builder.scalar(Float(1)), c, "one initializer per scalar value")
         _ = builder.int64s("s", [1, -1, 4])
         XCTAssertEqual(builder.initializers.count, 3)
-        XCTAssertEqual([UInt8](builder.initializers[0].serialized()), [
+        XCTAssertEqual(try bytes(builder.initializers[0]), [
             0x08, 0x02,             // dims [2]
             0x10, 0x02,             // data_type UINT8
             0x42, 0x01, 0x77,       // name "w"
             0x4A, 0x02, 0x01, 0xFF, // raw_data
         ])
         // A scalar has no dims field; raw data little-endian.
-        XCTAssertEqual([UInt8](builder.initializers[1].serialized()),
+        XCTAssertEqual(try bytes(builder.initializers[1]),
                        [0x10, 0x01, 0x42, 0x09] + Array("const_1.0".utf8) + [0x4A, 0x04, 0x00, 0x00, 0x80, 0x3F])
-        XCTAssertEqual([UInt8](builder.initializers[2].serialized()),
+        XCTAssertEqual(try bytes(builder.initializers[2]),
                        [0x08, 0x03, 0x10, 0x07, 0x42, 0x01, 0x73, 0x4A, 0x18,
                         0x01, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x04, 0, 0, 0, 0, 0, 0, 0])
     }
 
-    func testValueInfoAndModel() {
+    func testValueInfoAndModel() throws {
         let info = ONNX.valueInfo("image", [1, 3])
         let shape: [UInt8] = [0x0A, 0x02, 0x08, 0x01, 0x0A, 0x02, 0x08, 0x03]    // dim {dim_value 1}, dim {dim_value 3}
         let tensor: [UInt8] = [0x08, 0x01, 0x12, 0x08] + shape                   // elem_type FLOAT, shape
         let type: [UInt8] = [0x0A, 0x0C] + tensor                                 // tensor_type
-        XCTAssertEqual([UInt8](info.serialized()), [0x0A, 0x05] + Array("image".utf8) + [0x12, 0x0E] + type)
+        XCTAssertEqual(try bytes(info), [0x0A, 0x05] + Array("image".utf8) + [0x12, 0x0E] + type)
         var symbolic = Onnx_TensorShapeProto.Dimension()
         symbolic.dimParam = "N"
-        XCTAssertEqual([UInt8](symbolic.serialized()), [0x12, 0x01, 0x4E])
+        XCTAssertEqual(try bytes(symbolic), [0x12, 0x01, 0x4E])
 
         let node = ONNX.node("Relu", inputs: ["x"], outputs: ["y"], name: "n")
-        let nodeBytes = [UInt8](node.serialized())
+        let nodeBytes = try bytes(node)
         var graph = Onnx_GraphProto()
         graph.node = [node]
         graph.name = "g"
@@ -94,14 +98,14 @@ final class ONNXProtoTests: XCTestCase {
         let y: [UInt8] = [0x0A, 0x01, 0x79] + x[3...]
         let graphBytes: [UInt8] = [0x0A, UInt8(nodeBytes.count)] + nodeBytes + [0x12, 0x01, 0x67]
             + [0x5A, UInt8(x.count)] + x + [0x62, UInt8(y.count)] + y    // fields 11 and 12: tags 5A, 62
-        XCTAssertEqual([UInt8](graph.serialized()), graphBytes)
+        XCTAssertEqual(try bytes(graph), graphBytes)
         var model = Onnx_ModelProto()
         model.irVersion = 8
         model.producerName = "mpq"
         model.graph = graph
         model.opsetImport = [ONNX.opset(version: 17)]
         model.metadataProps = [ONNX.entry("k", "")]
-        XCTAssertEqual([UInt8](model.serialized()),
+        XCTAssertEqual(try bytes(model),
                        [0x08, 0x08,                                   // ir_version 8
                         0x12, 0x03, 0x6D, 0x70, 0x71,                 // producer_name "mpq"
                         0x3A, UInt8(graphBytes.count)] + graphBytes   // graph (field 7)

@@ -58,6 +58,8 @@ final class ExportTests: XCTestCase {
         let inputs: [String]
         let out: String
         let optimized: String?
+        /// Run the graph as written (ONNX Runtime's graph optimizations off: no QDQ fusion).
+        var unoptimized = false
     }
 
     struct Report: Decodable {
@@ -255,6 +257,58 @@ final class ExportTests: XCTestCase {
             XCTAssertGreaterThan(own, 0.8, "the quantized demo detector keeps its accuracy")
             XCTAssertEqual(ort, own, accuracy: 0.002, "\(form): within 0.2 mAP points")
         }
+    }
+
+    /// QDQ form of a VGG network (the small seeded vgg16-ssd with L2Norm, w8a8 RTN): a conv followed by ReLU and
+    /// a max pool whose only reader is a quantized conv gets that reader's quantizer before the pool (exact: max
+    /// commutes with the monotone quantization), so ONNX Runtime fuses it into QLinearConv too. Its optimized
+    /// model holds exactly the predicted QLinearConvs, more than half of the convs. The QDQ graph as written (ONNX
+    /// Runtime's optimizations off, no fusion) computes what the ConvInteger export computes, up to float rounding.
+    /// This seeded network amplifies every code flipped at a grid boundary through its random layers (measured
+    /// layer by layer on the fused model: 0.04% of the first fused conv's codes differ by one after QLinearConv's
+    /// int32 bias rounding, a third of the last layers' codes; between the unfused QDQ graph and ConvInteger,
+    /// mean |Δscore| 1e-6 to 1.3e-3 depending on the input's last bits), so only a gross error (a wrong scale or
+    /// zero point moves every score) is checked here; the trained demo detector is held to the rounding bound
+    /// (testQuantizedDemoExportsRunAsIntegerConvsAndEqualSimulated).
+    func testQDQExportOfVGGFusesConvsBeforePools() throws {
+        let folder = try temporaryFolder()
+        let root = try makeTestDataset(splits: TestDataset.calibrationAndTest)
+        let file = folder.appendingPathComponent("vgg-w8a8.safetensors").path
+        XCTAssertExit(try runMPQ(["quantize", "--model", Self.torch.appendingPathComponent("small-vgg16-ssd-l2norm-c3.pth").path,
+                                  "--voc-root", root.path, "--calib-images", "2", "--method", "rtn", "--wbits", "8",
+                                  "--abits", "8", "--out", file, "--threads", "2"], timeout: 600), 0)
+        let qdq = folder.appendingPathComponent("vgg-qdq.onnx"), integer = folder.appendingPathComponent("vgg-int.onnx")
+        let run = try export(file, to: qdq)
+        _ = try export(file, to: integer, extra: ["--form", "conv-integer"])
+        let match = try XCTUnwrap(run.stdout.firstMatch(of: /(\d+) convs ONNX Runtime fuses to QLinearConv, (\d+) float/),
+                                  run.stdout)
+        let fused = Int(match.1) ?? -1, float = Int(match.2) ?? -1
+        let input = folder.appendingPathComponent("vgg-input.f32")
+        try writeInput(Self.vocImage, arch: .vgg16SSD, to: input)
+        let jobs = [Job(model: qdq.path, inputs: [input.path], out: folder.appendingPathComponent("ort-qdq").path,
+                        optimized: folder.appendingPathComponent("vgg.optimized.onnx").path),
+                    Job(model: qdq.path, inputs: [input.path], out: folder.appendingPathComponent("ort-qdq-asis").path,
+                        optimized: nil, unoptimized: true),
+                    Job(model: integer.path, inputs: [input.path], out: folder.appendingPathComponent("ort-int").path,
+                        optimized: nil)]
+        let report = try runONNXPython(jobs, folder: folder)
+        let ops = try XCTUnwrap(report.models[0].optimized_ops)
+        print("export small vgg16-ssd w8a8 qdq: \(fused) fused, \(float) float; ONNX Runtime optimized ops "
+              + "\(ops.sorted { $0.key < $1.key })")
+        XCTAssertEqual(ops["QLinearConv"] ?? 0, fused, "\(ops)")
+        XCTAssertEqual((ops["Conv"] ?? 0) + (ops["FusedConv"] ?? 0), float, "\(ops)")
+        XCTAssertGreaterThan(fused, float, "the trunk fuses; the heads and the L2Norm source stay float")
+        // 18 without quantizing before the pools (measured): the convs before pool1/2/3/5 fuse too.
+        XCTAssertGreaterThanOrEqual(fused, 22)
+        func scores(_ job: Job) throws -> [Float] {
+            try floats(URL(fileURLWithPath: job.out).appendingPathComponent("vgg-input.scores.f32"))
+        }
+        let asWritten = try scores(jobs[1]), convInteger = try scores(jobs[2])
+        XCTAssertEqual(asWritten.count, convInteger.count)
+        let d = zip(asWritten, convInteger).map { abs($0 - $1) }
+        let mean = d.reduce(0, +) / Float(d.count)
+        print("export small vgg16-ssd w8a8: QDQ as written vs ConvInteger: max |Δscore| \(d.max() ?? -1), mean \(mean)")
+        XCTAssertLessThan(mean, 0.01, "no gross error")
     }
 
     /// OCS (its input expansion as a Gather on the u8 codes) with the first layer kept float (`--skip-layers
