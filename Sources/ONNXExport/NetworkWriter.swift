@@ -372,7 +372,6 @@ struct NetworkWriter {
         let wd = builder.node("DequantizeLinear", [w, ws, wz], name: q.name + "/weight_dequantize",
                               [GraphBuilder.int("axis", 0)])
         let attributes = Self.convAttributes(conv, groups: input.groups)
-        let y: String
         if rows.count == o {
             let bias = builder.floats(q.name + ".bias", q.bias, shape: [o])
             let out = activation(conv.activation, builder.node("Conv", [xd, wd, bias], name: q.name, attributes),
@@ -380,7 +379,7 @@ struct NetworkWriter {
             qdqOutputs.append((out, conv.activation))
             return out
         }
-        y = builder.node("Conv", [xd, wd], name: q.name, attributes)
+        let y = builder.node("Conv", [xd, wd], name: q.name, attributes)
         floatConvs += 1
         return activation(conv.activation, sumRows(y, rows, q), layer: q.name)
     }
