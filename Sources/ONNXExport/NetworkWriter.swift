@@ -37,8 +37,6 @@ struct NetworkWriter {
         let graph = model.graph
         var readers: [Int: [NetworkGraph.Node]] = [:]
         for node in graph.nodes { for v in Self.inputs(of: node) { readers[v, default: []].append(node) } }
-        // The heads' outputs are read by the concatenation (a stand-in node that is neither a conv nor a pool).
-        for v in graph.classification + graph.regression { readers[v, default: []].append(.add(v, v, output: -1)) }
         for node in graph.nodes {
             switch node {
             case let .conv(unit, input, output):
