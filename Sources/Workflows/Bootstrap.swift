@@ -47,6 +47,15 @@ public enum IntervalText {
         return i.containsZero ? "not significant" : "significant"
     }
 
+    /// `"; the full-set difference lies outside its interval (…)"` when `delta` is outside `i`, else "". A
+    /// percentile interval can miss its own estimate, most often with tiny differences under the 11-point
+    /// metric (docs/evaluation.md, "The interval").
+    public static func outsideNote(_ delta: Double?, _ i: MAPBootstrap.Interval?) -> String {
+        guard let delta, let i, delta < i.lo || delta > i.hi else { return "" }
+        return "; the full-set difference lies outside its interval "
+            + "(possible for a tiny difference: docs/evaluation.md, \"The interval\")"
+    }
+
     /// The footnote under a table with intervals.
     public static func footnote(_ boot: MAPBootstrap?) -> String {
         guard let boot else { return "" }

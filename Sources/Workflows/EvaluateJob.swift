@@ -110,6 +110,7 @@ public struct EvaluateJob {
             if let d = document.deltaCI95 {
                 table += " " + IntervalText.bracket(d) + " " + IntervalText.significance(d)
                     + (d.containsZero ? " (the interval contains 0)" : " (the interval excludes 0)")
+                    + IntervalText.outsideNote(delta, d)
             }
             table += "\n"
         }

@@ -97,6 +97,7 @@ public struct QuantizeReport: Encodable {
             if let deltaCI95 {
                 s += "  " + IntervalText.bracket(deltaCI95, scale: 100, digits: 2) + " "
                     + IntervalText.significance(deltaCI95) + (deltaCI95.containsZero ? " (the interval contains 0)" : "")
+                    + IntervalText.outsideNote(mapAfter - mapBefore, deltaCI95)
             }
             s += "\n"
             if let bootstrap {

@@ -63,6 +63,16 @@ final class BootstrapReportTests: XCTestCase {
         XCTAssertEqual(CompareReport.difference(0.02, excludes), "+0.0200 [0.0100, 0.0300]")
         XCTAssertEqual(CompareReport.difference(0.02, touches), "+0.0200 [0.0000, 0.0300] n.s.")
         XCTAssertEqual(CompareReport.difference(nil, nil), "-")
+        // The measured case of docs/evaluation.md: +0.0010 with [-0.0048, 0.0008] under voc07.
+        let missed = MAPBootstrap.Interval(lo: -0.0048, hi: 0.0008)
+        XCTAssertEqual(IntervalText.outsideNote(0.0010, missed),
+                       "; the full-set difference lies outside its interval "
+                       + "(possible for a tiny difference: docs/evaluation.md, \"The interval\")")
+        XCTAssertEqual(IntervalText.outsideNote(-0.0049, missed).isEmpty, false)
+        XCTAssertEqual(IntervalText.outsideNote(0.0008, missed), "", "the ends belong to the interval")
+        XCTAssertEqual(IntervalText.outsideNote(-0.001, missed), "")
+        XCTAssertEqual(IntervalText.outsideNote(nil, missed), "")
+        XCTAssertEqual(IntervalText.outsideNote(0.5, nil), "")
 
         var summary = DemoSummary(mapFP32: 0.7, runs: [
             .init(method: "rtn", wbits: 4, abits: 8, avgBits: 4, map: 0.68, deltaVsFP32: -0.02,
