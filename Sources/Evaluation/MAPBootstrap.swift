@@ -81,8 +81,10 @@ public struct MAPBootstrap: Sendable {
             self.lo = lo
             self.hi = hi
         }
+        /// Whether `x` is inside (ends included).
+        public func contains(_ x: Double) -> Bool { lo <= x && x <= hi }
         /// Whether 0 is inside (a difference is then "not significant" at the 5% level).
-        public var containsZero: Bool { lo <= 0 && 0 <= hi }
+        public var containsZero: Bool { contains(0) }
         public var halfWidth: Double { (hi - lo) / 2 }
         public var array: [Double] { [lo, hi] }
         public init(from decoder: Decoder) throws {

@@ -51,7 +51,7 @@ public enum IntervalText {
     /// percentile interval can miss its own estimate, most often with tiny differences under the 11-point
     /// metric (docs/evaluation.md, "The interval").
     public static func outsideNote(_ delta: Double?, _ i: MAPBootstrap.Interval?) -> String {
-        guard let delta, let i, delta < i.lo || delta > i.hi else { return "" }
+        guard let delta, let i, !i.contains(delta) else { return "" }
         return "; the full-set difference lies outside its interval "
             + "(possible for a tiny difference: docs/evaluation.md, \"The interval\")"
     }
