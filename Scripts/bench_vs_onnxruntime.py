@@ -9,10 +9,16 @@ median forward latency of each runtime (median over all timed passes; for mpq th
 per-round medians) and the ratios mpq/ORT and mpq/PyTorch, and the CPU time per pass (all threads;
 on a machine shared with other work this is the steadier measure of how much work each runtime does).
 
+With --isa avx2 on an AVX-512 machine, mpq (DNNL_MAX_CPU_ISA=AVX2: oneDNN's AVX2 kernels and, by
+default, mpq's Winograd 3x3 convs) and PyTorch (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2) run
+as on an AVX2 CPU; ONNX Runtime has no such switch and keeps its AVX-512 kernels (its column is then
+not an AVX2 number, and the script says so).
+
 Usage:
   swift build -c release -Xswiftc -Ounchecked -Xcc -march=native --product mpq
   python3 Scripts/bench_vs_onnxruntime.py --threads 1 --arch mb2-ssd-lite vgg16-ssd
   python3 Scripts/bench_vs_onnxruntime.py --threads 2 --rounds 5 --runs 5 --json bench.json
+  python3 Scripts/bench_vs_onnxruntime.py --threads 2 --arch vgg16-ssd --isa avx2
 
 Requires torch, onnx, onnxruntime (see README). Keep it short on shared machines (~1 minute).
 """
@@ -44,9 +50,16 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="timed forward passes per runtime per round")
     ap.add_argument("--mpq", default=None, help="path of the mpq binary (default: the release build)")
     ap.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    ap.add_argument("--isa", choices=["native", "avx2"], default="native",
+                    help="hold mpq and PyTorch to AVX2 kernels (ONNX Runtime cannot be held)")
     args = ap.parse_args()
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    if args.isa == "avx2":
+        # Before torch is imported: its kernels and its bundled oneDNN read these once.
+        os.environ["ATEN_CPU_CAPABILITY"] = "avx2"
+        os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+        os.environ["DNNL_MAX_CPU_ISA"] = "AVX2"   # inherited by mpq bench
     import numpy as np
     import onnxruntime as ort
     import torch
@@ -100,7 +113,8 @@ def main():
                 mpq_reports.append(report)
                 mpq_ms.append(report["forward_ms"]["median"])
                 mpq_cpu.append(report["forward_cpu_ms"])
-            row = {"arch": arch, "threads": args.threads,
+            row = {"arch": arch, "threads": args.threads, "isa": args.isa,
+                   "mpq_kernels": mpq_reports[-1].get("kernels"),
                    "mpq_ms": statistics.median(mpq_ms), "ort_ms": statistics.median(ort_ms),
                    "torch_ms": statistics.median(torch_ms), "mpq_gflops": mpq_reports[-1].get("gflops"),
                    "mpq_peak_rss_mb": mpq_reports[-1].get("peak_rss_mb")}
@@ -116,6 +130,8 @@ def main():
                   f"{'':14s} CPU ms/pass: mpq {row['mpq_cpu_ms']:8.2f}   ORT {row['ort_cpu_ms']:8.2f}   "
                   f"PyTorch {row['torch_cpu_ms']:8.2f}   mpq/ORT {row['mpq_over_ort_cpu']:.2f}", flush=True)
     print(f"(onnxruntime {ort.__version__}, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f})")
+    if args.isa == "avx2":
+        print("(mpq and PyTorch held to AVX2; ONNX Runtime cannot be, so its times are its native AVX-512 kernels')")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

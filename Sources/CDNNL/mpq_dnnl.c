@@ -1,5 +1,6 @@
 // oneDNN primitives behind a small C interface (see mpq_dnnl.h).
 #include "mpq_dnnl.h"
+#include "mpq_winograd.h"
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,9 @@
 #include <string.h>
 
 void omp_set_num_threads(int n);
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
 
 typedef struct {
     int slot, c, h, w;
@@ -30,6 +34,7 @@ typedef struct {
     int is_pool;
     int threads;
     float *scales;       /* int8 convs: the output scales (kept for the attribute's lifetime) */
+    mpq_wino *wino;      /* a Winograd conv (our own kernels, no primitive) */
 } step_t;
 
 struct mpq_dnnl_program {
@@ -47,6 +52,7 @@ struct mpq_dnnl_program {
     void *scratch_data;
     size_t weight_bytes;
     int threads;
+    int winograd;        /* 1: eligible float convs run as Winograd F(2x2, 3x3) (mpq_dnnl_set_winograd) */
     int finalized;
 };
 
@@ -197,9 +203,13 @@ static void destroy_step(mpq_dnnl_program *p, step_t *s) {
         p->weight_bytes -= dnnl_memory_desc_get_size(&s->bias_md);
         dnnl_memory_destroy(s->bias);
     }
+    if (s->wino) {
+        p->weight_bytes -= mpq_wino_bytes(s->wino);
+        mpq_wino_destroy(s->wino);
+    }
     free((char *)s->impl);
     free(s->scales);
-    s->prim = NULL; s->weights = NULL; s->bias = NULL; s->impl = NULL; s->scales = NULL;
+    s->prim = NULL; s->weights = NULL; s->bias = NULL; s->impl = NULL; s->scales = NULL; s->wino = NULL;
 }
 
 /* The conv primitive for `step->threads` threads, with its weights and bias reordered into its formats. */
@@ -332,6 +342,15 @@ int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, co
     tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
     int oc = y->c;
     int oh = y->h, ow = y->w;
+    if (p->winograd && mpq_dnnl_winograd_fits(x->c, oc, groups, kh, kw, stride, padding, dilation, accumulate)) {
+        step_t step = {0};
+        step.src = src; step.dst = dst; step.threads = p->threads;
+        step.wino = mpq_wino_create(x->c, oc, oh, ow, weight, bias, activation, p->threads);
+        step.impl = strdup("mpq:winograd_2x2_3x3:avx2");
+        if (!step.wino || !step.impl) { destroy_step(p, &step); snprintf(err, errlen, "out of memory"); return -1; }
+        p->weight_bytes += mpq_wino_bytes(step.wino);
+        return push_step(p, step, err, errlen);
+    }
     dnnl_primitive_attr_t attr = base_attr();
     if (!attr) { snprintf(err, errlen, "oneDNN: attribute creation failed"); return -1; }
     dnnl_post_ops_t ops = NULL;
@@ -527,12 +546,47 @@ void mpq_dnnl_set_data(mpq_dnnl_program *p, int tensor, float *data) {
     dnnl_memory_set_data_handle(p->tensors[tensor].mem, data);
 }
 
+int mpq_dnnl_winograd_supported(void) { return mpq_wino_supported(); }
+
+int mpq_dnnl_winograd_preferred(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return mpq_wino_supported() && (isa & dnnl_cpu_isa_avx512_core) != dnnl_cpu_isa_avx512_core;
+}
+
+int mpq_dnnl_winograd_fits(int ic, int oc, int groups, int kh, int kw, int stride, int padding, int dilation,
+                           int accumulate) {
+    return groups == 1 && kh == 3 && kw == 3 && stride == 1 && padding == 1 && dilation == 1 && !accumulate
+        && ic >= 8 && ic % 8 == 0 && oc >= 1;
+}
+
+void mpq_dnnl_set_winograd(mpq_dnnl_program *p, int on) { p->winograd = on && mpq_wino_supported(); }
+
+typedef struct { const mpq_wino *c; const float *src; float *dst; int parts; } wino_job;
+
+/* Each OpenMP thread runs parts t, t + n, ... of `parts` (each part has its own buffers, so fewer threads than
+   asked for still computes every part once). */
+static void wino_trampoline(void *arg) {
+    const wino_job *j = arg;
+    int n = omp_get_num_threads();
+    for (int part = omp_get_thread_num(); part < j->parts; part += n) mpq_wino_run_part(j->c, j->src, j->dst, part, j->parts);
+}
+
+static void run_winograd(const mpq_wino *c, const float *src, float *dst, int threads) {
+    if (threads <= 1) { mpq_wino_run_part(c, src, dst, 0, 1); return; }
+    wino_job j = {c, src, dst, threads};
+    GOMP_parallel(wino_trampoline, &j, (unsigned)threads, 0);
+}
+
 int mpq_dnnl_execute(mpq_dnnl_program *p, int index, char *err, size_t errlen) {
     if (!p->finalized || index < 0 || index >= p->nsteps) { snprintf(err, errlen, "bad step %d", index); return -1; }
     step_t *s = &p->steps[index];
     if (!p->tensors[s->src].data || !p->tensors[s->dst].data) {
         snprintf(err, errlen, "step %d has a tensor without storage", index);
         return -1;
+    }
+    if (s->wino) {
+        run_winograd(s->wino, p->tensors[s->src].data, p->tensors[s->dst].data, s->threads);
+        return 0;
     }
     omp_set_num_threads(s->threads);
     dnnl_exec_arg_t args[5];

@@ -58,8 +58,13 @@ public struct SSDWorkspace {
     var compiledForward: CompiledForward? { compiledPrograms.first }
     var failedRevision: UInt64?
 
-    public init(engine: ForwardEngine = .default) {
+    /// Whether the oneDNN engine's eligible 3x3 float convs run as our Winograd kernels (see
+    /// `OneDNNProgram.winogradDefault`; ignored on a CPU without AVX2 and FMA).
+    public let winograd: Bool
+
+    public init(engine: ForwardEngine = .default, winograd: Bool = OneDNNProgram.winogradDefault) {
         self.engine = engine
+        self.winograd = winograd && OneDNNProgram.winogradSupported
     }
 
     /// The oneDNN implementation of each primitive of the most recently used program, in order (empty before the

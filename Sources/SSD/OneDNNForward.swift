@@ -164,8 +164,9 @@ final class OneDNNBuilder {
     /// - Parameters:
     ///   - input: the shape `[1, C, H, W]` the program starts from (the image, or a state's activation).
     ///   - nchw: whether that input comes NCHW (the image, a native state) or NHWC (a state of this engine).
-    init(priors: Int, classes: Int, threads: Int, quantization: InputQuantization?, input: [Int], nchw: Bool) throws {
-        program = try OneDNNProgram(threads: threads)
+    init(priors: Int, classes: Int, threads: Int, winograd: Bool = OneDNNProgram.winogradDefault,
+         quantization: InputQuantization?, input: [Int], nchw: Bool) throws {
+        program = try OneDNNProgram(threads: threads, winograd: winograd)
         priorCount = priors
         self.classes = classes
         self.quantization = quantization?.grids ?? [:]
@@ -422,7 +423,7 @@ extension SSDWorkspace {
         }
         if let i = compiledPrograms.firstIndex(where: {
             $0.revision == model.revision && $0.stages == stages && $0.inputIsNCHW == nchw
-                && $0.program.threads == threads && $0.quantization == quantization
+                && $0.program.threads == threads && $0.quantization == quantization && $0.program.winograd == winograd
         }) {
             let hit = compiledPrograms.remove(at: i)
             compiledPrograms.insert(hit, at: 0)
@@ -431,7 +432,7 @@ extension SSDWorkspace {
         if failedRevision == model.revision { return nil }
         do {
             let builder = try OneDNNBuilder(priors: model.priors.count, classes: model.classes, threads: threads,
-                                            quantization: quantization, input: input, nchw: nchw)
+                                            winograd: winograd, quantization: quantization, input: input, nchw: nchw)
             try model.network.compile(builder, stages: stages)
             let compiled = try CompiledForward(revision: model.revision, stages: stages, quantization: quantization,
                                                builder: builder)

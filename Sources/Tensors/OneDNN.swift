@@ -1,6 +1,7 @@
 // oneDNN (Debian's libdnnl) as a second executor: a forward pass compiled into a fixed list of primitives
 // over NHWC activations. The C side (`CDNNL`) holds the primitives; this is its Swift face.
 import CDNNL
+import Foundation
 
 /// A oneDNN failure while compiling or running a program; the message names the step.
 public struct OneDNNError: Error, CustomStringConvertible, Sendable {
@@ -39,13 +40,34 @@ public final class OneDNNProgram: @unchecked Sendable {
     /// The threads every primitive runs on (fixed at creation: oneDNN splits each primitive's work for it).
     public let threads: Int
 
-    public init(threads: Int) throws {
+    /// Whether eligible float convs (3x3, stride 1, padding 1, ungrouped, input channels a multiple of 8, no
+    /// residual add) run as our Winograd F(2x2, 3x3) kernels instead of oneDNN's direct convolutions.
+    public let winograd: Bool
+
+    /// The Winograd choice of new programs: `MPQ_WINOGRAD=on|off` when set (on needs AVX2 + FMA), else on exactly
+    /// when oneDNN may not use AVX-512 (an AVX2 CPU, or `DNNL_MAX_CPU_ISA=AVX2`): there it needs 2.25x fewer
+    /// multiplications than oneDNN's AVX2 direct convs, while oneDNN's AVX-512 kernels beat it (docs/performance.md).
+    public static let winogradDefault: Bool = {
+        switch ProcessInfo.processInfo.environment["MPQ_WINOGRAD"] {
+        case "on": return winogradSupported
+        case "off": return false
+        default: return mpq_dnnl_winograd_preferred() != 0
+        }
+    }()
+
+    /// Whether this CPU can run the Winograd kernels (AVX2 and FMA).
+    public static var winogradSupported: Bool { mpq_dnnl_winograd_supported() != 0 }
+
+    /// A program on `threads` threads; `winograd` (default `winogradDefault`) is ignored where unsupported.
+    public init(threads: Int, winograd: Bool = OneDNNProgram.winogradDefault) throws {
         var err = [CChar](repeating: 0, count: 256)
         self.threads = max(1, threads)
         guard let h = mpq_dnnl_create(Int32(self.threads), &err, err.count) else {
             throw OneDNNError(description: String(cString: err))
         }
         handle = h
+        self.winograd = winograd && Self.winogradSupported
+        mpq_dnnl_set_winograd(h, self.winograd ? 1 : 0)
     }
 
     deinit { mpq_dnnl_destroy(handle) }

@@ -49,16 +49,19 @@ final class OneDNNEngineTests: XCTestCase {
             let model = try SSDModel(loading: try WeightRecipe(url: ParityFixtures.parity.appendingPathComponent(
                 try XCTUnwrap(c.recipe))), file: name)
             let x = try ParityFixtures.input(image, arch: model.architecture)
-            var outputs: [HeadOutputs] = []
-            for threads in [1, 2, 3] {
-                Runtime.setThreads(threads)
-                var ws = SSDWorkspace(engine: .onednn)
-                outputs.append(model.forward(x, workspace: &ws))
-                XCTAssertEqual(ws.lastEngine, .onednn, name)
+            // With and without the Winograd 3x3 convs (the AVX2 default), where this CPU can run them.
+            for winograd in OneDNNProgram.winogradSupported ? [false, true] : [false] {
+                var outputs: [HeadOutputs] = []
+                for threads in [1, 2, 3] {
+                    Runtime.setThreads(threads)
+                    var ws = SSDWorkspace(engine: .onednn, winograd: winograd)
+                    outputs.append(model.forward(x, workspace: &ws))
+                    XCTAssertEqual(ws.lastEngine, .onednn, name)
+                }
+                Runtime.setThreads(2)
+                XCTAssertEqual(outputs[0], outputs[1], "\(name) winograd \(winograd): 1 vs 2 threads")
+                XCTAssertEqual(outputs[0], outputs[2], "\(name) winograd \(winograd): 1 vs 3 threads")
             }
-            Runtime.setThreads(2)
-            XCTAssertEqual(outputs[0], outputs[1], "\(name): 1 vs 2 threads")
-            XCTAssertEqual(outputs[0], outputs[2], "\(name): 1 vs 3 threads")
         }
     }
 

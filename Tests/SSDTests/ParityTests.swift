@@ -45,15 +45,22 @@ final class ParityTests: XCTestCase {
         let id = imageID ?? c.golden_image
         let image = try XCTUnwrap(manifest.images.first { $0.id == id })
         var worst: (Float, Float) = (0, 0)
-        // Both executors must match PyTorch: our kernels and the oneDNN program.
-        for engine in ForwardEngine.allCases {
-        var workspace = SSDWorkspace(engine: engine)
+        // Every executor must match PyTorch: our kernels, the oneDNN program, and the oneDNN program with the
+        // Winograd 3x3 convs (the default on AVX2 CPUs; forced here wherever the CPU can run it).
+        var executors: [(ForwardEngine, Bool)] = [(.native, false), (.onednn, false)]
+        if OneDNNProgram.winogradSupported { executors.append((.onednn, true)) }
+        for (engine, winograd) in executors {
+        var workspace = SSDWorkspace(engine: engine, winograd: winograd)
         let head = model.forward(try ParityFixtures.input(image, arch: arch), workspace: &workspace)
         XCTAssertEqual(workspace.lastEngine, engine, "\(name) ran on \(workspace.engineNote ?? "?")", file: file, line: line)
         if engine == .onednn {
             // oneDNN's reference implementations ("ref:any") would be correct but 100x slower.
             XCTAssertFalse(workspace.engineImplementations.contains { $0.hasPrefix("ref") },
                            "\(name): \(workspace.engineImplementations)", file: file, line: line)
+            let wino = workspace.engineImplementations.filter { $0 == "mpq:winograd_2x2_3x3:avx2" }.count
+            let eligible = model.convolutions.filter { Self.winogradFits($0.conv) }.count
+            // Every eligible conv runs as Winograd exactly when asked (heads included; the VGG trunk's 3x3 convs).
+            XCTAssertEqual(wino, winograd ? eligible : 0, "\(name) Winograd convs", file: file, line: line)
         }
         let (scores, boxes) = model.scoresAndBoxes(head)
         let ran = Date()
@@ -71,12 +78,19 @@ final class ParityTests: XCTestCase {
         XCTAssertEqual(unmatched, 0, "\(name) \(id): detections without a PyTorch counterpart", file: file, line: line)
         XCTAssertLessThanOrEqual(maxScore, 1e-5, "\(name) \(id) detection scores", file: file, line: line)
         XCTAssertLessThanOrEqual(maxBox, 0.02, "\(name) \(id) detection boxes (pixels)", file: file, line: line)
+        let label = engine.rawValue + (winograd ? "+winograd" : "")
         print(String(format: "parity %@ %@ %@: scores %.2e boxes %.2e, detections %d (score %.1e, box %.1e px); "
-                     + "load %.1f s, forward %.1f s", name, id, engine.rawValue, errors.0, errors.1, got.count, maxScore,
+                     + "load %.1f s, forward %.1f s", name, id, label, errors.0, errors.1, got.count, maxScore,
                      maxBox, loaded.timeIntervalSince(started), ran.timeIntervalSince(loaded)))
         worst = (max(worst.0, errors.0), max(worst.1, errors.1))
         }
         return worst
+    }
+
+    /// Whether a conv is one the Winograd kernels take (mpq_dnnl_winograd_fits).
+    static func winogradFits(_ c: Conv2D) -> Bool {
+        c.groups == 1 && c.kernelH == 3 && c.kernelW == 3 && c.stride == 1 && c.padding == 1 && c.dilation == 1
+            && c.inChannels >= 8 && c.inChannels % 8 == 0
     }
 
     /// Pairs each detection with PyTorch's: same class, score within 1e-5, box within 0.02 px. Within a class the

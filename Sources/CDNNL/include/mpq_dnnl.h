@@ -54,6 +54,18 @@ int mpq_dnnl_conv(mpq_dnnl_program *p, int src, int dst, const float *weight, co
                   int groups, int kh, int kw, int stride, int padding, int dilation, int activation,
                   int accumulate, char *err, size_t errlen);
 
+/// Winograd F(2x2, 3x3): our own AVX2 + FMA float conv for 3x3, stride 1, padding 1, ungrouped convs with
+/// `ic % 8 == 0` and no residual add, 2.25x fewer multiplications than a direct conv (mpq_winograd.c).
+/// 1 when this CPU can run it.
+int mpq_dnnl_winograd_supported(void);
+/// 1 when it is the better choice here: supported, and oneDNN may not use AVX-512 (whose direct convs are faster).
+int mpq_dnnl_winograd_preferred(void);
+/// 1 when a conv of this shape can run as Winograd.
+int mpq_dnnl_winograd_fits(int ic, int oc, int groups, int kh, int kw, int stride, int padding, int dilation,
+                           int accumulate);
+/// With `on` (and a supported CPU), float convs added afterwards (`mpq_dnnl_conv`) that fit run as Winograd.
+void mpq_dnnl_set_winograd(mpq_dnnl_program *p, int on);
+
 /// Max pooling with explicit padding per side (pads never win). Returns the step index.
 int mpq_dnnl_max_pool(mpq_dnnl_program *p, int src, int dst, int kernel, int stride,
                       int pad_top, int pad_left, int pad_bottom, int pad_right, char *err, size_t errlen);
