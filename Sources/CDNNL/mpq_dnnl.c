@@ -556,7 +556,7 @@ int mpq_dnnl_winograd_preferred(void) {
 int mpq_dnnl_winograd_fits(int ic, int oc, int groups, int kh, int kw, int stride, int padding, int dilation,
                            int accumulate) {
     return groups == 1 && kh == 3 && kw == 3 && stride == 1 && padding == 1 && dilation == 1 && !accumulate
-        && ic >= 8 && ic % 8 == 0 && oc >= 1;
+        && ic >= 8 && ic % 8 == 0 && oc >= 1;   /* any output channel count */
 }
 
 void mpq_dnnl_set_winograd(mpq_dnnl_program *p, int on) { p->winograd = on && mpq_wino_supported(); }
@@ -640,10 +640,7 @@ static inline uint8_t code_of(float x, float scale, int qmin, int qmax, int zp) 
    libgomp's own entry point is called directly: Swift's clang would compile `#pragma omp` for LLVM's runtime,
    and a second thread pool beside oneDNN's would oversubscribe the cores. */
 #define MPQ_PAR_MIN 65536
-void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
-int omp_get_thread_num(void);
-int omp_get_num_threads(void);
-int omp_get_max_threads(void);
+int omp_get_max_threads(void);   /* GOMP_parallel and the thread queries are declared at the top */
 
 typedef struct { size_t n; void (*body)(void *, size_t, size_t); void *ctx; } par_job;
 
