@@ -21,9 +21,14 @@ struct NetworkWriter {
     /// QuantizeLinear outputs -> (scale, zero point), for `countFusedQDQ`.
     private var quantizers: [String: (scale: Float, zeroPoint: UInt8)] = [:]
 
-    init(model: SSDModel, quantized: QuantizedFile?, opset: Int, form: ONNXExporter.QuantizedForm = .convInteger) {
+    /// QDQ form: the weight codes' element type.
+    let qdqWeights: ONNXExporter.QDQWeights
+
+    init(model: SSDModel, quantized: QuantizedFile?, opset: Int, form: ONNXExporter.QuantizedForm = .convInteger,
+         qdqWeights: ONNXExporter.QDQWeights = .s8) {
         self.model = model
         self.form = form
+        self.qdqWeights = qdqWeights
         self.quantized = Dictionary((quantized?.convs ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         builder = GraphBuilder(opset: opset)
     }
@@ -364,9 +369,14 @@ struct NetworkWriter {
         let xd = builder.node("DequantizeLinear", [input.codes, builder.scalar(a.scale), input.zeroPoint],
                               name: q.name + "/input_dequantize")
         let shape = [rows.count, input.inputChannels, conv.kernelH, conv.kernelW]
-        let w = builder.int8s(q.name + ".codes", rows.codes, shape: shape)
+        // s8 codes with zero point 0, or the same weights as u8 `code + 128` with zero point 128 (`--qdq-weights`).
+        let unsigned = qdqWeights == .u8
+        let w = unsigned ? builder.uint8s(q.name + ".codes_u8", rows.codes.map { UInt8(Int($0) + 128) }, shape: shape)
+                         : builder.int8s(q.name + ".codes", rows.codes, shape: shape)
         let ws = builder.floats(q.name + ".row_scales", rows.scales, shape: [rows.count])
-        let wz = builder.int8s(q.name + ".zero_points", [Int8](repeating: 0, count: rows.count), shape: [rows.count])
+        let wz = unsigned
+            ? builder.uint8s(q.name + ".zero_points", [UInt8](repeating: 128, count: rows.count), shape: [rows.count])
+            : builder.int8s(q.name + ".zero_points", [Int8](repeating: 0, count: rows.count), shape: [rows.count])
         let wd = builder.node("DequantizeLinear", [w, ws, wz], name: q.name + "/weight_dequantize",
                               [GraphBuilder.int("axis", 0)])
         let attributes = Self.convAttributes(conv, groups: input.groups)

@@ -51,18 +51,30 @@ public enum ONNXExporter {
         case convInteger = "conv-integer"
     }
 
+    /// The element type of the QDQ form's weight codes (docs/export.md, "Weight codes on CPUs without VNNI").
+    public enum QDQWeights: String, Sendable, CaseIterable {
+        /// int8 codes, zero point 0: the standard symmetric form (TensorRT and most int8 runtimes expect it).
+        case s8
+        /// uint8 `code + 128`, zero point 128: the same weights; ONNX Runtime then runs u8 x u8 kernels, which
+        /// are exact on x86 CPUs without VNNI, where its u8 x s8 kernels add product pairs in 16 bits with
+        /// saturation (wrong for 8-bit codes beyond ±64).
+        case u8
+    }
+
     public struct Options: Sendable {
         public var postprocess = true
         public var opset = ONNXExporter.defaultOpset
         public var producerVersion = ""
         public var form = QuantizedForm.qdq
+        public var qdqWeights = QDQWeights.s8
 
         public init(postprocess: Bool = true, opset: Int = ONNXExporter.defaultOpset, producerVersion: String = "",
-                    form: QuantizedForm = .qdq) {
+                    form: QuantizedForm = .qdq, qdqWeights: QDQWeights = .s8) {
             self.postprocess = postprocess
             self.opset = opset
             self.producerVersion = producerVersion
             self.form = form
+            self.qdqWeights = qdqWeights
         }
     }
 
@@ -85,7 +97,8 @@ public enum ONNXExporter {
     public static func export(_ model: SSDModel, quantized: QuantizedFile?, classNames: [String],
                               options: Options = Options()) throws -> (data: Data, summary: Summary) {
         guard opsets.contains(options.opset) else { throw ONNXExportError.unsupportedOpset(options.opset) }
-        var writer = NetworkWriter(model: model, quantized: quantized, opset: options.opset, form: options.form)
+        var writer = NetworkWriter(model: model, quantized: quantized, opset: options.opset, form: options.form,
+                                   qdqWeights: options.qdqWeights)
         try writer.write(postprocess: options.postprocess)
         let p = model.priors.count
         var graph = Onnx_GraphProto()
@@ -103,7 +116,8 @@ public enum ONNXExporter {
         proto.docString = "SSD detector \(model.architecture.rawValue) exported by mpq"
         proto.graph = graph
         proto.opsetImport = [ONNX.opset(version: options.opset)]
-        proto.metadataProps = metadata(model, quantized: quantized, classNames: classNames, form: options.form)
+        proto.metadataProps = metadata(model, quantized: quantized, classNames: classNames, form: options.form,
+                                       qdqWeights: options.qdqWeights)
             .map(ONNX.entry)
         let data: Data
         do { data = try proto.serializedData() } catch { throw ONNXExportError.encoding("\(error)") }
@@ -124,7 +138,7 @@ public enum ONNXExporter {
     /// `mpq.*` metadata: architecture, preprocessing (mean and std per channel in input order, on 0-255 pixels
     /// after the resize), channel order, classes (background first) and, for a quantized model, how.
     public static func metadata(_ model: SSDModel, quantized: QuantizedFile?, classNames: [String],
-                                form: QuantizedForm = .qdq) -> [(String, String)] {
+                                form: QuantizedForm = .qdq, qdqWeights: QDQWeights = .s8) -> [(String, String)] {
         let preset = model.architecture.preprocessing
         let mean = [preset.mean.x, preset.mean.y, preset.mean.z]
         let std = [Float](repeating: 1 / preset.scale, count: 3)
@@ -137,12 +151,14 @@ public enum ONNXExporter {
             ("mpq.input_size", "\(SSDModel.inputSize)"),
         ]
         if let q = quantized {
-            let info: [String: Any] = [
+            let integer = q.convs.contains { $0.activation != nil }
+            var info: [String: Any] = [
                 "method": q.info.method, "wbits": q.info.wbits, "abits": q.info.abits,
                 "quantized_layers": q.convs.count,
-                "form": q.convs.contains { $0.activation != nil }
-                    ? (form == .qdq ? "QDQ" : "ConvInteger") : "float (weight-only)",
+                "form": integer ? (form == .qdq ? "QDQ" : "ConvInteger") : "float (weight-only)",
             ]
+            // The weight codes' element type as written (ConvInteger always writes u8 with zero point 128).
+            if integer { info["weight_codes"] = form == .qdq ? qdqWeights.rawValue : "u8" }
             out.append(("mpq.quantization", json(info)))
         }
         return out

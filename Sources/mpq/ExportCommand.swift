@@ -31,6 +31,7 @@ struct Export: ParsableCommand {
           mpq export --model mb2-mp4.safetensors --out mb2-mp4.onnx
           mpq export --model mb2-mp4.safetensors --out mb2-mp4-int.onnx \\
               --form conv-integer
+          mpq export --model w8a8.safetensors --out w8a8-avx2.onnx --qdq-weights u8
           mpq export --model ssd300_mAP_77.43_v2.pth --out ssd300-raw.onnx \\
               --no-postprocess --opset 13
         """
@@ -58,6 +59,11 @@ struct Export: ParsableCommand {
         + "(ConvInteger on the codes, its int32 sums dequantized: mpq's int8 arithmetic).", valueName: "form"))
     var form: ONNXExporter.QuantizedForm = .qdq
 
+    @Option(name: .customLong("qdq-weights"), help: ArgumentHelp("The QDQ form's weight codes: s8 (int8, zero point "
+        + "0; the standard, the default) or u8 (code + 128, zero point 128: the same weights, for ONNX Runtime on "
+        + "x86 CPUs without VNNI, whose u8 x s8 kernels saturate on 8-bit codes).", valueName: "type"))
+    var qdqWeights: ONNXExporter.QDQWeights = .s8
+
     @Option(help: ArgumentHelp("A class list file (one class per line, # comments) for mpq.classes, background "
         + "excluded; default: the names a quantized file keeps, else the demo's or the 20 VOC classes.",
         valueName: "file"))
@@ -81,7 +87,7 @@ struct Export: ParsableCommand {
         let (data, summary) = try ONNXExporter.export(
             loaded.model, quantized: loaded.quantized, classNames: names,
             options: .init(postprocess: postprocess, opset: opset, producerVersion: MPQ.configuration.version,
-                           form: form))
+                           form: form, qdqWeights: qdqWeights))
         try SignalsHeld.during {
             // Tests: a Ctrl-C that arrives while the file is being written (ExportTests).
             if ProcessInfo.processInfo.environment["MPQ_TEST_INTERRUPT_EXPORT_WRITE"] == "1" { raise(SIGINT) }
@@ -121,3 +127,4 @@ enum SignalsHeld {
 }
 
 extension ONNXExporter.QuantizedForm: ExpressibleByArgument {}
+extension ONNXExporter.QDQWeights: ExpressibleByArgument {}
