@@ -9,7 +9,9 @@ of --voc-root; speed does not depend on which), and the network is exported to O
 onnxruntime.quantization.quantize_static on the same number of preprocessed-size random inputs. Then, in
 interleaved rounds (a busy machine hurts every runtime alike), each round times every variant for --runs forward
 passes of a 1x3x300x300 tensor (mpq through `mpq bench --forward-only --json -`) and the medians are printed with
-the ratios the README reports. Also prints the oneDNN kernels mpq's int8 engine picked.
+the ratios the README reports. Also prints the oneDNN kernels mpq's int8 engine picked. "w4a8 rtn, oneDNN int8 kernels" times the w4a8 file with
+MPQ_INT8_S16=off: where mpq's own 16-bit partial-sum kernels are the default (AVX2 without VNNI), this is the
+same model on oneDNN's int8 kernels alone (docs/int8-engine.md).
 
 With --include-export, ONNX Runtime also runs mpq's own exports (`mpq export --no-postprocess`, the raw head
 outputs like the PyTorch export) of the w8a8 rtn and w4a8 multipoint 4.25 files in both forms (`--form qdq` and
@@ -47,6 +49,8 @@ VARIANTS = [("w8a8 rtn", ["--method", "rtn", "--wbits", "8"]),
             ("w4a8 multipoint 4.25 int8-time", ["--method", "multipoint", "--wbits", "4", "--avg-bits", "4.25",
                                                 "--cost", "int8-time"])]
 
+ONEDNN_W4 = "w4a8 rtn, oneDNN int8 kernels"
+
 
 def default_mpq():
     out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True,
@@ -54,10 +58,10 @@ def default_mpq():
     return os.path.join(out.stdout.strip(), "mpq")
 
 
-def mpq_bench(mpq, model, arch, threads, runs, engine=None):
+def mpq_bench(mpq, model, arch, threads, runs, engine=None, env=None):
     cmd = [mpq, "bench", "--model", model, "--arch", arch, "--threads", str(threads), "--runs", str(runs),
            "--forward-only", "--json", "-"] + (["--engine", engine] if engine else [])
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if out.returncode != 0:
         sys.exit(f"mpq bench failed for {model}: {out.stderr.strip()}")
     return json.loads(out.stdout)
@@ -150,7 +154,7 @@ def main():
                 feed = {"image": x.numpy()}
                 for s in sessions.values():
                     s.run(None, feed)
-                times = {k: [] for k in ["mpq fp32", *files, *sessions]}
+                times = {k: [] for k in ["mpq fp32", *files, ONEDNN_W4, *sessions]}
                 kernels = {}
                 for _ in range(args.rounds):
                     for tag, s in sessions.items():
@@ -163,12 +167,19 @@ def main():
                         report = mpq_bench(mpq, path, arch, threads, args.runs, engine="int8")
                         times[name].append(report["forward_ms"]["median"])
                         kernels[name] = report.get("kernels")
+                    # The same w4a8 file with oneDNN's int8 kernels only (no 16-bit partial-sum kernels; on a CPU
+                    # with VNNI that is the default anyway).
+                    report = mpq_bench(mpq, files["w4a8 rtn"], arch, threads, args.runs, engine="int8",
+                                       env={"MPQ_INT8_S16": "off"})
+                    times[ONEDNN_W4].append(report["forward_ms"]["median"])
+                    kernels[ONEDNN_W4] = report.get("kernels")
                 row = {"arch": arch, "threads": threads, "ms": {k: statistics.median(v) for k, v in times.items()},
                        "kernels": kernels}
                 ms = row["ms"]
                 row["ratios"] = {
                     "mpq int8 w8a8 speedup over mpq fp32": ms["mpq fp32"] / ms["w8a8 rtn"],
                     "mpq int8 w4a8 speedup over mpq fp32": ms["mpq fp32"] / ms["w4a8 rtn"],
+                    "w4a8 with oneDNN's int8 kernels over the default": ms[ONEDNN_W4] / ms["w4a8 rtn"],
                     "multipoint 4.25 cost over w4a8 rtn": ms["w4a8 multipoint 4.25"] / ms["w4a8 rtn"],
                     "multipoint 4.25 (MAC budget) cost over w4a8 rtn": ms["w4a8 multipoint 4.25 macs"] / ms["w4a8 rtn"],
                     "multipoint 4.25 (int8-MAC budget) cost over w4a8 rtn":

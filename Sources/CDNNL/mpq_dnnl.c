@@ -1,6 +1,7 @@
 // oneDNN primitives behind a small C interface (see mpq_dnnl.h).
 #include "mpq_dnnl.h"
 #include "mpq_winograd.h"
+#include "mpq_qconv.h"
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ typedef struct {
     int threads;
     float *scales;       /* int8 convs: the output scales (kept for the attribute's lifetime) */
     mpq_wino *wino;      /* a Winograd conv (our own kernels, no primitive) */
+    mpq_qconv *qconv;    /* an integer conv with 16-bit partial sums (our own kernels, no primitive) */
 } step_t;
 
 struct mpq_dnnl_program {
@@ -53,6 +55,7 @@ struct mpq_dnnl_program {
     size_t weight_bytes;
     int threads;
     int winograd;        /* 1: eligible float convs run as Winograd F(2x2, 3x3) (mpq_dnnl_set_winograd) */
+    int qconv;           /* MPQ_DNNL_S16_*: which integer convs run as mpq_qconv (mpq_dnnl_set_int8_s16) */
     int finalized;
 };
 
@@ -207,9 +210,13 @@ static void destroy_step(mpq_dnnl_program *p, step_t *s) {
         p->weight_bytes -= mpq_wino_bytes(s->wino);
         mpq_wino_destroy(s->wino);
     }
+    if (s->qconv) {
+        p->weight_bytes -= mpq_qconv_bytes(s->qconv);
+        mpq_qconv_destroy(s->qconv);
+    }
     free((char *)s->impl);
     free(s->scales);
-    s->prim = NULL; s->weights = NULL; s->bias = NULL; s->impl = NULL; s->scales = NULL; s->wino = NULL;
+    s->prim = NULL; s->weights = NULL; s->bias = NULL; s->impl = NULL; s->scales = NULL; s->wino = NULL; s->qconv = NULL;
 }
 
 /* The conv primitive for `step->threads` threads, with its weights and bias reordered into its formats. */
@@ -414,6 +421,23 @@ int mpq_dnnl_conv_int8(mpq_dnnl_program *p, int src, int dst, const int8_t *weig
         snprintf(err, errlen, "a u8 conv output needs its reader's unsigned grid");
         return -1;
     }
+    if (p->qconv && groups == 1 && p->tensors[src].dtype == MPQ_DNNL_U8
+        && (p->qconv == MPQ_DNNL_S16_ALL || kh * kw * ((p->tensors[src].c + 3) / 4) >= MPQ_DNNL_S16_MIN_STEPS)) {
+        /* Our 16-bit partial-sum kernel, when the weight codes are small enough (mpq_qconv.h). */
+        tensor_t *x = &p->tensors[src], *y = &p->tensors[dst];
+        mpq_qconv *q = mpq_qconv_create(x->c, oc, x->h, x->w, kh, kw, stride, padding, dilation, weight, scales,
+                                        bias, src_zero_point, activation, accumulate, codes_out, out_scale,
+                                        out_qmin, out_qmax);
+        if (q && mpq_qconv_output_fits(q, y->c, y->h, y->w)) {
+            step_t step = {0};
+            step.src = src; step.dst = dst; step.threads = p->threads; step.qconv = q;
+            step.impl = strdup("mpq:int8_s16:avx2");
+            if (!step.impl) { destroy_step(p, &step); snprintf(err, errlen, "out of memory"); return -1; }
+            p->weight_bytes += mpq_qconv_bytes(q);
+            return push_step(p, step, err, errlen);
+        }
+        mpq_qconv_destroy(q);
+    }
     dnnl_primitive_attr_t attr = base_attr();
     if (!attr) { snprintf(err, errlen, "oneDNN: attribute creation failed"); return -1; }
     step_t step = {0};
@@ -561,6 +585,16 @@ int mpq_dnnl_winograd_fits(int ic, int oc, int groups, int kh, int kw, int strid
 
 void mpq_dnnl_set_winograd(mpq_dnnl_program *p, int on) { p->winograd = on && mpq_wino_supported(); }
 
+int mpq_dnnl_int8_s16_supported(void) { return mpq_qconv_supported(); }
+
+int mpq_dnnl_int8_s16_preferred(void) { return mpq_qconv_supported() && !mpq_dnnl_has_vnni(); }
+
+int mpq_dnnl_int8_s16_steps(int max_abs_code) { return mpq_qconv_steps_per_flush(max_abs_code); }
+
+void mpq_dnnl_set_int8_s16(mpq_dnnl_program *p, int mode) {
+    p->qconv = mpq_qconv_supported() && (mode == MPQ_DNNL_S16_FASTER || mode == MPQ_DNNL_S16_ALL) ? mode : 0;
+}
+
 typedef struct { const mpq_wino *c; const float *src; float *dst; int parts; } wino_job;
 
 /* Each OpenMP thread runs parts t, t + n, ... of `parts` (each part has its own buffers, so fewer threads than
@@ -586,6 +620,10 @@ int mpq_dnnl_execute(mpq_dnnl_program *p, int index, char *err, size_t errlen) {
     }
     if (s->wino) {
         run_winograd(s->wino, p->tensors[s->src].data, p->tensors[s->dst].data, s->threads);
+        return 0;
+    }
+    if (s->qconv) {
+        mpq_qconv_run(s->qconv, p->tensors[s->src].data, p->tensors[s->dst].data, s->threads);
         return 0;
     }
     omp_set_num_threads(s->threads);

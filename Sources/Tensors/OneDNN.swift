@@ -58,8 +58,42 @@ public final class OneDNNProgram: @unchecked Sendable {
     /// Whether this CPU can run the Winograd kernels (AVX2 and FMA).
     public static var winogradSupported: Bool { mpq_dnnl_winograd_supported() != 0 }
 
-    /// A program on `threads` threads; `winograd` (default `winogradDefault`) is ignored where unsupported.
-    public init(threads: Int, winograd: Bool = OneDNNProgram.winogradDefault) throws {
+    /// Which ungrouped int8 convs with a u8 source and small weight codes (|code| <= 16, e.g. 4-bit) run as our
+    /// AVX2 kernels with 16-bit partial sums instead of oneDNN's int8 kernels (the same exact sums, the same
+    /// output bits; see `mpq_dnnl_int8_s16_supported`).
+    public enum Int8S16: String, Sendable {
+        /// None: oneDNN's int8 kernels.
+        case off
+        /// Those with at least 64 steps of 4 input channels per output (`kh · kw · ⌈ic / 4⌉`), where ours were
+        /// faster on Zen 3 (1.05–1.3x); below, oneDNN's (up to 2x faster on few channels at high resolution).
+        case on
+        /// Every eligible conv (tests).
+        case all
+    }
+    public let int8S16: Int8S16
+
+    /// The choice of new programs: `MPQ_INT8_S16=on|off|all` when set (on and all need AVX2), else `on` exactly
+    /// when oneDNN's int8 kernels lack VNNI (an AVX2 CPU such as Zen 3): there oneDNN spends two multiplier
+    /// instructions per 32 products and ours about one; with VNNI oneDNN's kernels are faster
+    /// (docs/int8-engine.md).
+    public static let int8S16Default: Int8S16 = {
+        if let s = ProcessInfo.processInfo.environment["MPQ_INT8_S16"], let mode = Int8S16(rawValue: s) {
+            return int8S16Supported ? mode : .off
+        }
+        return mpq_dnnl_int8_s16_preferred() != 0 ? .on : .off
+    }()
+
+    /// Whether this CPU can run the 16-bit partial-sum int8 kernels (AVX2).
+    public static var int8S16Supported: Bool { mpq_dnnl_int8_s16_supported() != 0 }
+
+    /// Steps of 4 input channels whose products add up exactly in 16 bits for weight codes up to `maxAbsCode` in
+    /// magnitude (u8 source codes up to 255); the kernels take a conv when it is at least 4.
+    public static func int8S16Steps(maxAbsCode: Int) -> Int { Int(mpq_dnnl_int8_s16_steps(Int32(maxAbsCode))) }
+
+    /// A program on `threads` threads; `winograd` (default `winogradDefault`) and `int8S16` (default
+    /// `int8S16Default`) are ignored where unsupported.
+    public init(threads: Int, winograd: Bool = OneDNNProgram.winogradDefault,
+                int8S16: Int8S16 = OneDNNProgram.int8S16Default) throws {
         var err = [CChar](repeating: 0, count: 256)
         self.threads = max(1, threads)
         guard let h = mpq_dnnl_create(Int32(self.threads), &err, err.count) else {
@@ -68,6 +102,12 @@ public final class OneDNNProgram: @unchecked Sendable {
         handle = h
         self.winograd = winograd && Self.winogradSupported
         mpq_dnnl_set_winograd(h, self.winograd ? 1 : 0)
+        self.int8S16 = Self.int8S16Supported ? int8S16 : .off
+        switch self.int8S16 {
+        case .off: mpq_dnnl_set_int8_s16(h, Int32(MPQ_DNNL_S16_OFF))
+        case .on: mpq_dnnl_set_int8_s16(h, Int32(MPQ_DNNL_S16_FASTER))
+        case .all: mpq_dnnl_set_int8_s16(h, Int32(MPQ_DNNL_S16_ALL))
+        }
     }
 
     deinit { mpq_dnnl_destroy(handle) }

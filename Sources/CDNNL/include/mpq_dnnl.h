@@ -66,6 +66,22 @@ int mpq_dnnl_winograd_fits(int ic, int oc, int groups, int kh, int kw, int strid
 /// With `on` (and a supported CPU), float convs added afterwards (`mpq_dnnl_conv`) that fit run as Winograd.
 void mpq_dnnl_set_winograd(mpq_dnnl_program *p, int on);
 
+/// Integer convs with 16-bit partial sums: our own AVX2 kernels (mpq_qconv.c) for ungrouped int8 convs whose
+/// weight codes are small (4-bit codes: 8 steps of 4 channels add up exactly in 16 bits before widening), about
+/// twice the multiply rate of oneDNN's kernels on CPUs without VNNI. 1 when this CPU can run them.
+int mpq_dnnl_int8_s16_supported(void);
+/// 1 when they are the better choice here: supported, and oneDNN's int8 kernels have no VNNI.
+int mpq_dnnl_int8_s16_preferred(void);
+/// Steps of 4 channels that add up exactly in 16 bits for codes up to `max_abs_code` in magnitude; the kernels
+/// take a conv when this is at least 4 (|code| <= 16).
+int mpq_dnnl_int8_s16_steps(int max_abs_code);
+/// Which integer convs added afterwards (`mpq_dnnl_conv_int8`; u8 source, no groups, small codes) run as these
+/// kernels on a supported CPU: none, those with at least `MPQ_DNNL_S16_MIN_STEPS` steps of 4 input channels per
+/// output (`kh · kw · ⌈ic / 4⌉`; measured on Zen 3: below it, layers with few channels at high resolution, oneDNN
+/// is faster, up to 2x; above it ours, 1.05–1.3x), or every one (for tests).
+enum { MPQ_DNNL_S16_OFF = 0, MPQ_DNNL_S16_FASTER = 1, MPQ_DNNL_S16_ALL = 2, MPQ_DNNL_S16_MIN_STEPS = 64 };
+void mpq_dnnl_set_int8_s16(mpq_dnnl_program *p, int mode);
+
 /// Max pooling with explicit padding per side (pads never win). Returns the step index.
 int mpq_dnnl_max_pool(mpq_dnnl_program *p, int src, int dst, int kernel, int stride,
                       int pad_top, int pad_left, int pad_bottom, int pad_right, char *err, size_t errlen);
