@@ -595,20 +595,33 @@ void mpq_dnnl_set_int8_s16(mpq_dnnl_program *p, int mode) {
     p->qconv = mpq_qconv_supported() && (mode == MPQ_DNNL_S16_FASTER || mode == MPQ_DNNL_S16_ALL) ? mode : 0;
 }
 
-typedef struct { const mpq_wino *c; const float *src; float *dst; int parts; } wino_job;
+/* Our own kernels' parts: `part(step, src, dst, k, parts)` for k < parts, one part per thread. */
+typedef void (*part_fn)(const step_t *s, const void *src, void *dst, int part, int parts);
+typedef struct { part_fn fn; const step_t *s; const void *src; void *dst; int parts; } parts_job;
 
 /* Each OpenMP thread runs parts t, t + n, ... of `parts` (each part has its own buffers, so fewer threads than
    asked for still computes every part once). */
-static void wino_trampoline(void *arg) {
-    const wino_job *j = arg;
+static void parts_trampoline(void *arg) {
+    const parts_job *j = arg;
     int n = omp_get_num_threads();
-    for (int part = omp_get_thread_num(); part < j->parts; part += n) mpq_wino_run_part(j->c, j->src, j->dst, part, j->parts);
+    for (int part = omp_get_thread_num(); part < j->parts; part += n) j->fn(j->s, j->src, j->dst, part, j->parts);
 }
 
-static void run_winograd(const mpq_wino *c, const float *src, float *dst, int threads) {
-    if (threads <= 1) { mpq_wino_run_part(c, src, dst, 0, 1); return; }
-    wino_job j = {c, src, dst, threads};
-    GOMP_parallel(wino_trampoline, &j, (unsigned)threads, 0);
+static void run_parts(part_fn fn, const step_t *s, const void *src, void *dst) {
+    if (s->threads <= 1) { fn(s, src, dst, 0, 1); return; }
+    parts_job j = {fn, s, src, dst, s->threads};
+    GOMP_parallel(parts_trampoline, &j, (unsigned)s->threads, 0);
+}
+
+static void wino_part(const step_t *s, const void *src, void *dst, int part, int parts) {
+    mpq_wino_run_part(s->wino, src, dst, part, parts);
+}
+static void qconv_pad_part(const step_t *s, const void *src, void *dst, int part, int parts) {
+    (void)dst;
+    mpq_qconv_pad_part(s->qconv, src, part, parts);
+}
+static void qconv_part(const step_t *s, const void *src, void *dst, int part, int parts) {
+    mpq_qconv_run_part(s->qconv, src, dst, part, parts);
 }
 
 int mpq_dnnl_execute(mpq_dnnl_program *p, int index, char *err, size_t errlen) {
@@ -619,11 +632,12 @@ int mpq_dnnl_execute(mpq_dnnl_program *p, int index, char *err, size_t errlen) {
         return -1;
     }
     if (s->wino) {
-        run_winograd(s->wino, p->tensors[s->src].data, p->tensors[s->dst].data, s->threads);
+        run_parts(wino_part, s, p->tensors[s->src].data, p->tensors[s->dst].data);
         return 0;
     }
     if (s->qconv) {
-        mpq_qconv_run(s->qconv, p->tensors[s->src].data, p->tensors[s->dst].data, s->threads);
+        if (mpq_qconv_pads(s->qconv)) run_parts(qconv_pad_part, s, p->tensors[s->src].data, NULL);
+        run_parts(qconv_part, s, p->tensors[s->src].data, p->tensors[s->dst].data);
         return 0;
     }
     omp_set_num_threads(s->threads);

@@ -12,21 +12,19 @@
 // code, set once) makes every tap's address a constant offset from its output pixel's base, so one table of
 // offsets serves all pixels. A step is one tap and 4 input channels; weights are packed per 16-channel output
 // panel as [step][16 channels][4 bytes]. The kernel computes 6 output pixels x 16 channels (12 s16 accumulators,
-// 2 weight registers, 1 broadcast). Threads take ranges of (panel, 48-pixel chunk) items; a pixel's arithmetic
-// does not depend on who computes it, so the output is the same for any thread count.
+// 2 weight registers, 1 broadcast). A run is two phases of parts (mpq_dnnl.c runs them on its threads): rows of the
+// padded copy, then ranges of (panel, 48-pixel chunk) items; a pixel's arithmetic does not depend on which part
+// computes it, so the output is the same for any thread count.
 #include "mpq_qconv.h"
 #include "mpq_dnnl.h"
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TARGET __attribute__((target("avx2")))
 enum { MR = 6, CHUNK_BLOCKS = 8 };
-
-void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
-int omp_get_thread_num(void);
-int omp_get_num_threads(void);
 
 struct mpq_qconv {
     int ic, oc, h, w, oh, ow, kh, kw, stride, pad, dil, icp, hp, wp, steps, flush, panels, pixels, chunks;
@@ -73,6 +71,9 @@ mpq_qconv *mpq_qconv_create(int ic, int oc, int h, int w, int kh, int kw, int st
     for (size_t i = 0; i < nw; i++) { int a = abs((int)weight[i]); if (a > max_abs) max_abs = a; }
     int flush = mpq_qconv_steps_per_flush(max_abs);
     if (flush < 4) return NULL;
+    /* Tap offsets are int32 (far beyond any SSD layer; larger ones stay on oneDNN). */
+    size_t icp4 = (size_t)(ic + 3) / 4 * 4;
+    if (((size_t)(kh - 1) * dilation * wp + (size_t)(kw - 1) * dilation + 1) * icp4 > INT32_MAX) return NULL;
 
     mpq_qconv *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -249,11 +250,10 @@ TARGET static void store_block(const mpq_qconv *c, void *dst, int panel, int p0,
     }
 }
 
-typedef struct { const mpq_qconv *c; const uint8_t *src; void *dst; int parts; } qjob;
-
-static void compute_part(const mpq_qconv *c, const uint8_t *src, void *dst, int part, int parts) {
+void mpq_qconv_run_part(const mpq_qconv *c, const uint8_t *src, void *dst, int part, int parts) {
     size_t items = (size_t)c->panels * c->chunks;
     size_t lo = items * part / parts, hi = items * (part + 1) / parts;
+    const uint8_t *in = c->copy ? c->padded : src;
     int32_t acc[MR][16] __attribute__((aligned(32)));
     for (size_t i = lo; i < hi; i++) {
         /* Panel-major when the weights are large (a panel's weights stay in cache while pixels stream), else
@@ -264,40 +264,19 @@ static void compute_part(const mpq_qconv *c, const uint8_t *src, void *dst, int 
         if (end > c->pixels) end = c->pixels;
         for (int p0 = chunk * CHUNK_BLOCKS * MR; p0 < end; p0 += MR) {
             int np = end - p0 < MR ? end - p0 : MR;
-            sums(c, src, panel, p0, np, acc);
+            sums(c, in, panel, p0, np, acc);
             store_block(c, dst, panel, p0, np, acc);
         }
     }
 }
 
-static void copy_part(const mpq_qconv *c, const uint8_t *src, int part, int parts) {
+int mpq_qconv_pads(const mpq_qconv *c) { return c->copy; }
+
+void mpq_qconv_pad_part(const mpq_qconv *c, const uint8_t *src, int part, int parts) {
+    if (!c->copy) return;
     int y0 = (int)((long)c->h * part / parts), y1 = (int)((long)c->h * (part + 1) / parts);
     for (int y = y0; y < y1; y++)
         for (int x = 0; x < c->w; x++)
             memcpy(c->padded + ((size_t)(y + c->pad) * c->wp + (size_t)(x + c->pad)) * c->icp,
                    src + ((size_t)y * c->w + x) * c->ic, (size_t)c->ic);
-}
-
-static void copy_trampoline(void *arg) {
-    const qjob *j = arg;
-    int n = omp_get_num_threads();
-    for (int part = omp_get_thread_num(); part < j->parts; part += n) copy_part(j->c, j->src, part, j->parts);
-}
-
-static void compute_trampoline(void *arg) {
-    const qjob *j = arg;
-    int n = omp_get_num_threads();
-    for (int part = omp_get_thread_num(); part < j->parts; part += n) compute_part(j->c, j->src, j->dst, part, j->parts);
-}
-
-void mpq_qconv_run(const mpq_qconv *c, const uint8_t *src, void *dst, int threads) {
-    if (threads < 1) threads = 1;
-    const uint8_t *in = src;
-    if (c->copy) {
-        qjob j = {c, src, dst, threads};
-        if (threads == 1) copy_part(c, src, 0, 1); else GOMP_parallel(copy_trampoline, &j, (unsigned)threads, 0);
-        in = c->padded;
-    }
-    qjob j = {c, in, dst, threads};
-    if (threads == 1) compute_part(c, in, dst, 0, 1); else GOMP_parallel(compute_trampoline, &j, (unsigned)threads, 0);
 }

@@ -33,9 +33,13 @@ void mpq_qconv_destroy(mpq_qconv *c);
 /// 1 when the conv's output is `[oh, ow, oc]` (the destination tensor's shape).
 int mpq_qconv_output_fits(const mpq_qconv *c, int oc, int oh, int ow);
 
-/// Runs the conv on `threads` OpenMP threads (libgomp, like oneDNN). Integer sums are exact and the epilogue is
-/// per element, so the output does not depend on the thread count.
-void mpq_qconv_run(const mpq_qconv *c, const uint8_t *src, void *dst, int threads);
+/// A run is two phases, each split into `parts` (the caller runs the parts on its threads; every part of the first
+/// phase must finish before the second starts): `mpq_qconv_pad_part` copies rows of `src` into the padded copy
+/// (nothing when `mpq_qconv_pads` is 0), then `mpq_qconv_run_part` computes its share of the output. Integer sums
+/// are exact and the epilogue is per element, so the output does not depend on `parts`.
+int mpq_qconv_pads(const mpq_qconv *c);
+void mpq_qconv_pad_part(const mpq_qconv *c, const uint8_t *src, int part, int parts);
+void mpq_qconv_run_part(const mpq_qconv *c, const uint8_t *src, void *dst, int part, int parts);
 
 /// Bytes held (packed weights, the padded source copy, per-channel constants).
 size_t mpq_qconv_bytes(const mpq_qconv *c);
