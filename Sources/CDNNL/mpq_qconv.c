@@ -156,35 +156,23 @@ TARGET static void sums(const mpq_qconv *c, const uint8_t *src, int panel, int p
     for (int i = 0; i < 2 * MR; i++) s[i] = _mm256_setzero_si256();
     for (int j0 = 0; j0 < c->steps; j0 += c->flush) {
         int j1 = j0 + c->flush < c->steps ? j0 + c->flush : c->steps;
-        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-        __m256i b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+        /* Pixel m's two 8-channel halves add up in t[2m], t[2m + 1] (16-bit lanes; fully unrolled, so registers). */
+        __m256i t[2 * MR];
+        for (int i = 0; i < 2 * MR; i++) t[i] = _mm256_setzero_si256();
         for (int j = j0; j < j1; j++) {
             const __m256i w0 = _mm256_load_si256((const __m256i *)(wq + (size_t)j * 64));
             const __m256i w1 = _mm256_load_si256((const __m256i *)(wq + (size_t)j * 64 + 32));
             const int o = off[j];
-            int32_t v;
-            __m256i x;
-#define MPQ_QSTEP(m, A, B)                                                 \
-            memcpy(&v, base[m] + o, 4);                                    \
-            x = _mm256_set1_epi32(v);                                      \
-            A = _mm256_add_epi16(A, _mm256_maddubs_epi16(x, w0));          \
-            B = _mm256_add_epi16(B, _mm256_maddubs_epi16(x, w1));
-            MPQ_QSTEP(0, a0, b0) MPQ_QSTEP(1, a1, b1) MPQ_QSTEP(2, a2, b2)
-            MPQ_QSTEP(3, a3, b3) MPQ_QSTEP(4, a4, b4) MPQ_QSTEP(5, a5, b5)
-#undef MPQ_QSTEP
+#pragma clang loop unroll(full)
+            for (int m = 0; m < MR; m++) {
+                int32_t v;
+                memcpy(&v, base[m] + o, 4);
+                const __m256i x = _mm256_set1_epi32(v);
+                t[2 * m] = _mm256_add_epi16(t[2 * m], _mm256_maddubs_epi16(x, w0));
+                t[2 * m + 1] = _mm256_add_epi16(t[2 * m + 1], _mm256_maddubs_epi16(x, w1));
+            }
         }
-        s[0] = _mm256_add_epi32(s[0], _mm256_madd_epi16(a0, ones));
-        s[1] = _mm256_add_epi32(s[1], _mm256_madd_epi16(b0, ones));
-        s[2] = _mm256_add_epi32(s[2], _mm256_madd_epi16(a1, ones));
-        s[3] = _mm256_add_epi32(s[3], _mm256_madd_epi16(b1, ones));
-        s[4] = _mm256_add_epi32(s[4], _mm256_madd_epi16(a2, ones));
-        s[5] = _mm256_add_epi32(s[5], _mm256_madd_epi16(b2, ones));
-        s[6] = _mm256_add_epi32(s[6], _mm256_madd_epi16(a3, ones));
-        s[7] = _mm256_add_epi32(s[7], _mm256_madd_epi16(b3, ones));
-        s[8] = _mm256_add_epi32(s[8], _mm256_madd_epi16(a4, ones));
-        s[9] = _mm256_add_epi32(s[9], _mm256_madd_epi16(b4, ones));
-        s[10] = _mm256_add_epi32(s[10], _mm256_madd_epi16(a5, ones));
-        s[11] = _mm256_add_epi32(s[11], _mm256_madd_epi16(b5, ones));
+        for (int i = 0; i < 2 * MR; i++) s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(t[i], ones));
     }
     for (int m = 0; m < MR; m++) {
         _mm256_storeu_si256((__m256i *)acc[m], s[2 * m]);
